@@ -1,0 +1,143 @@
+"""Start and stop the notebook's kernel, with an environment and working directory built on purpose.
+
+By default the kernel runs on the same Python interpreter as nbrunner (so the notebook sees the same packages,
+pyspark included) and needs no installed kernelspec. ``--kernel NAME`` uses an installed kernelspec instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from nbrunner.errors import KernelDied, UsageError
+
+#: The name nbrunner gives its own kernel: this interpreter, running ipykernel.
+SAME_INTERPRETER = "nbrunner-python"
+
+
+def same_interpreter_spec() -> Any:
+    from jupyter_client.kernelspec import KernelSpec
+
+    return KernelSpec(
+        argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} (nbrunner)",
+        language="python",
+        resource_dir="",
+        env={},
+        metadata={},
+    )
+
+
+def kernel_spec(name: str | None) -> Any:
+    """The kernelspec for ``name``; ``None`` means this interpreter."""
+    if name is None or name == SAME_INTERPRETER:
+        return same_interpreter_spec()
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager()
+    try:
+        return manager.get_kernel_spec(name)
+    except NoSuchKernel as e:
+        known = ", ".join(sorted(manager.find_kernel_specs())) or "none installed"
+        raise UsageError(
+            f"--kernel {name}: no such kernelspec (installed: {known}); omit --kernel to use this Python"
+        ) from e
+
+
+def build_env(base: Mapping[str, str], extra: Mapping[str, str], spec_env: Mapping[str, str]) -> dict[str, str]:
+    """The kernel's whole environment: ``base`` (normally a copy of ours), then nbrunner's own variables.
+
+    nbrunner's variables (the Spark gateway, the parent pid) go last and win over a kernelspec's ``env`` stanza,
+    which jupyter_client would otherwise apply on top: they are put back after it by :func:`start`.
+    """
+    env = dict(base)
+    env.update(extra)
+    # ipykernel exits by itself when this process goes away, even if nbrunner is killed with SIGKILL
+    env["JPY_PARENT_PID"] = str(os.getpid())
+    for key, value in spec_env.items():
+        if key in extra:
+            continue  # the kernelspec must not silently override what nbrunner set on purpose
+        env[key] = value
+    return env
+
+
+class Kernel:
+    """One kernel process, owned by this run: started by :meth:`start`, always ended by :meth:`stop`."""
+
+    def __init__(self, name: str | None, *, env: Mapping[str, str], cwd: Path, start_timeout: float):
+        self.name = name or SAME_INTERPRETER
+        self.spec = kernel_spec(name)
+        self.env = build_env(os.environ, env, self.spec.env or {})
+        self.cwd = cwd
+        self.start_timeout = start_timeout
+        self._ipc_dir: tempfile.TemporaryDirectory[str] | None = None
+        self.manager: Any = None
+
+    def start(self) -> Any:
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        # IPC sockets in a private folder: no TCP ports, no "unencrypted TCP" warning, nothing shared
+        self._ipc_dir = tempfile.TemporaryDirectory(prefix="nbrunner-kernel-")
+        spec = self.spec
+        # the kernelspec's env was merged by build_env, with nbrunner's variables protected
+        spec.env = {}
+        km = AsyncKernelManager(kernel_name=self.name, transport="ipc", ip=os.path.join(self._ipc_dir.name, "k"))
+        km._kernel_spec = spec  # noqa: SLF001 - jupyter_client has no public way to pass a spec object
+        km.shutdown_wait_time = 2.0
+        self.manager = km
+        try:
+            run_sync(km.start_kernel)(env=self.env, cwd=str(self.cwd))
+        except Exception as e:
+            raise KernelDied(f"the kernel {self.name!r} could not start: {e}") from e
+        return km
+
+    @property
+    def pid(self) -> int | None:
+        provisioner = getattr(self.manager, "provisioner", None)
+        process = getattr(provisioner, "process", None)
+        pid = getattr(process, "pid", None)
+        return pid if isinstance(pid, int) else None
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the kernel's process group, from anywhere (a signal handler, a timer thread)."""
+        pid = self.pid
+        if pid is None:
+            return
+        try:
+            os.killpg(os.getpgid(pid), signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def stop(self, *, now: bool) -> None:
+        """Shut the kernel down (``now``: kill it at once). Never raises; no kernel process outlives this."""
+        import asyncio
+
+        from jupyter_core.utils import ensure_event_loop, run_sync
+
+        km = self.manager
+        if km is not None:
+            # a signal may have left nbclient's tasks pending on the loop: end them before reusing it
+            loop = ensure_event_loop()
+            pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            try:
+                if run_sync(km.is_alive)():
+                    run_sync(km.shutdown_kernel)(now=now)
+            except Exception:
+                self.signal(9)
+            try:
+                run_sync(km.cleanup_resources)()
+            except Exception:  # noqa: S110 - nothing left to clean
+                pass
+            self.manager = None
+        if self._ipc_dir is not None:
+            self._ipc_dir.cleanup()
+            self._ipc_dir = None

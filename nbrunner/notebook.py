@@ -1,0 +1,114 @@
+"""The notebook document: read it, inject parameters, mark the outcome, write it atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from nbrunner.errors import UsageError
+
+PARAMETERS_TAG = "parameters"
+INJECTED_TAG = "injected-parameters"
+BANNER_TAG = "nbrunner-error-banner"
+AS_VERSION = 4
+
+
+def parse(data: bytes, *, source: str) -> Any:
+    """A NotebookNode from the bytes of an ``.ipynb`` file, or a one-line UsageError."""
+    import nbformat
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{source}: not a notebook, it is not UTF-8 text ({e.reason} at byte {e.start})") from e
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{source}: not a notebook, invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
+    if not isinstance(raw, dict) or "cells" not in raw:
+        raise UsageError(f"{source}: not a notebook, the JSON has no 'cells'; pass an .ipynb file")
+    try:
+        nb = nbformat.reads(text, as_version=AS_VERSION)
+    except Exception as e:  # nbformat raises a variety of errors for malformed documents
+        raise UsageError(f"{source}: not a valid notebook: {str(e).splitlines()[0]}") from e
+    return nb
+
+
+def read_local(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as e:
+        raise UsageError(f"notebook {str(path)!r} does not exist; check the path") from e
+    except IsADirectoryError as e:
+        raise UsageError(f"notebook {str(path)!r} is a directory; pass an .ipynb file") from e
+    except OSError as e:
+        raise UsageError(f"notebook {str(path)!r} cannot be read: {e.strerror}") from e
+
+
+def tags(cell: Any) -> list[str]:
+    found = cell.get("metadata", {}).get("tags", [])
+    return list(found) if isinstance(found, list) else []
+
+
+def parameters_cell_index(nb: Any) -> int | None:
+    return next((i for i, cell in enumerate(nb.cells) if PARAMETERS_TAG in tags(cell)), None)
+
+
+def parameters_source(nb: Any) -> str | None:
+    index = parameters_cell_index(nb)
+    return None if index is None else str(nb.cells[index].source)
+
+
+def inject(nb: Any, source: str) -> int:
+    """Put ``source`` in a code cell tagged ``injected-parameters``; return its index.
+
+    The cell goes right after the first ``parameters`` cell, or at the top when there is none. An injected cell left
+    by an earlier run is removed first, so running an output notebook again does not stack them.
+    """
+    import nbformat
+
+    nb.cells = [cell for cell in nb.cells if INJECTED_TAG not in tags(cell)]
+    cell = nbformat.v4.new_code_cell(source=source, metadata={"tags": [INJECTED_TAG]})
+    anchor = parameters_cell_index(nb)
+    index = 0 if anchor is None else anchor + 1
+    nb.cells.insert(index, cell)
+    return index
+
+
+def remove_banners(nb: Any) -> None:
+    nb.cells = [cell for cell in nb.cells if BANNER_TAG not in tags(cell)]
+
+
+def add_banner(nb: Any, text: str) -> None:
+    """A markdown cell at the top that says what went wrong and where; it is not executed."""
+    import nbformat
+
+    cell = nbformat.v4.new_markdown_cell(source=text, metadata={"tags": [BANNER_TAG]})
+    nb.cells.insert(0, cell)
+
+
+def dumps(nb: Any) -> str:
+    import nbformat
+
+    return str(nbformat.writes(nb, version=AS_VERSION))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the whole new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -1,0 +1,105 @@
+"""The run record: the facts of one run, written into the notebook's metadata and beside it as JSON."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from nbrunner import __version__
+from nbrunner.errors import CellFailed, NbrunnerError, RunTimeout, failing_cell
+from nbrunner.execute import first_line
+
+
+def versions(nb: Any, kernel_name: str) -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, Any] = {"nbrunner": __version__, "python": platform.python_version()}
+    for package in ("nbconvert", "nbclient", "ipykernel"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    language = nb.metadata.get("language_info", {})
+    found["kernel"] = {"name": kernel_name, "language": language.get("name"), "version": language.get("version")}
+    return found
+
+
+@dataclass
+class Record:
+    run_id: str
+    input: str
+    input_sha256: str
+    output: str
+    started: str
+    parameters: dict[str, Any]
+    html: str | None = None
+    record: str | None = None
+    ended: str | None = None
+    duration_s: float | None = None
+    status: str = "running"
+    exit_code: int | None = None
+    message: str | None = None
+    failed_cell: dict[str, Any] | None = None
+    cells: dict[str, int] = field(default_factory=dict)
+    versions: dict[str, Any] = field(default_factory=dict)
+    spark: dict[str, Any] | None = None
+    storage: dict[str, Any] | None = None
+    signal: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items()}
+
+
+def outcome(record: Record, nb: Any, error: BaseException | None, *, stopped_early: bool) -> None:
+    """Fill status, exit code, message and failing cell from how the run ended."""
+    if error is None:
+        record.status = "succeeded"
+        record.exit_code = 0
+        record.message = "stopped early by sys.exit(0)" if stopped_early else None
+        return
+    code = getattr(error, "exit_code", 1)
+    record.exit_code = int(code)
+    record.status = error.status if isinstance(error, NbrunnerError) else "internal-error"
+    record.message = str(error) if isinstance(error, NbrunnerError) else f"internal error: {error!r}"
+    index = failing_cell(error)
+    if index is not None and 0 <= index < len(nb.cells):
+        cell = nb.cells[index]
+        record.failed_cell = {
+            "index": index,
+            "execution_count": cell.get("execution_count"),
+            "first_line": first_line(cell.source),
+        }
+        if isinstance(error, CellFailed):
+            record.failed_cell.update(ename=error.ename, evalue=error.evalue, sys_exit_code=error.sys_exit_code)
+        if isinstance(error, RunTimeout):
+            record.failed_cell.update(timeout_scope=error.scope, timeout_s=error.seconds)
+
+
+def count_cells(nb: Any) -> dict[str, int]:
+    counts: dict[str, int] = {"total": len(nb.cells)}
+    for cell in nb.cells:
+        status = cell.metadata.get("nbrunner", {}).get("status")
+        if status:
+            counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def banner(record: Record) -> str:
+    """The markdown of the banner cell put at the top of a failed run's notebook."""
+    lines = [f"## nbrunner: this run {record.status} (exit code {record.exit_code})", ""]
+    failed = record.failed_cell
+    if failed is not None:
+        count = failed.get("execution_count")
+        label = f" (`In [{count}]`)" if count is not None else ""
+        lines.append(f"**Failing cell:** cell {failed['index']}{label}: `{failed['first_line']}`")
+        lines.append("")
+    lines.append(f"**Error:** {record.message}")
+    lines.append("")
+    lines.append(f"Run `{record.run_id}`, started {record.started}, ended {record.ended}.")
+    return "\n".join(lines)
+
+
+def python_executable() -> str:
+    return sys.executable

@@ -1,0 +1,211 @@
+"""One run, start to end: options -> parameters -> kernel -> executed notebook -> written and stored -> record.
+
+Data flows one way through here. Whatever happens after the notebook is read, the notebook (with everything done
+up to the failure), its HTML rendering and the run record are written, then stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from nbrunner import location, notebook, params
+from nbrunner.config import RunConfig
+from nbrunner.errors import NbrunnerError, Stopped, UsageError, failing_cell
+from nbrunner.execute import Progress, Settings, execute, finish_cell, utc_now
+from nbrunner.location import Artifacts, Location
+from nbrunner.record import Record, banner, count_cells, outcome, versions
+from nbrunner.signals import SignalGuard
+
+
+@dataclass
+class Prepared:
+    """A notebook with its parameters injected, and where its results go."""
+
+    nb: Any
+    source: Location
+    sha256: str
+    values: dict[str, Any]
+    targets: Artifacts  # where the results are stored
+    local: Artifacts  # where they are written first (the same as targets for local outputs)
+    cwd: Path
+
+
+def warn(stderr: IO[str], message: str) -> None:
+    print(f"nbrunner: warning: {message}", file=stderr, flush=True)
+
+
+def read_source(source: Location, config: RunConfig) -> bytes:
+    if isinstance(source, Path):
+        return notebook.read_local(source)
+    from nbrunner import storage
+
+    return storage.read_bytes(source, config.storage)
+
+
+def load_param_files(config: RunConfig) -> list[params.Given]:
+    given: list[params.Given] = []
+    for name in config.param_files:
+        where = location.parse(name, what="parameters file")
+        if isinstance(where, Path):
+            try:
+                text = where.read_text(encoding="utf-8")
+            except OSError as e:
+                raise UsageError(f"-f {name}: cannot read the parameters file: {e.strerror or e}") from e
+            except UnicodeDecodeError as e:
+                raise UsageError(f"-f {name}: the parameters file is not UTF-8 text") from e
+        else:
+            from nbrunner import storage
+
+            text = storage.read_bytes(where, config.storage).decode("utf-8", errors="replace")
+        given.extend(params.from_mapping(params.parse_yaml(text, source=f"-f {name}"), source=f"-f {name}"))
+    return given
+
+
+def prepare(config: RunConfig, run_id: str, started: datetime, stderr: IO[str]) -> Prepared:
+    """Everything that can be checked before a kernel starts: exit 2 or 3 here, nothing run."""
+    source = location.parse(config.notebook, what="notebook")
+    data = read_source(source, config)
+    nb = notebook.parse(data, source=str(source))
+    declared = params.declaration(notebook.parameters_source(nb))
+    for message in declared.skipped:
+        warn(stderr, f"parameters cell: {message}")
+    given = params.merge(load_param_files(config), params.from_command_line(config.cli_params))
+    values = params.resolve(given, declared, allow_undeclared=config.allow_undeclared)
+    if given:
+        if not declared.found:
+            warn(stderr, "the notebook has no cell tagged 'parameters'; parameters are injected at the top")
+        notebook.inject(nb, params.render(values))
+    fields: dict[str, Any] = dict(values)
+    fields.update(
+        notebook=location.stem(source), run_id=run_id, started=started.strftime("%Y%m%dT%H%M%SZ")
+    )
+    template = config.output or os.environ.get("NBRUNNER_OUTPUT") or None
+    targets = location.artifacts(location.output_location(template, source, fields))
+    local = targets
+    if not isinstance(targets.notebook, Path):
+        from nbrunner import storage
+
+        local = storage.spool_artifacts(targets, run_id, config.storage)
+    if config.cwd is not None:
+        cwd = Path(config.cwd)
+        if not cwd.is_dir():
+            raise UsageError(f"--cwd {config.cwd}: not a directory; create it or pick another")
+    else:
+        cwd = source.parent if isinstance(source, Path) else Path.cwd()
+    return Prepared(nb, source, hashlib.sha256(data).hexdigest(), values, targets, local, cwd.resolve())
+
+
+def run(config: RunConfig, *, stdout: IO[str] = sys.stdout, stderr: IO[str] = sys.stderr) -> Record:
+    """Do one run. Returns its record; raises NbrunnerError only for what happens before anything ran."""
+    started = datetime.now(timezone.utc)
+    clock = time.monotonic()
+    run_id = f"{started.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
+    with SignalGuard() as guard:
+        prepared = prepare(config, run_id, started, stderr)
+        record = Record(
+            run_id=run_id,
+            input=str(prepared.source),
+            input_sha256=prepared.sha256,
+            output=str(prepared.targets.notebook),
+            html=str(prepared.targets.html) if config.html else None,
+            record=str(prepared.targets.record),
+            started=utc_now(),
+            parameters=prepared.values,
+        )
+        nb = prepared.nb
+        error: BaseException | None = None
+        progress = Progress()
+        if config.prepare_only:
+            record.status, record.exit_code = "prepared", 0
+        else:
+            try:
+                execute_in_kernel(config, prepared, record, progress, guard, stderr, clock)
+            except Exception as e:  # every failure still writes the notebook below
+                error = e
+            guard.finishing()
+            if guard.received is not None and error is not None:
+                error = Stopped(guard.received, cell_index=failing_cell(error))
+            if isinstance(error, Stopped) and progress.current is not None and progress.running:
+                finish_cell(nb.cells[progress.current], error.status, time.monotonic() - progress.started_at)
+                error.cell_index = progress.current
+            outcome(record, nb, error, stopped_early=progress.stopped_early)
+        if guard.received is not None:
+            record.signal = signal.Signals(guard.received).name
+        record.ended = utc_now()
+        record.duration_s = round(time.monotonic() - clock, 3)
+        record.cells = count_cells(nb)
+        finish(config, prepared, record, stdout, stderr, error)
+    return record
+
+
+def execute_in_kernel(
+    config: RunConfig,
+    prepared: Prepared,
+    record: Record,
+    progress: Progress,
+    guard: SignalGuard,
+    stderr: IO[str],
+    clock: float,
+) -> None:
+    from nbrunner.kernel import Kernel
+
+    kernel = Kernel(config.kernel, env={}, cwd=prepared.cwd, start_timeout=config.start_timeout)
+    settings = Settings(
+        cell_timeout=config.cell_timeout,
+        deadline=clock + config.timeout if config.timeout else None,
+        run_timeout=config.timeout,
+        start_timeout=config.start_timeout,
+        log_output=config.log_output,
+        progress=stderr if config.progress else None,
+    )
+    guard.running(kernel.signal)
+    failed = True
+    try:
+        km = kernel.start()
+        execute(prepared.nb, km, settings, {"metadata": {"path": str(prepared.cwd)}}, progress)
+        failed = False
+    finally:
+        record.versions = versions(prepared.nb, kernel.name)
+        kernel.stop(now=failed)
+
+
+def finish(
+    config: RunConfig, prepared: Prepared, record: Record, stdout: IO[str], stderr: IO[str], error: BaseException | None
+) -> None:
+    """Write the notebook, its HTML and the record (last); store them; print the record on stdout."""
+    nb = prepared.nb
+    notebook.remove_banners(nb)
+    if record.exit_code not in (0, None):
+        notebook.add_banner(nb, banner(record))
+    nb.metadata["nbrunner"] = record.as_json()
+    local = prepared.local
+    assert isinstance(local.notebook, Path) and isinstance(local.html, Path) and isinstance(local.record, Path)  # noqa: S101
+    notebook.write_atomic(local.notebook, notebook.dumps(nb))
+    if config.html:
+        from nbrunner.render import to_html
+
+        try:
+            notebook.write_atomic(local.html, to_html(nb))
+        except Exception as e:  # a rendering problem must not hide the run's own outcome
+            warn(stderr, f"could not render HTML: {e}")
+            record.html = None
+    notebook.write_atomic(local.record, json.dumps(record.as_json(), indent=2, ensure_ascii=False) + "\n")
+    if error is not None and not isinstance(error, NbrunnerError):
+        import traceback
+
+        traceback.print_exception(type(error), error, error.__traceback__, file=stderr)
+    if local != prepared.targets:
+        from nbrunner import storage
+
+        storage.store(local, prepared.targets, record, config.storage, html=config.html, stderr=stderr)
+    print(json.dumps(record.as_json(), ensure_ascii=False, separators=(",", ":")), file=stdout, flush=True)
