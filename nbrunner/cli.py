@@ -1,4 +1,7 @@
-"""The command line: options -> one frozen RunConfig -> one call -> an exit code. Only this module exits or prints errors."""
+"""The command line: options -> one frozen RunConfig -> one call -> an exit code.
+
+Only this module exits or prints errors.
+"""
 
 from __future__ import annotations
 
@@ -62,41 +65,100 @@ def cli() -> None:
 
 @cli.command(cls=_RunCommand, epilog=_exit_code_table())
 @click.argument("notebook")
-@click.option("-o", "--output", metavar="PATH", help="Where the executed notebook goes (local path or s3://). "
-              "Placeholders: {notebook}, {run_id}, {started}, any parameter. Default: $NBRUNNER_OUTPUT, "
-              "else NOTEBOOK's folder as <name>.out.ipynb.")
-@click.option("-p", "--param", "typed", multiple=True, metavar="NAME=VALUE",
-              help="A parameter, typed like YAML (3, 0.5, true, null; dates stay strings). Repeatable.")
-@click.option("-r", "--raw-param", "raw", multiple=True, metavar="NAME=VALUE",
-              help="A parameter kept as the raw string. Repeatable.")
-@click.option("-f", "--param-file", "files", multiple=True, metavar="FILE",
-              help="A YAML or JSON mapping of parameters (local or s3://). Repeatable; -p/-r win over it.")
-@click.option("--allow-undeclared", is_flag=True,
-              help="Accept parameters the notebook's parameters cell does not declare.")
-@click.option("-k", "--kernel", metavar="NAME",
-              help="An installed kernelspec. Default: a kernel on this same Python, no kernelspec needed.")
+@click.option(
+    "-o",
+    "--output",
+    metavar="PATH",
+    help="Where the executed notebook goes (local path or s3://). "
+    "Placeholders: {notebook}, {run_id}, {started}, any parameter. Default: $NBRUNNER_OUTPUT, "
+    "else NOTEBOOK's folder as <name>.out.ipynb.",
+)
+@click.option(
+    "-p",
+    "--param",
+    "typed",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter, typed like YAML (3, 0.5, true, null; dates stay strings). Repeatable.",
+)
+@click.option(
+    "-r",
+    "--raw-param",
+    "raw",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter kept as the raw string. Repeatable.",
+)
+@click.option(
+    "-f",
+    "--param-file",
+    "files",
+    multiple=True,
+    metavar="FILE",
+    help="A YAML or JSON mapping of parameters (local or s3://). Repeatable; -p/-r win over it.",
+)
+@click.option(
+    "--allow-undeclared",
+    is_flag=True,
+    help="Accept parameters the notebook's parameters cell does not declare.",
+)
+@click.option(
+    "-k",
+    "--kernel",
+    metavar="NAME",
+    help="An installed kernelspec. Default: a kernel on this same Python, no kernelspec needed.",
+)
 @click.option("--cwd", metavar="DIR", help="The kernel's working directory. Default: the notebook's folder.")
-@click.option("--cell-timeout", type=_positive, metavar="S", help="Fail a cell that runs longer than S seconds (exit 5).")
+@click.option(
+    "--cell-timeout",
+    type=_positive,
+    metavar="S",
+    help="Fail a cell that runs longer than S seconds (exit 5).",
+)
 @click.option("--timeout", type=_positive, metavar="S", help="Fail the run if it lasts longer than S seconds (exit 5).")
-@click.option("--start-timeout", type=_positive, default=60.0, show_default=True, metavar="S",
-              help="Seconds the kernel has to start (exit 6).")
+@click.option(
+    "--start-timeout",
+    type=_positive,
+    default=60.0,
+    show_default=True,
+    metavar="S",
+    help="Seconds the kernel has to start (exit 6).",
+)
 @click.option("--log-output", is_flag=True, help="Stream cell outputs to stderr, prefixed with the cell index.")
 @click.option("-q", "--quiet", is_flag=True, help="No per-cell progress lines on stderr.")
 @click.option("--prepare-only", is_flag=True, help="Write the parameterized notebook; run nothing.")
 @click.option("--html/--no-html", default=True, show_default=True, help="Also write an HTML rendering.")
-@click.option("--spark-session/--no-spark-session", default=True, show_default=True,
-              help="Under spark-submit, define `spark` and `sc` in the notebook before the first cell.")
-@click.option("--endpoint-url", metavar="URL", envvar="NBRUNNER_S3_ENDPOINT_URL",
-              help="S3 endpoint (S3-compatible stores). Default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / AWS.")
+@click.option(
+    "--spark-session/--no-spark-session",
+    default=True,
+    show_default=True,
+    help="Under spark-submit, define `spark` and `sc` in the notebook before the first cell.",
+)
+@click.option(
+    "--endpoint-url",
+    metavar="URL",
+    envvar="NBRUNNER_S3_ENDPOINT_URL",
+    help="S3 endpoint (S3-compatible stores). Default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / AWS.",
+)
 @click.option("--sse", type=click.Choice(["AES256", "aws:kms"]), help="Server-side encryption of stored objects.")
 @click.option("--sse-kms-key-id", metavar="KEY", help="The KMS key for --sse aws:kms.")
 @click.option("--acl", metavar="ACL", help="A canned ACL for stored objects (none is set by default).")
-@click.option("--checkpoint-every", type=click.FloatRange(min=0), default=300.0, show_default=True, metavar="S",
-              help="Upload the partial notebook of an s3:// output at most every S seconds; 0: never.")
-@click.option("--spool", metavar="DIR", envvar="NBRUNNER_SPOOL",
-              help="Folder for the local copy of s3:// outputs (default: $NBRUNNER_SPOOL, else a temp folder).")
+@click.option(
+    "--checkpoint-every",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    metavar="S",
+    help="Upload the partial notebook of an s3:// output at most every S seconds; 0: never.",
+)
+@click.option(
+    "--spool",
+    metavar="DIR",
+    envvar="NBRUNNER_SPOOL",
+    help="Folder for the local copy of s3:// outputs (default: $NBRUNNER_SPOOL, else a temp folder).",
+)
 @click.pass_context
-def run(ctx: click.Context, **options: Any) -> int:
+def run(ctx: click.Context, /, **options: Any) -> int:
     """Parameterize, execute and keep NOTEBOOK (a local path or s3://).
 
     Progress goes to stderr; the run record (one JSON line) is the last line of stdout.
@@ -151,14 +213,22 @@ def inspect(notebook: str, as_json: bool) -> int:
     if not declared.found:
         click.echo("nbrunner: warning: the notebook has no cell tagged 'parameters'", err=True)
     if as_json:
-        click.echo(json.dumps({"notebook": notebook, "parameters_cell": declared.found,
-                               "parameters": [p.as_json() for p in declared.parameters]}, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {
+                    "notebook": notebook,
+                    "parameters_cell": declared.found,
+                    "parameters": [p.as_json() for p in declared.parameters],
+                },
+                ensure_ascii=False,
+            )
+        )
         return 0
     click.echo(f"Parameters of {notebook}:")
     for p in declared.parameters:
         default = repr(p.default) if p.default_is_literal else p.default
         help_text = f"  # {p.help}" if p.help else ""
-        click.echo(f"  {p.name}: {p.type or '?'} = {default}{help_text}")
+        click.echo(f"  {p.name}: {p.type or 'any'} = {default}{help_text}")
     if not declared.parameters:
         click.echo("  (none)")
     return 0
@@ -196,6 +266,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         import traceback
 
         traceback.print_exc()
-        click.echo("nbrunner: internal error (a bug in nbrunner); please report it with the traceback above", err=True)
+        click.echo(
+            "nbrunner: internal error (a bug in nbrunner); please report it with the traceback above",
+            err=True,
+        )
         code = ExitCode.INTERNAL
     sys.exit(int(code or 0))

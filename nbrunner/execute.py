@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import IO, Any
 
-from nbrunner.errors import CellFailed, KernelDied, NbrunnerError, RunTimeout
+from nbrunner.errors import CellFailed, KernelDied, NbrunnerError, RunTimeout, Stopped
 
 #: called with the cell index just before a code cell runs, and with None when it is done
 CellListener = Callable[[int | None], None]
@@ -41,6 +41,8 @@ class Settings:
     log_output: bool = False
     progress: IO[str] | None = None  # where per-cell lines and streamed outputs go (stderr)
     on_cell: CellListener | None = None
+    stop_requested: Callable[[], int | None] | None = None  # a signal number once the run must stop
+    on_change: Callable[[], None] | None = None  # the notebook changed (a cell started or ended, an output came)
 
 
 @dataclass
@@ -62,16 +64,18 @@ def _make_executor(settings: Settings, progress: Progress, total: int) -> Any:
     out = settings.progress
     pending: dict[tuple[int, str], str] = {}
 
-    class Executor(ExecutePreprocessor):  # type: ignore[misc]
+    class Executor(ExecutePreprocessor):
         """ExecutePreprocessor that streams outputs, cell-prefixed, when --log-output is on."""
 
-        def output(self, outs: list[Any], msg: dict[str, Any], display_id: str, cell_index: int) -> Any:
+        def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
             result = super().output(outs, msg, display_id, cell_index)
             if settings.log_output and out is not None:
                 _log_message(out, pending, cell_index, msg)
+            if settings.on_change is not None:
+                settings.on_change()
             return result
 
-    executor = Executor(
+    executor = Executor(  # type: ignore[no-untyped-call]
         timeout_func=lambda cell: _cell_timeout(settings),
         interrupt_on_timeout=False,
         startup_timeout=int(max(1, settings.start_timeout)),
@@ -97,12 +101,17 @@ def _cell_timeout(settings: Settings) -> float | None:
 
 
 def _cell_start(settings: Settings, progress: Progress, cell: Any, index: int) -> None:
+    signum = settings.stop_requested() if settings.stop_requested is not None else None
+    if signum is not None:
+        raise Stopped(signum)  # a signal came between cells: start no more
     progress.current = index
     progress.running = True
     progress.started_at = time.monotonic()
     cell.metadata["nbrunner"] = {"status": "running", "start": utc_now()}
     if settings.on_cell is not None:
         settings.on_cell(index)
+    if settings.on_change is not None:
+        settings.on_change()
 
 
 def _cell_end(settings: Settings, progress: Progress, cell: Any, index: int, reply: Any, total: int) -> None:
@@ -117,6 +126,8 @@ def _cell_end(settings: Settings, progress: Progress, cell: Any, index: int, rep
     progress.running = False
     if settings.on_cell is not None:
         settings.on_cell(None)
+    if settings.on_change is not None:
+        settings.on_change()
     if settings.progress is not None:
         count = cell.get("execution_count")
         label = f"In [{count}]" if count is not None else ""
@@ -210,7 +221,9 @@ def execute(nb: Any, km: Any, settings: Settings, resources: dict[str, Any], pro
         raise
     except RuntimeError as e:
         if progress.current is None:  # raised while waiting for the kernel to be ready
-            raise KernelDied(f"the kernel did not become ready (--start-timeout {settings.start_timeout:g}s): {e}") from e
+            raise KernelDied(
+                f"the kernel did not become ready (--start-timeout {settings.start_timeout:g}s): {e}"
+            ) from e
         raise
 
 

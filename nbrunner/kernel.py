@@ -10,6 +10,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +33,23 @@ def same_interpreter_spec() -> Any:
     )
 
 
-def kernel_spec(name: str | None) -> Any:
-    """The kernelspec for ``name``; ``None`` means this interpreter."""
+@dataclass(frozen=True)
+class KernelChoice:
+    """Which kernel to start: its name and its kernelspec, looked up before anything runs."""
+
+    name: str
+    spec: Any
+
+
+def kernel_choice(name: str | None) -> KernelChoice:
+    """The kernelspec for ``name``; ``None`` means this interpreter. A UsageError names the installed ones."""
     if name is None or name == SAME_INTERPRETER:
-        return same_interpreter_spec()
+        return KernelChoice(SAME_INTERPRETER, same_interpreter_spec())
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     manager = KernelSpecManager()
     try:
-        return manager.get_kernel_spec(name)
+        return KernelChoice(name, manager.get_kernel_spec(name))
     except NoSuchKernel as e:
         known = ", ".join(sorted(manager.find_kernel_specs())) or "none installed"
         raise UsageError(
@@ -68,12 +77,11 @@ def build_env(base: Mapping[str, str], extra: Mapping[str, str], spec_env: Mappi
 class Kernel:
     """One kernel process, owned by this run: started by :meth:`start`, always ended by :meth:`stop`."""
 
-    def __init__(self, name: str | None, *, env: Mapping[str, str], cwd: Path, start_timeout: float):
-        self.name = name or SAME_INTERPRETER
-        self.spec = kernel_spec(name)
+    def __init__(self, choice: KernelChoice, *, env: Mapping[str, str], cwd: Path):
+        self.name = choice.name
+        self.spec = choice.spec
         self.env = build_env(os.environ, env, self.spec.env or {})
         self.cwd = cwd
-        self.start_timeout = start_timeout
         self._ipc_dir: tempfile.TemporaryDirectory[str] | None = None
         self.manager: Any = None
 

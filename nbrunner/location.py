@@ -65,7 +65,9 @@ def render_template(template: str, fields: Mapping[str, Any]) -> str:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as e:
-        raise UsageError(f"output {template!r}: bad placeholder syntax ({e}); use {{name}}, and {{{{ for a brace") from e
+        raise UsageError(
+            f"output {template!r}: bad placeholder syntax ({e}); use {{name}}, and {{{{ for a brace"
+        ) from e
     out = []
     for literal, name, spec, conversion in parsed:
         out.append(literal)
@@ -98,13 +100,15 @@ def output_location(template: str | None, source: Location, fields: Mapping[str,
     if template is None:
         if isinstance(source, S3Uri):
             return Path.cwd() / f"{stem(source)}.out.ipynb"
-        return source.with_name(f"{stem(source)}.out.ipynb")
+        return source.resolve().with_name(f"{stem(source)}.out.ipynb")
     text = render_template(template, fields)
     if text.endswith("/"):
         text += f"{fields['notebook']}.ipynb"
     location = parse(text, what="output")
     if not location.name.endswith(".ipynb"):
         raise UsageError(f"output {text!r} must end in .ipynb (or / for a folder); the HTML and record go beside it")
+    if isinstance(location, Path):
+        location = location.absolute()
     if isinstance(location, Path) and isinstance(source, Path) and location.resolve() == source.resolve():
         raise UsageError(f"output {text!r} is the input notebook; nbrunner never overwrites its input, pick another -o")
     if isinstance(location, S3Uri) and location == source:

@@ -218,7 +218,8 @@ def _parse_tolerant(source: str) -> tuple[ast.Module, list[str]]:
     return ast.Module(body=[], type_ignores=[]), skipped
 
 
-_TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict", type(None): "None"}
+# a None default (or no literal default) declares no type: any value is accepted
+_TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict"}
 
 
 def declaration(source: str | None) -> Declaration:
@@ -232,7 +233,7 @@ def declaration(source: str | None) -> Declaration:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             targets, annotation, value = [node.target], ast.unparse(node.annotation), node.value
         elif isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
-            targets, annotation, value = list(node.targets), None, node.value
+            targets, annotation, value = [t for t in node.targets if isinstance(t, ast.Name)], None, node.value
         else:
             kind = type(node).__name__
             skipped.append(f"line {node.lineno} skipped, not a simple assignment ({kind})")
@@ -250,7 +251,6 @@ def declaration(source: str | None) -> Declaration:
         end = node.end_lineno or node.lineno
         help_text = comments.get(node.lineno) or comments.get(end) or ""
         for target in targets:
-            assert isinstance(target, ast.Name)  # noqa: S101 - narrowed above
             found[target.id] = Declared(target.id, type_name, default, literal, help_text, node.lineno)
     return Declaration(found=True, parameters=tuple(found.values()), skipped=tuple(skipped))
 
@@ -316,7 +316,7 @@ def resolve(given: Mapping[str, Given], declared: Declaration, *, allow_undeclar
                 )
             values[name] = item.value
             continue
-        if spec.type is None or (spec.default_is_literal and spec.default is None and spec.type == "None"):
+        if spec.type is None:
             values[name] = item.value
             continue
         value = item.value

@@ -22,7 +22,11 @@ def versions(nb: Any, kernel_name: str) -> dict[str, Any]:
         except PackageNotFoundError:
             found[package] = None
     language = nb.metadata.get("language_info", {})
-    found["kernel"] = {"name": kernel_name, "language": language.get("name"), "version": language.get("version")}
+    found["kernel"] = {
+        "name": kernel_name,
+        "language": language.get("name"),
+        "version": language.get("version"),
+    }
     return found
 
 

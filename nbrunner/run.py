@@ -20,9 +20,10 @@ from typing import IO, Any
 
 from nbrunner import location, notebook, params
 from nbrunner.config import RunConfig
-from nbrunner.errors import NbrunnerError, Stopped, UsageError, failing_cell
+from nbrunner.errors import NbrunnerError, Stopped, StorageError, UsageError, failing_cell
 from nbrunner.execute import Progress, Settings, execute, finish_cell, utc_now
-from nbrunner.location import Artifacts, Location
+from nbrunner.kernel import KernelChoice, kernel_choice
+from nbrunner.location import Artifacts, Location, S3Uri
 from nbrunner.record import Record, banner, count_cells, outcome, versions
 from nbrunner.signals import SignalGuard
 
@@ -38,6 +39,7 @@ class Prepared:
     targets: Artifacts  # where the results are stored
     local: Artifacts  # where they are written first (the same as targets for local outputs)
     cwd: Path
+    kernel_spec: KernelChoice
 
 
 def warn(stderr: IO[str], message: str) -> None:
@@ -86,9 +88,7 @@ def prepare(config: RunConfig, run_id: str, started: datetime, stderr: IO[str]) 
             warn(stderr, "the notebook has no cell tagged 'parameters'; parameters are injected at the top")
         notebook.inject(nb, params.render(values))
     fields: dict[str, Any] = dict(values)
-    fields.update(
-        notebook=location.stem(source), run_id=run_id, started=started.strftime("%Y%m%dT%H%M%SZ")
-    )
+    fields.update(notebook=location.stem(source), run_id=run_id, started=started.strftime("%Y%m%dT%H%M%SZ"))
     template = config.output or os.environ.get("NBRUNNER_OUTPUT") or None
     targets = location.artifacts(location.output_location(template, source, fields))
     local = targets
@@ -102,7 +102,8 @@ def prepare(config: RunConfig, run_id: str, started: datetime, stderr: IO[str]) 
             raise UsageError(f"--cwd {config.cwd}: not a directory; create it or pick another")
     else:
         cwd = source.parent if isinstance(source, Path) else Path.cwd()
-    return Prepared(nb, source, hashlib.sha256(data).hexdigest(), values, targets, local, cwd.resolve())
+    spec = kernel_choice(config.kernel)
+    return Prepared(nb, source, hashlib.sha256(data).hexdigest(), values, targets, local, cwd.resolve(), spec)
 
 
 def run(config: RunConfig, *, stdout: IO[str] = sys.stdout, stderr: IO[str] = sys.stderr) -> Record:
@@ -135,9 +136,8 @@ def run(config: RunConfig, *, stdout: IO[str] = sys.stdout, stderr: IO[str] = sy
             guard.finishing()
             if guard.received is not None and error is not None:
                 error = Stopped(guard.received, cell_index=failing_cell(error))
-            if isinstance(error, Stopped) and progress.current is not None and progress.running:
-                finish_cell(nb.cells[progress.current], error.status, time.monotonic() - progress.started_at)
-                error.cell_index = progress.current
+            if isinstance(error, Stopped):
+                mark_stopped_cell(nb, progress, error)
             outcome(record, nb, error, stopped_early=progress.stopped_early)
         if guard.received is not None:
             record.signal = signal.Signals(guard.received).name
@@ -146,6 +146,17 @@ def run(config: RunConfig, *, stdout: IO[str] = sys.stdout, stderr: IO[str] = sy
         record.cells = count_cells(nb)
         finish(config, prepared, record, stdout, stderr, error)
     return record
+
+
+def mark_stopped_cell(nb: Any, progress: Progress, error: Stopped) -> None:
+    """The cell a signal stopped: the one running, or the one that failed with the KeyboardInterrupt it caused."""
+    index = progress.current
+    if index is None:
+        return
+    status = nb.cells[index].metadata.get("nbrunner", {}).get("status")
+    if progress.running or status in ("failed", "kernel-died"):
+        finish_cell(nb.cells[index], error.status, time.monotonic() - progress.started_at)
+        error.cell_index = index
 
 
 def execute_in_kernel(
@@ -159,7 +170,7 @@ def execute_in_kernel(
 ) -> None:
     from nbrunner.kernel import Kernel
 
-    kernel = Kernel(config.kernel, env={}, cwd=prepared.cwd, start_timeout=config.start_timeout)
+    kernel = Kernel(prepared.kernel_spec, env={}, cwd=prepared.cwd)
     settings = Settings(
         cell_timeout=config.cell_timeout,
         deadline=clock + config.timeout if config.timeout else None,
@@ -167,7 +178,16 @@ def execute_in_kernel(
         start_timeout=config.start_timeout,
         log_output=config.log_output,
         progress=stderr if config.progress else None,
+        stop_requested=lambda: guard.received,
     )
+    checkpointer = None
+    if isinstance(prepared.targets.notebook, S3Uri) and config.storage.checkpoint_every > 0:
+        from nbrunner.storage import Checkpointer
+
+        checkpointer = Checkpointer(
+            prepared.targets.notebook, config.storage, lambda: notebook.dumps(prepared.nb), stderr
+        )
+        settings.on_change = checkpointer.maybe
     guard.running(kernel.signal)
     failed = True
     try:
@@ -177,35 +197,77 @@ def execute_in_kernel(
     finally:
         record.versions = versions(prepared.nb, kernel.name)
         kernel.stop(now=failed)
+        if checkpointer is not None:
+            checkpointer.wait()
+            record.storage = {"checkpoints": checkpointer.uploads}
 
 
 def finish(
-    config: RunConfig, prepared: Prepared, record: Record, stdout: IO[str], stderr: IO[str], error: BaseException | None
+    config: RunConfig,
+    prepared: Prepared,
+    record: Record,
+    stdout: IO[str],
+    stderr: IO[str],
+    error: BaseException | None,
 ) -> None:
     """Write the notebook, its HTML and the record (last); store them; print the record on stdout."""
     nb = prepared.nb
     notebook.remove_banners(nb)
     if record.exit_code not in (0, None):
         notebook.add_banner(nb, banner(record))
-    nb.metadata["nbrunner"] = record.as_json()
-    local = prepared.local
-    assert isinstance(local.notebook, Path) and isinstance(local.html, Path) and isinstance(local.record, Path)  # noqa: S101
-    notebook.write_atomic(local.notebook, notebook.dumps(nb))
-    if config.html:
-        from nbrunner.render import to_html
-
-        try:
-            notebook.write_atomic(local.html, to_html(nb))
-        except Exception as e:  # a rendering problem must not hide the run's own outcome
-            warn(stderr, f"could not render HTML: {e}")
-            record.html = None
-    notebook.write_atomic(local.record, json.dumps(record.as_json(), indent=2, ensure_ascii=False) + "\n")
     if error is not None and not isinstance(error, NbrunnerError):
         import traceback
 
         traceback.print_exception(type(error), error, error.__traceback__, file=stderr)
-    if local != prepared.targets:
-        from nbrunner import storage
+    html = None
+    if config.html:
+        from nbrunner.render import to_html
 
-        storage.store(local, prepared.targets, record, config.storage, html=config.html, stderr=stderr)
+        try:
+            html = to_html(nb)
+        except Exception as e:  # a rendering problem must not hide the run's own outcome
+            warn(stderr, f"could not render HTML: {e}")
+            record.html = None
+    try:
+        write_local(prepared.local, nb, html, record)
+    except OSError as e:
+        rescue = rescue_artifacts(prepared.local)
+        storage_failed(record, f"could not write {prepared.local.notebook}: {e.strerror or e}", rescue, stderr)
+        write_local(rescue, nb, html, record)
+    else:
+        if prepared.local != prepared.targets:
+            from nbrunner import storage
+
+            record.storage = {**(record.storage or {}), "endpoint": storage.endpoint(config.storage)}
+            try:
+                storage.store(prepared.local, prepared.targets, record, config.storage, stderr=stderr)
+            except StorageError as e:
+                storage_failed(record, str(e), prepared.local, stderr)
+                write_local(prepared.local, nb, html, record)
     print(json.dumps(record.as_json(), ensure_ascii=False, separators=(",", ":")), file=stdout, flush=True)
+
+
+def write_local(local: Artifacts, nb: Any, html: str | None, record: Record) -> None:
+    """The notebook, then its HTML, then the record: the record's presence means the set is complete."""
+    assert isinstance(local.notebook, Path) and isinstance(local.html, Path) and isinstance(local.record, Path)  # noqa: S101
+    nb.metadata["nbrunner"] = record.as_json()
+    notebook.write_atomic(local.notebook, notebook.dumps(nb))
+    if html is not None:
+        notebook.write_atomic(local.html, html)
+    notebook.write_atomic(local.record, json.dumps(record.as_json(), indent=2, ensure_ascii=False) + "\n")
+
+
+def rescue_artifacts(local: Artifacts) -> Artifacts:
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="nbrunner-rescue-"))
+    return location.artifacts(folder / local.notebook.name)
+
+
+def storage_failed(record: Record, message: str, kept: Artifacts, stderr: IO[str]) -> None:
+    """Storing failed: never report success; say where the complete local copy is."""
+    record.storage = {**(record.storage or {}), "error": message, "local_copy": str(kept.notebook)}
+    if record.exit_code == 0:
+        record.status, record.exit_code = StorageError.status, int(StorageError.exit_code)
+        record.message = message
+    print(f"nbrunner: error: {message}; the local copy is kept at {kept.notebook}", file=stderr, flush=True)

@@ -1,0 +1,46 @@
+"""Regenerate examples/daily_report.ipynb: ``python examples/make_example.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat import v4
+
+cells = [
+    v4.new_markdown_cell(
+        "# Daily report\n\nA small PySpark report: synthetic events for one day, summed by category.\n"
+        "Run it with `nbrunner run` (under `spark-submit`, `spark` is predefined and joins the driver's JVM)."
+    ),
+    v4.new_code_cell(
+        'date = "2026-11-20"  # the day to report (YYYY-MM-DD)\n'
+        "rows: int = 100_000  # how many synthetic events\n"
+        "top: int = 5  # how many categories to show",
+        metadata={"tags": ["parameters"]},
+    ),
+    v4.new_code_cell(
+        "from pyspark.sql import SparkSession, functions as F\n\n"
+        "spark = SparkSession.builder.getOrCreate()  # under nbrunner + spark-submit: the session already there\n"
+        "sc = spark.sparkContext\n"
+        'print(f"app={sc.appName} id={sc.applicationId} master={sc.master} spark={spark.version}")'
+    ),
+    v4.new_code_cell(
+        "events = (\n"
+        "    spark.range(rows)\n"
+        '    .withColumn("category", (F.col("id") % 13).cast("string"))\n'
+        '    .withColumn("amount", (F.col("id") * 7 % 101).cast("double"))\n'
+        ")\n"
+        'summary = events.groupBy("category").agg(\n'
+        '    F.count("*").alias("events"), F.round(F.sum("amount"), 2).alias("total")\n'
+        ').orderBy(F.desc("total"))\n'
+        "summary.show(top)"
+    ),
+    v4.new_code_cell(
+        "total = events.count()\n"
+        'assert total == rows, f"expected {rows} events, counted {total}"\n'
+        'print(f"{date}: {total} events in {summary.count()} categories")'
+    ),
+]
+nb = v4.new_notebook(cells=cells)
+nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+nbformat.write(nb, Path(__file__).parent / "daily_report.ipynb")

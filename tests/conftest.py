@@ -1,0 +1,56 @@
+"""Shared fixtures: run the real CLI in a subprocess, with a real ipykernel."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+NOTEBOOKS = Path(__file__).parent / "notebooks"
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def record(self) -> dict[str, Any]:
+        lines = [line for line in self.stdout.splitlines() if line.strip()]
+        assert lines, f"no run record on stdout; stderr:\n{self.stderr}"
+        return json.loads(lines[-1])
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120) -> Result:
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbrunner", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def notebooks(tmp_path: Path) -> Path:
+    """A private copy of the test notebooks, so outputs land in tmp_path."""
+    folder = tmp_path / "nbs"
+    shutil.copytree(NOTEBOOKS, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return folder
+
+
+def read_nb(path: Path) -> Any:
+    import nbformat
+
+    return nbformat.read(path, as_version=4)

@@ -1,0 +1,383 @@
+"""`nbrunner run` end to end: the real CLI in a subprocess, a real ipykernel, tiny notebooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import NOTEBOOKS, Result, read_nb, run_cli
+
+
+def outputs_text(cell: object) -> str:
+    parts = []
+    for out in cell.outputs:  # type: ignore[attr-defined]
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif out.output_type in ("execute_result", "display_data"):
+            parts.append(out.data.get("text/plain", ""))
+        elif out.output_type == "error":
+            parts.append(f"{out.ename}: {out.evalue}")
+    return "".join(parts)
+
+
+# -- exit code 0 --------------------------------------------------------------------------------------------------
+
+
+def test_success_writes_notebook_html_and_record(notebooks: Path) -> None:
+    result = run_cli("run", str(notebooks / "ok.ipynb"), "-p", "greeting=hi")
+    assert result.code == 0, result.stderr
+    record = result.record
+    assert record["status"] == "succeeded" and record["exit_code"] == 0
+    out = Path(record["output"])
+    assert out == notebooks / "ok.out.ipynb"
+    nb = read_nb(out)
+    # the kernel ran in the notebook's folder, with the injected value
+    assert outputs_text(nb.cells[3]).strip() == f"hi from {notebooks}"
+    assert nb.cells[2].metadata.tags == ["injected-parameters"] and nb.cells[2].source.endswith("greeting = 'hi'\n")
+    assert outputs_text(nb.cells[4]) == "42"
+    for cell in nb.cells[1:]:
+        meta = cell.metadata.nbrunner
+        assert meta["status"] == "ok" and meta["duration"] >= 0 and meta["start"] <= meta["end"]
+    assert "nbrunner" not in nb.cells[0].metadata  # markdown is not executed
+    meta = nb.metadata.nbrunner
+    assert meta["run_id"] == record["run_id"] and meta["parameters"] == {"greeting": "hi"}
+    assert meta["input_sha256"] == __import__("hashlib").sha256((notebooks / "ok.ipynb").read_bytes()).hexdigest()
+    assert meta["versions"]["kernel"]["version"].startswith(f"{sys.version_info.major}.{sys.version_info.minor}")
+    on_disk = json.loads((notebooks / "ok.out.run.json").read_text())
+    assert on_disk == record
+    html = (notebooks / "ok.out.html").read_text()
+    assert "<html" in html and "hi from" in html
+    # stdout holds only the record; progress lines go to stderr
+    assert len(result.stdout.strip().splitlines()) == 1
+    assert "[nbrunner] cell 4/4 ok" in result.stderr
+
+
+def test_sys_exit_0_stops_the_run_as_success(notebooks: Path) -> None:
+    result = run_cli("run", str(notebooks / "sysexit0.ipynb"))
+    assert result.code == 0, result.stderr
+    assert result.record["message"] == "stopped early by sys.exit(0)"
+    nb = read_nb(Path(result.record["output"]))
+    assert nb.cells[1].metadata.nbrunner["status"] == "exited"
+    assert "nbrunner" not in nb.cells[2].metadata and nb.cells[2].outputs == []
+
+
+def test_typed_parameters_reach_the_notebook_with_their_types(notebooks: Path, tmp_path: Path) -> None:
+    params_file = tmp_path / "p.yaml"
+    params_file.write_text("n: 5\nlabel: from-file\nids: [1, 2]\n")
+    result = run_cli(
+        "run", str(notebooks / "params.ipynb"), "-f", str(params_file),
+        "-p", "n=7", "-p", "ratio=2", "-p", "flag=true", "-r", "label=007", "-p", "date=2026-11-20",
+        "-p", "anything=null", "-o", str(tmp_path / "out" / "{notebook}-{date}-{n}.ipynb"),
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    out = tmp_path / "out" / "params-2026-11-20-7.ipynb"
+    assert result.record["output"] == str(out)
+    printed = json.loads(outputs_text(read_nb(out).cells[2]))
+    assert printed == {
+        "date": ["2026-11-20", "str"],
+        "n": [7, "int"],
+        "ratio": [2, "int"],
+        "flag": [True, "bool"],
+        "label": ["007", "str"],
+        "anything": [None, "NoneType"],
+        "ids": [[1, 2], "list"],
+    }
+
+
+def test_no_parameters_cell_injects_at_the_top_and_warns(notebooks: Path) -> None:
+    result = run_cli("run", str(notebooks / "noparams.ipynb"), "-p", "date=2026-11-20")
+    assert result.code == 0, result.stderr
+    assert "no cell tagged 'parameters'" in result.stderr
+    nb = read_nb(Path(result.record["output"]))
+    assert nb.cells[0].metadata.tags == ["injected-parameters"]
+    assert outputs_text(nb.cells[2]).strip() == "'2026-11-20'"
+
+
+def test_non_ascii_cells_and_values(notebooks: Path) -> None:
+    result = run_cli("run", str(notebooks / "unicode.ipynb"), "-p", "城市=上海", "-o", str(notebooks / "{城市}.ipynb"))
+    assert result.code == 0, result.stderr
+    assert result.record["parameters"] == {"城市": "上海"}
+    nb = read_nb(notebooks / "上海.ipynb")
+    assert outputs_text(nb.cells[3]).strip() == "报告: 上海"
+    assert "上海" in (notebooks / "上海.html").read_text(encoding="utf-8")
+
+
+def test_prepare_only_writes_the_parameterized_notebook_and_runs_nothing(notebooks: Path) -> None:
+    result = run_cli("run", str(notebooks / "fails.ipynb"), "-p", "x=2", "--prepare-only")
+    assert result.code == 0, result.stderr
+    assert result.record["status"] == "prepared"
+    nb = read_nb(Path(result.record["output"]))
+    assert nb.cells[1].source.endswith("x = 2\n")
+    assert all(cell.get("outputs", []) == [] for cell in nb.cells)
+
+
+def test_rerunning_an_output_notebook_does_not_stack_injected_cells(notebooks: Path, tmp_path: Path) -> None:
+    first = run_cli("run", str(notebooks / "ok.ipynb"), "-p", "greeting=a", "-o", str(tmp_path / "one.ipynb"))
+    second = run_cli("run", str(tmp_path / "one.ipynb"), "-p", "greeting=b", "-o", str(tmp_path / "two.ipynb"))
+    assert (first.code, second.code) == (0, 0), second.stderr
+    nb = read_nb(tmp_path / "two.ipynb")
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and injected[0].source.endswith("greeting = 'b'\n")
+
+
+def test_log_output_streams_cell_prefixed_lines(notebooks: Path) -> None:
+    result = run_cli("run", str(notebooks / "ok.ipynb"), "--log-output")
+    assert result.code == 0
+    assert f"[cell 2] hello from {notebooks}" in result.stderr
+    assert "[cell 3] 42" in result.stderr
+
+
+def test_cwd_option_and_nbrunner_output_variable(notebooks: Path, tmp_path: Path) -> None:
+    result = run_cli(
+        "run", str(notebooks / "ok.ipynb"), "--cwd", str(tmp_path),
+        env={"NBRUNNER_OUTPUT": str(tmp_path / "env-{notebook}.ipynb")},
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    nb = read_nb(tmp_path / "env-ok.ipynb")
+    assert outputs_text(nb.cells[2]).strip() == f"hello from {tmp_path}"
+
+
+def test_python_dash_m_and_console_script_are_the_same_command(notebooks: Path) -> None:
+    script = Path(sys.executable).parent / "nbrunner"
+    proc = subprocess.run([str(script), "inspect", str(notebooks / "params.ipynb"), "--json"],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    module = run_cli("inspect", str(notebooks / "params.ipynb"), "--json")
+    assert proc.returncode == module.code == 0
+    assert json.loads(proc.stdout) == json.loads(module.stdout)
+
+
+def test_inspect_lists_parameters_and_survives_odd_cells(notebooks: Path) -> None:
+    result = run_cli("inspect", str(notebooks / "odd_params.ipynb"), "--json")
+    assert result.code == 0
+    found = {p["name"]: p for p in json.loads(result.stdout)["parameters"]}
+    assert set(found) == {"items", "rate", "today", "a", "b"}
+    assert found["rate"] == {"name": "rate", "type": "float", "default": 1.5, "default_source": None,
+                             "help": "a rate", "line": 7}  # fmt: skip
+    assert found["today"]["default_source"] == "datetime.date.today()"
+    assert "line 6 skipped" in result.stderr
+    table = run_cli("inspect", str(notebooks / "params.ipynb"))
+    assert "  n: int = 10  # how many rows" in table.stdout
+
+
+# -- exit code 1 --------------------------------------------------------------------------------------------------
+
+
+def test_internal_error_exits_1_and_still_writes_the_notebook(notebooks: Path, tmp_path: Path) -> None:
+    # a real bug, planted through sitecustomize: counting cells blows up after the run
+    (tmp_path / "sitecustomize.py").write_text(
+        "import nbrunner.record as r\n"
+        "def broken(nb):\n    raise RuntimeError('planted bug')\n"
+        "r.count_cells = broken\n"
+        "import nbrunner.run as run\nrun.count_cells = broken\n"
+    )
+    result = run_cli("run", str(notebooks / "ok.ipynb"), env={"PYTHONPATH": f"{tmp_path}:{os.getcwd()}"})
+    assert result.code == 1
+    assert "internal error" in result.stderr and "planted bug" in result.stderr
+
+
+# -- exit code 2 --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "missing.ipynb"], "notebook 'missing.ipynb' does not exist"),
+        (["run", "{bad}"], "invalid JSON"),
+        (["run", "{ok}", "--no-such-option"], "No such option '--no-such-option'"),
+        (["run", "{ok}", "--cell-timeout", "-1"], "Invalid value for '--cell-timeout'"),
+        (["run", "{ok}", "-o", "out.txt"], "must end in .ipynb"),
+        (["run", "{ok}", "-o", "{nope}.ipynb"], "unknown placeholder {nope}"),
+        (["run", "{ok}", "-o", "{ok}"], "never overwrites its input"),
+        (["run", "{ok}", "--kernel", "no-such-kernel"], "no such kernelspec"),
+        (["run", "{ok}", "--cwd", "/no/such/dir"], "not a directory"),
+        (["run", "gs://bucket/nb.ipynb"], "gs:// is not supported"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_clear_line(notebooks: Path, args: list[str], message: str) -> None:
+    (notebooks / "bad.ipynb").write_text('{"cells": [')
+    args = [a.replace("{ok}", str(notebooks / "ok.ipynb")).replace("{bad}", str(notebooks / "bad.ipynb")) for a in args]
+    result = run_cli(*args, cwd=notebooks)
+    assert result.code == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (notebooks / "ok.out.ipynb").exists()
+
+
+# -- exit code 3 --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-p", "import os;x=1"], "is not a Python identifier"),
+        (["-p", "grreting=hi"], "does not declare parameter 'grreting' (declared: greeting)"),
+        (["-p", "x=1;import os;y=2"], "does not declare parameter 'x'"),
+        (["-p", "n=abc"], "'n' is declared int but got str 'abc'"),
+        (["-p", "date"], "expected NAME=VALUE"),
+    ],
+)
+def test_bad_parameters_exit_3_before_any_kernel_starts(notebooks: Path, args: list[str], message: str) -> None:
+    name = "params.ipynb" if args[1].startswith("n=") else "ok.ipynb"
+    result = run_cli("run", str(notebooks / name), *args)
+    assert result.code == 3, result.stderr
+    assert message in result.stderr
+    assert "[nbrunner] cell" not in result.stderr  # nothing ran
+    assert "Traceback" not in result.stderr
+
+
+# -- exit code 4 --------------------------------------------------------------------------------------------------
+
+
+def test_failing_cell_exits_4_with_banner_outputs_and_untouched_later_cells(notebooks: Path) -> None:
+    result = run_cli("run", str(notebooks / "fails.ipynb"))
+    assert result.code == 4
+    record = result.record
+    assert record["status"] == "failed"
+    assert record["failed_cell"]["index"] == 2 and record["failed_cell"]["ename"] == "ValueError"
+    assert "cell 2 failed: ValueError: the data is bad" in result.stderr
+    nb = read_nb(Path(record["output"]))
+    banner, cells = nb.cells[0], nb.cells[1:]
+    assert banner.cell_type == "markdown" and "nbrunner-error-banner" in banner.metadata.tags
+    assert "cell 2" in banner.source and "raise ValueError('the data is bad')" in banner.source
+    assert outputs_text(cells[1]).strip() == "before the failure"
+    assert "ValueError: the data is bad" in outputs_text(cells[2])
+    assert cells[2].metadata.nbrunner["status"] == "failed"
+    assert cells[3].outputs == [] and "nbrunner" not in cells[3].metadata
+    assert nb.metadata.nbrunner["exit_code"] == 4
+
+
+def test_sys_exit_nonzero_exits_4_and_records_the_code(notebooks: Path) -> None:
+    result = run_cli("run", str(notebooks / "sysexit1.ipynb"))
+    assert result.code == 4
+    assert result.record["failed_cell"]["sys_exit_code"] == 3
+    assert "sys.exit(3)" in result.record["message"]
+
+
+# -- exit code 5 --------------------------------------------------------------------------------------------------
+
+
+def test_cell_timeout_exits_5_and_says_so(notebooks: Path) -> None:
+    started = time.monotonic()
+    result = run_cli("run", str(notebooks / "slow.ipynb"), "--cell-timeout", "1.5")
+    assert result.code == 5, result.stderr
+    assert time.monotonic() - started < 15
+    record = result.record
+    assert record["status"] == "timeout" and record["failed_cell"]["timeout_scope"] == "cell"
+    assert "cell 2 exceeded --cell-timeout 1.5s" in record["message"]
+    nb = read_nb(Path(record["output"]))
+    assert nb.cells[3].metadata.nbrunner["status"] == "timeout"
+    assert "sleeping" in outputs_text(nb.cells[3])
+    assert "timeout" in nb.cells[0].source
+
+
+def test_whole_run_timeout_exits_5(notebooks: Path) -> None:
+    result = run_cli("run", str(notebooks / "slow.ipynb"), "--timeout", "3", "--cell-timeout", "60")
+    assert result.code == 5, result.stderr
+    assert result.record["failed_cell"]["timeout_scope"] == "run"
+    assert "--timeout 3s" in result.record["message"]
+
+
+# -- exit code 6 --------------------------------------------------------------------------------------------------
+
+
+def test_dead_kernel_exits_6(notebooks: Path) -> None:
+    result = run_cli("run", str(notebooks / "dies.ipynb"))
+    assert result.code == 6, result.stderr
+    record = result.record
+    assert record["status"] == "kernel-died" and record["failed_cell"]["index"] == 1
+    nb = read_nb(Path(record["output"]))
+    assert nb.cells[2].metadata.nbrunner["status"] == "kernel-died"
+    assert "about to die" in outputs_text(nb.cells[1])
+
+
+def test_kernel_that_cannot_start_exits_6(notebooks: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "kernels" / "broken"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({"argv": [sys.executable, "-c", "raise SystemExit(1)",
+                                                           "{connection_file}"],
+                                                  "display_name": "broken", "language": "python"}))  # fmt: skip
+    result = run_cli("run", str(notebooks / "ok.ipynb"), "--kernel", "broken", "--start-timeout", "10",
+                     env={"JUPYTER_PATH": str(tmp_path)})  # fmt: skip
+    assert result.code == 6, result.stderr
+    assert result.record["status"] == "kernel-died"
+    assert Path(result.record["output"]).exists()
+
+
+# -- exit code 8 --------------------------------------------------------------------------------------------------
+
+
+def test_unwritable_output_exits_8_and_keeps_a_local_copy(notebooks: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_cli("run", str(notebooks / "ok.ipynb"), "-o", str(blocker / "out.ipynb"))
+    assert result.code == 8, result.stderr
+    kept = Path(result.record["storage"]["local_copy"])
+    assert f"the local copy is kept at {kept}" in result.stderr
+    nb = read_nb(kept)
+    assert nb.metadata.nbrunner["status"] == "storage-error"
+    assert outputs_text(nb.cells[3]) == "42"
+
+
+# -- exit codes 130 / 143 -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "status"), [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")]
+)
+def test_signal_saves_partial_notebook_and_leaves_no_kernel(
+    notebooks: Path, tmp_path: Path, signum: int, code: int, status: str
+) -> None:
+    pid_file = tmp_path / "kernel.pid"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbrunner", "run", str(notebooks / "slow.ipynb"), "-r", f"pid_file={pid_file}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    for line in proc.stderr:  # wait until the slow cell runs
+        if "cell 2/" in line:
+            break
+    time.sleep(0.5)
+    kernel_pid = int(pid_file.read_text())
+    sent = time.monotonic()
+    proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == code, stderr
+    assert time.monotonic() - sent < 5
+    record = Result(proc.returncode, stdout, stderr).record
+    assert record["status"] == status and record["failed_cell"]["index"] == 3
+    nb = read_nb(Path(record["output"]))
+    assert nb.cells[4].metadata.nbrunner["status"] == status
+    assert "sleeping" in outputs_text(nb.cells[4])
+    time.sleep(0.2)
+    assert not Path(f"/proc/{kernel_pid}").exists() or "zombie" in Path(f"/proc/{kernel_pid}/status").read_text()
+
+
+def test_exit_code_table_is_in_help() -> None:
+    result = run_cli("--help")
+    assert result.code == 0
+    for code in (0, 1, 2, 3, 4, 5, 6, 7, 8, 130, 143):
+        assert re.search(rf"^ +{code}  [A-Za-z]", result.stdout, re.MULTILINE), code
+
+
+def test_all_notebooks_are_checked_in() -> None:
+    names = {p.stem for p in NOTEBOOKS.glob("*.ipynb")}
+    assert {
+        "ok",
+        "params",
+        "fails",
+        "dies",
+        "slow",
+        "sysexit0",
+        "sysexit1",
+        "noparams",
+        "odd_params",
+        "unicode",
+    } <= names
