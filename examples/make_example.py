@@ -42,5 +42,7 @@ cells = [
     ),
 ]
 nb = v4.new_notebook(cells=cells)
+for number, cell in enumerate(nb.cells):
+    cell["id"] = f"daily-report-{number}"
 nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
 nbformat.write(nb, Path(__file__).parent / "daily_report.ipynb")

@@ -190,10 +190,7 @@ def run(ctx: click.Context, /, **options: Any) -> int:
     )
     from nbrunner.run import run as run_notebook
 
-    record = run_notebook(config)
-    if record.exit_code:
-        click.echo(f"nbrunner: error: {record.message} (notebook: {record.output})", err=True)
-    return int(record.exit_code or 0)
+    return int(run_notebook(config).exit_code or 0)
 
 
 @cli.command()

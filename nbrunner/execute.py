@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import IO, Any
 
-from nbrunner.errors import CellFailed, KernelDied, NbrunnerError, RunTimeout, Stopped
+from nbrunner.errors import CellFailed, GatewayError, KernelDied, NbrunnerError, RunTimeout
 
 #: called with the cell index just before a code cell runs, and with None when it is done
 CellListener = Callable[[int | None], None]
@@ -41,7 +41,8 @@ class Settings:
     log_output: bool = False
     progress: IO[str] | None = None  # where per-cell lines and streamed outputs go (stderr)
     on_cell: CellListener | None = None
-    stop_requested: Callable[[], int | None] | None = None  # a signal number once the run must stop
+    stop_requested: Callable[[], NbrunnerError | None] | None = None  # why the run must stop, once it must
+    startup_code: str | None = None  # run silently in the kernel before the first cell (Spark set-up)
     on_change: Callable[[], None] | None = None  # the notebook changed (a cell started or ended, an output came)
 
 
@@ -101,9 +102,9 @@ def _cell_timeout(settings: Settings) -> float | None:
 
 
 def _cell_start(settings: Settings, progress: Progress, cell: Any, index: int) -> None:
-    signum = settings.stop_requested() if settings.stop_requested is not None else None
-    if signum is not None:
-        raise Stopped(signum)  # a signal came between cells: start no more
+    reason = settings.stop_requested() if settings.stop_requested is not None else None
+    if reason is not None:
+        raise reason  # a stop came between cells: start no more
     progress.current = index
     progress.running = True
     progress.started_at = time.monotonic()
@@ -179,6 +180,8 @@ def execute(nb: Any, km: Any, settings: Settings, resources: dict[str, Any], pro
     total = len(nb.cells)
     progress.code_cells = sum(1 for cell in nb.cells if cell.cell_type == "code" and cell.source.strip())
     executor = _make_executor(settings, progress, total)
+    if settings.startup_code is not None:
+        executor.on_notebook_start = _startup(executor, settings.startup_code, settings.progress)
     try:
         executor.preprocess(nb, resources, km=km)
     except CellExecutionError as e:
@@ -225,6 +228,29 @@ def execute(nb: Any, km: Any, settings: Settings, resources: dict[str, Any], pro
                 f"the kernel did not become ready (--start-timeout {settings.start_timeout:g}s): {e}"
             ) from e
         raise
+
+
+def _startup(executor: Any, code: str, out: IO[str] | None) -> Callable[..., Any]:
+    """An nbclient on_notebook_start hook that runs ``code`` silently; its failure is a GatewayError (exit 7)."""
+
+    def show(msg: dict[str, Any]) -> None:
+        if out is not None and msg.get("msg_type") == "stream":
+            for line in str(msg["content"].get("text", "")).splitlines():
+                print(f"[spark] {line}", file=out, flush=True)
+
+    async def hook(notebook: Any) -> None:
+        started = time.monotonic()
+        reply = await executor.kc.execute_interactive(
+            code, silent=True, store_history=False, allow_stdin=False, output_hook=show
+        )
+        content = reply.get("content", {})
+        if content.get("status") != "ok":
+            what = f"{content.get('ename')}: {_first(str(content.get('evalue', '')))}"
+            raise GatewayError(f"could not set up Spark in the kernel: {what}")
+        if out is not None:
+            print(f"[nbrunner] spark ready {time.monotonic() - started:.2f}s", file=out, flush=True)
+
+    return hook
 
 
 def _first(text: str) -> str:

@@ -1,10 +1,336 @@
-"""Spark: attach the notebook's kernel to the driver JVM that spark-submit started."""
+"""Spark: attach the notebook's kernel to the driver JVM that spark-submit started.
+
+Under spark-submit, PythonRunner starts a Py4J server in the driver JVM and runs nbrunner with
+``PYSPARK_GATEWAY_PORT`` and ``PYSPARK_GATEWAY_SECRET``. nbrunner:
+
+- connects to that gateway itself (py4j only, no pyspark import, no SparkContext) to check it before any kernel
+  starts, to read the Spark facts, to find each cell's jobs and to cancel them when the run stops;
+- forwards the gateway and the driver's environment to the kernel explicitly, so the kernel's pyspark joins the same
+  JVM: one Spark application, every spark-submit option in force, no second JVM;
+- runs a short start-up in the kernel that defines ``spark`` and ``sc`` and labels each cell's jobs.
+
+py4j's errors are translated here, and only here, into GatewayError (exit 7).
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from nbrunner.errors import GatewayError
+
+GATEWAY_VARS = ("PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET")
+
+#: What the driver's Python got from spark-submit (and what a Spark driver needs) that the kernel must see too.
+#: They are set on purpose in the kernel's environment and protected from a kernelspec's ``env`` stanza.
+FORWARDED = (
+    *GATEWAY_VARS,
+    "PYTHONPATH",  # --py-files, then pyspark.zip and py4j
+    "SPARK_HOME",
+    "SPARK_CONF_DIR",
+    "SPARK_ENV_LOADED",
+    "SPARK_SCALA_VERSION",
+    "PYSPARK_PYTHON",
+    "PYSPARK_DRIVER_PYTHON",
+    "PYSPARK_PIN_THREAD",
+    "PYTHONHASHSEED",
+    "PYTHONUNBUFFERED",
+    "OMP_NUM_THREADS",
+    "MASTER",
+    "HADOOP_CONF_DIR",
+    "YARN_CONF_DIR",
+    "HADOOP_USER_NAME",
+    "SPARK_USER",
+    "KRB5CCNAME",
+    "JAVA_HOME",
+    "SPARK_LOCAL_DIRS",
+    "SPARK_LOCAL_IP",
+    "SPARK_REMOTE",
+    "LD_LIBRARY_PATH",
+)
 
 
 def launcher_path() -> Path:
     """The ``.py`` file spark-submit runs; it sits in a folder of its own and only calls the CLI."""
     return Path(__file__).resolve().parent / "launcher" / "nbrunner_main.py"
+
+
+def under_spark_submit(environ: Mapping[str, str]) -> bool:
+    return all(environ.get(name) for name in GATEWAY_VARS)
+
+
+def kernel_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The driver's variables the kernel must get, exactly as nbrunner got them."""
+    return {name: environ[name] for name in FORWARDED if name in environ}
+
+
+def same_version(a: str, b: str) -> bool:
+    """Spark and pyspark must agree on major.minor: the Py4J surface changes between minor releases."""
+    return a.split(".")[:2] == b.split(".")[:2]
+
+
+_VERSION = re.compile(r"""__version__[^=]*=\s*["']([^"']+)["']""")
+
+
+def pyspark_version_here() -> tuple[str, str] | None:
+    """(version, location) of the pyspark this interpreter would import, found without importing it."""
+    spec = importlib.util.find_spec("pyspark")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = list(spec.submodule_search_locations)[0]
+    path = os.path.join(folder, "version.py")
+    loader = spec.loader
+    try:
+        get_data = getattr(loader, "get_data", None)
+        raw = get_data(path) if get_data is not None else Path(path).read_bytes()
+    except OSError:
+        return None
+    found = _VERSION.search(raw.decode("utf-8", errors="replace"))
+    return (found.group(1), folder) if found else None
+
+
+def pyspark_version_of(argv0: str, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """(version, location) of the pyspark another interpreter imports, asked in a subprocess."""
+    code = "import json, os, pyspark; print(json.dumps([pyspark.__version__, os.path.dirname(pyspark.__file__)]))"
+    try:
+        done = subprocess.run(  # noqa: S603 - the kernelspec's own interpreter
+            [argv0, "-c", code], env=dict(env), capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    version, where = json.loads(done.stdout.strip().splitlines()[-1])
+    return str(version), str(where)
+
+
+@dataclass(frozen=True)
+class CellLabel:
+    index: int
+    group: str
+    description: str
+
+
+def labels(run_id: str, notebook: str, cells: Sequence[tuple[int, str]]) -> list[CellLabel]:
+    """One job group / description / tag per code cell nbclient will run, in order."""
+    found = []
+    for index, first in cells:
+        group = f"nbrunner-{run_id}-cell-{index}"
+        found.append(CellLabel(index, group, f"nbrunner {notebook} cell {index}: {first}"))
+    return found
+
+
+def startup_code(cell_labels: Sequence[CellLabel], *, define_session: bool) -> str:
+    """Code the kernel runs, silently, before the first cell.
+
+    Creates ``spark``/``sc`` in the driver JVM (through the forwarded gateway) unless told not to, and registers an
+    IPython ``pre_run_cell`` callback that labels each cell's Spark jobs from the thread that runs the cell (job
+    groups, descriptions and tags are thread-local in the JVM).
+    """
+    table = json.dumps([[label.group, label.description] for label in cell_labels], ensure_ascii=False)
+    session = (
+        "    from pyspark.sql import SparkSession\n"
+        "    spark = SparkSession.builder.getOrCreate()\n"
+        "    get_ipython().user_ns.update(spark=spark, sc=spark.sparkContext)\n"
+        if define_session
+        else ""
+    )
+    return (
+        "def _nbrunner_startup():\n"
+        "    import json\n"
+        f"    labels = json.loads({table!r})\n"
+        "    state = {'n': 0}\n"
+        "    def label_jobs(info=None):\n"
+        "        n = state['n']\n"
+        "        state['n'] = n + 1\n"
+        "        if n >= len(labels):\n"
+        "            return\n"
+        "        from pyspark import SparkContext\n"
+        "        sc = SparkContext._active_spark_context\n"
+        "        if sc is None:\n"
+        "            return\n"
+        "        group, description = labels[n]\n"
+        "        sc.setJobGroup(group, description, interruptOnCancel=True)\n"
+        "        if hasattr(sc, 'addJobTag'):\n"
+        "            sc.clearJobTags()\n"
+        "            sc.addJobTag(group)\n"
+        "    get_ipython().events.register('pre_run_cell', label_jobs)\n"
+        f"{session}"
+        "_nbrunner_startup()\n"
+        "del _nbrunner_startup\n"
+    )
+
+
+class Driver:
+    """nbrunner's own connection to the driver JVM's Py4J gateway. It never creates a SparkContext."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        self.port = int(environ["PYSPARK_GATEWAY_PORT"])
+        self.secret = environ["PYSPARK_GATEWAY_SECRET"]
+        self.pinned = environ.get("PYSPARK_PIN_THREAD", "true").lower() == "true"
+        self._gateway: Any = None
+
+    def connect(self) -> None:
+        """Connect with the secret and make one call; GatewayError (exit 7) when unreachable or refused."""
+        try:
+            if self.pinned:
+                from py4j.clientserver import ClientServer, JavaParameters, PythonParameters
+
+                self._gateway = ClientServer(
+                    java_parameters=JavaParameters(port=self.port, auth_token=self.secret, auto_convert=True),
+                    python_parameters=PythonParameters(port=0, eager_load=False),
+                )
+            else:
+                from py4j.java_gateway import GatewayParameters, JavaGateway
+
+                self._gateway = JavaGateway(
+                    gateway_parameters=GatewayParameters(port=self.port, auth_token=self.secret, auto_convert=True)
+                )
+            self.spark_version = str(self._package().SPARK_VERSION())
+        except Exception as e:
+            raise GatewayError(self._explain(e)) from e
+
+    def _explain(self, error: BaseException) -> str:
+        where = f"127.0.0.1:{self.port}"
+        name = type(error).__name__
+        if name == "Py4JAuthenticationError":
+            return (
+                f"the Spark driver's gateway at {where} refused PYSPARK_GATEWAY_SECRET; run nbrunner from spark-submit"
+            )
+        if isinstance(error, ConnectionError | OSError) or "Py4JNetworkError" in name:
+            return (
+                f"cannot reach the Spark driver's gateway at {where} ({error}); "
+                "run nbrunner as spark-submit's primary resource, or unset PYSPARK_GATEWAY_PORT"
+            )
+        return (
+            f"the Spark driver's gateway at {where} failed: {name}: {str(error).splitlines()[0] if str(error) else ''}"
+        )
+
+    @property
+    def jvm(self) -> Any:
+        return self._gateway.jvm
+
+    def _package(self) -> Any:
+        return getattr(getattr(self.jvm.org.apache.spark, "package$"), "MODULE$")
+
+    def context(self) -> Any:
+        """The JVM's active SparkContext, or None (not created yet, or stopped)."""
+        try:
+            active = getattr(getattr(self.jvm.org.apache.spark, "SparkContext$"), "MODULE$").getActive()
+            return active.get() if active.isDefined() else None
+        except Exception:
+            return None
+
+    def context_gone(self) -> bool:
+        """Whether the SparkContext is stopped or stopping, or the JVM no longer answers."""
+        sc = self.context()
+        try:
+            return sc is None or bool(sc.isStopped())
+        except Exception:
+            return True
+
+    def facts(self) -> dict[str, Any]:
+        """Application id, name, master, deploy mode, Spark version, UI address: what the record keeps."""
+        found: dict[str, Any] = {"spark_version": self.spark_version, "gateway_port": self.port}
+        sc = self.context()
+        if sc is None:
+            found["context"] = None
+            return found
+        try:
+            ui = sc.uiWebUrl()
+            found.update(
+                application_id=sc.applicationId(),
+                application_name=sc.appName(),
+                master=sc.master(),
+                deploy_mode=sc.deployMode(),
+                ui_url=ui.get() if ui.isDefined() else None,
+                context="active",
+            )
+        except Exception as e:
+            found["error"] = f"{type(e).__name__}: {e}"
+        return found
+
+    def job_ids(self, group: str) -> list[int] | None:
+        sc = self.context()
+        if sc is None:
+            return None
+        try:
+            return sorted(int(i) for i in sc.statusTracker().getJobIdsForGroup(group))
+        except Exception:
+            return None
+
+    def cancel(self, group: str | None, *, reason: str) -> dict[str, Any]:
+        """Cancel the running cell's jobs (by group and tag), then any other job of the application.
+
+        Returns the cell's job ids with their status once cancelled (waits up to 5 s for them to end).
+        """
+        sc = self.context()
+        if sc is None:
+            return {}
+        calls: list[tuple[str, tuple[Any, ...]]] = []
+        if group is not None:
+            calls += [("cancelJobGroup", (group, reason)), ("cancelJobGroup", (group,))]
+            calls += [("cancelJobsWithTag", (group, reason)), ("cancelJobsWithTag", (group,))]
+        calls += [("cancelAllJobs", ())]
+        done: set[str] = set()
+        for method, args in calls:
+            if method in done:
+                continue
+            try:
+                getattr(sc, method)(*args)
+                done.add(method)
+            except Exception:  # noqa: S112 - an overload or a method this Spark version lacks: try the next
+                continue
+        return self._settled(sc, group) if group is not None else {}
+
+    def _settled(self, sc: Any, group: str, wait: float = 5.0) -> dict[str, Any]:
+        import time
+
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                tracker = sc.statusTracker()
+                statuses = {}
+                for job in tracker.getJobIdsForGroup(group):
+                    info = tracker.getJobInfo(job)
+                    statuses[str(job)] = str(info.get().status()) if info.isDefined() else "UNKNOWN"
+            except Exception as e:
+                return {"error": f"{type(e).__name__}: {e}"}
+            if "RUNNING" not in statuses.values() or time.monotonic() > deadline:
+                return statuses
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        gateway, self._gateway = self._gateway, None
+        if gateway is not None:
+            try:
+                gateway.close()  # never shutdown(): that would stop the JVM's gateway server
+            except Exception:  # noqa: S110 - closing on the way out
+                pass
+
+
+def check_kernel_pyspark(driver: Driver, kernel_spec: Any, env: Mapping[str, str], *, same_interpreter: bool) -> str:
+    """The kernel's pyspark must match the JVM's Spark (major.minor); GatewayError says which versions met."""
+    found = pyspark_version_here() if same_interpreter else None
+    if not same_interpreter:
+        argv0 = (kernel_spec.argv or [""])[0]
+        found = pyspark_version_of(argv0, env) if "python" in Path(argv0).name else None
+    if found is None:
+        raise GatewayError(
+            f"the kernel's Python cannot import pyspark, but the driver runs Spark {driver.spark_version}; "
+            f"install pyspark=={driver.spark_version} for it"
+        )
+    version, where = found
+    if not same_version(version, driver.spark_version):
+        raise GatewayError(
+            f"version mismatch: the kernel's pyspark is {version} (from {where}) but the driver JVM runs "
+            f"Spark {driver.spark_version}; install pyspark=={driver.spark_version} or fix PYTHONPATH/--py-files"
+        )
+    return version

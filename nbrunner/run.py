@@ -10,7 +10,9 @@ import hashlib
 import json
 import os
 import signal
+import stat
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -18,14 +20,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from nbrunner import location, notebook, params
+from nbrunner import gateway, location, notebook, params
 from nbrunner.config import RunConfig
-from nbrunner.errors import NbrunnerError, Stopped, StorageError, UsageError, failing_cell
-from nbrunner.execute import Progress, Settings, execute, finish_cell, utc_now
-from nbrunner.kernel import KernelChoice, kernel_choice
+from nbrunner.errors import GatewayError, NbrunnerError, Stopped, StorageError, UsageError
+from nbrunner.execute import Progress, Settings, execute, finish_cell, first_line, utc_now
+from nbrunner.gateway import Driver
+from nbrunner.kernel import SAME_INTERPRETER, KernelChoice, kernel_choice
 from nbrunner.location import Artifacts, Location, S3Uri
 from nbrunner.record import Record, banner, count_cells, outcome, versions
-from nbrunner.signals import SignalGuard
+from nbrunner.signals import StopGuard
 
 
 @dataclass
@@ -40,6 +43,8 @@ class Prepared:
     local: Artifacts  # where they are written first (the same as targets for local outputs)
     cwd: Path
     kernel_spec: KernelChoice
+    kernel_env: dict[str, str]  # what nbrunner sets on purpose in the kernel's environment
+    driver: Driver | None  # the Spark driver JVM, under spark-submit
 
 
 def warn(stderr: IO[str], message: str) -> None:
@@ -103,7 +108,16 @@ def prepare(config: RunConfig, run_id: str, started: datetime, stderr: IO[str]) 
     else:
         cwd = source.parent if isinstance(source, Path) else Path.cwd()
     spec = kernel_choice(config.kernel)
-    return Prepared(nb, source, hashlib.sha256(data).hexdigest(), values, targets, local, cwd.resolve(), spec)
+    env: dict[str, str] = {}
+    driver = None
+    if gateway.under_spark_submit(os.environ):
+        env = gateway.kernel_env(os.environ)
+        driver = gateway.Driver(os.environ)
+        driver.connect()
+        same = spec.name == SAME_INTERPRETER
+        gateway.check_kernel_pyspark(driver, spec.spec, {**os.environ, **env}, same_interpreter=same)
+    sha = hashlib.sha256(data).hexdigest()
+    return Prepared(nb, source, sha, values, targets, local, cwd.resolve(), spec, env, driver)
 
 
 def run(config: RunConfig, *, stdout: IO[str] = sys.stdout, stderr: IO[str] = sys.stderr) -> Record:
@@ -111,7 +125,7 @@ def run(config: RunConfig, *, stdout: IO[str] = sys.stdout, stderr: IO[str] = sy
     started = datetime.now(timezone.utc)
     clock = time.monotonic()
     run_id = f"{started.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
-    with SignalGuard() as guard:
+    with StopGuard() as guard:
         prepared = prepare(config, run_id, started, stderr)
         record = Record(
             run_id=run_id,
@@ -134,13 +148,15 @@ def run(config: RunConfig, *, stdout: IO[str] = sys.stdout, stderr: IO[str] = sy
             except Exception as e:  # every failure still writes the notebook below
                 error = e
             guard.finishing()
-            if guard.received is not None and error is not None:
-                error = Stopped(guard.received, cell_index=failing_cell(error))
-            if isinstance(error, Stopped):
+            if guard.reason is not None and error is not None:
+                error = guard.reason
+            if error is guard.reason and error is not None:
                 mark_stopped_cell(nb, progress, error)
             outcome(record, nb, error, stopped_early=progress.stopped_early)
-        if guard.received is not None:
-            record.signal = signal.Signals(guard.received).name
+        if guard.signum is not None:
+            record.signal = signal.Signals(guard.signum).name
+        if prepared.driver is not None:
+            prepared.driver.close()
         record.ended = utc_now()
         record.duration_s = round(time.monotonic() - clock, 3)
         record.cells = count_cells(nb)
@@ -148,15 +164,16 @@ def run(config: RunConfig, *, stdout: IO[str] = sys.stdout, stderr: IO[str] = sy
     return record
 
 
-def mark_stopped_cell(nb: Any, progress: Progress, error: Stopped) -> None:
-    """The cell a signal stopped: the one running, or the one that failed with the KeyboardInterrupt it caused."""
+def mark_stopped_cell(nb: Any, progress: Progress, error: NbrunnerError) -> None:
+    """The cell a stop cut short: the one running, or the one that failed with the KeyboardInterrupt it caused."""
     index = progress.current
     if index is None:
         return
     status = nb.cells[index].metadata.get("nbrunner", {}).get("status")
     if progress.running or status in ("failed", "kernel-died"):
         finish_cell(nb.cells[index], error.status, time.monotonic() - progress.started_at)
-        error.cell_index = index
+        if isinstance(error, Stopped | GatewayError):
+            error.cell_index = index
 
 
 def execute_in_kernel(
@@ -164,13 +181,14 @@ def execute_in_kernel(
     prepared: Prepared,
     record: Record,
     progress: Progress,
-    guard: SignalGuard,
+    guard: StopGuard,
     stderr: IO[str],
     clock: float,
 ) -> None:
     from nbrunner.kernel import Kernel
 
-    kernel = Kernel(prepared.kernel_spec, env={}, cwd=prepared.cwd)
+    nb, driver = prepared.nb, prepared.driver
+    kernel = Kernel(prepared.kernel_spec, env=prepared.kernel_env, cwd=prepared.cwd)
     settings = Settings(
         cell_timeout=config.cell_timeout,
         deadline=clock + config.timeout if config.timeout else None,
@@ -178,28 +196,91 @@ def execute_in_kernel(
         start_timeout=config.start_timeout,
         log_output=config.log_output,
         progress=stderr if config.progress else None,
-        stop_requested=lambda: guard.received,
+        stop_requested=lambda: guard.reason,
     )
+    cell_labels: dict[int, gateway.CellLabel] = {}
+    cancelled: dict[str, Any] = {}
+    jvm_gone: threading.Event | None = None
+    if driver is not None:
+        code_cells = [(i, first_line(c.source)) for i, c in enumerate(nb.cells) if runs(c)]
+        cell_labels = {label.index: label for label in gateway.labels(record.run_id, record.input, code_cells)}
+        settings.startup_code = gateway.startup_code(
+            list(cell_labels.values()), define_session=config.spark.define_session
+        )
+
+        def cancel_running_jobs() -> None:
+            if cancelled:
+                return  # once is enough: the stop callback and the failure path may both get here
+            label = cell_labels.get(progress.current) if progress.current is not None else None
+            cancelled["jobs"] = driver.cancel(
+                label.group if label else None, reason=f"nbrunner {record.run_id} stopped"
+            )
+
+        guard.on_stop.append(cancel_running_jobs)
+        jvm_gone = watch_driver_jvm(guard)
     checkpointer = None
     if isinstance(prepared.targets.notebook, S3Uri) and config.storage.checkpoint_every > 0:
         from nbrunner.storage import Checkpointer
 
-        checkpointer = Checkpointer(
-            prepared.targets.notebook, config.storage, lambda: notebook.dumps(prepared.nb), stderr
-        )
+        checkpointer = Checkpointer(prepared.targets.notebook, config.storage, lambda: notebook.dumps(nb), stderr)
         settings.on_change = checkpointer.maybe
     guard.running(kernel.signal)
     failed = True
     try:
         km = kernel.start()
-        execute(prepared.nb, km, settings, {"metadata": {"path": str(prepared.cwd)}}, progress)
+        execute(nb, km, settings, {"metadata": {"path": str(prepared.cwd)}}, progress)
         failed = False
     finally:
-        record.versions = versions(prepared.nb, kernel.name)
+        if failed and driver is not None:
+            cancel_running_jobs()  # a cell's Spark jobs do not stop with its kernel
+            if jvm_gone is not None and driver.context_gone():
+                # the SparkContext went away under the cell: if the JVM is going too, that is the real cause
+                jvm_gone.wait(3.0)
+        record.versions = versions(nb, kernel.name)
         kernel.stop(now=failed)
+        if driver is not None:
+            record.spark = driver.facts()
+            if cancelled:
+                record.spark["cancelled_jobs"] = cancelled["jobs"]
+            for index, label in cell_labels.items():
+                ids = driver.job_ids(label.group) if "nbrunner" in nb.cells[index].metadata else None
+                if ids:
+                    nb.cells[index].metadata["nbrunner"]["spark_job_ids"] = ids
         if checkpointer is not None:
             checkpointer.wait()
             record.storage = {"checkpoints": checkpointer.uploads}
+
+
+def runs(cell: Any) -> bool:
+    """Whether nbclient will execute ``cell``: code, not empty, not tagged skip-execution."""
+    return bool(
+        cell.cell_type == "code" and cell.source.strip() and "skip-execution" not in cell.metadata.get("tags", [])
+    )
+
+
+def watch_driver_jvm(guard: StopGuard) -> threading.Event | None:
+    """spark-submit's JVM holds a pipe on our stdin that nothing writes to: EOF there means the JVM is gone.
+
+    Returns an event set once it is gone (None when stdin is not such a pipe); the run is then stopped (exit 7).
+    """
+    try:
+        if not stat.S_ISFIFO(os.fstat(0).st_mode):
+            return None
+    except OSError:
+        return None
+    gone = threading.Event()
+
+    def wait_for_eof() -> None:
+        try:
+            while os.read(0, 65536):
+                pass
+        except OSError:
+            pass
+        guard.stop(GatewayError("the Spark driver JVM exited during the run (spark-submit was killed?)"), kill=True)
+        gone.set()
+
+    threading.Thread(target=wait_for_eof, name="nbrunner-driver-watch", daemon=True).start()
+    return gone
 
 
 def finish(
@@ -244,7 +325,13 @@ def finish(
             except StorageError as e:
                 storage_failed(record, str(e), prepared.local, stderr)
                 write_local(prepared.local, nb, html, record)
-    print(json.dumps(record.as_json(), ensure_ascii=False, separators=(",", ":")), file=stdout, flush=True)
+    if record.exit_code:
+        print(f"nbrunner: error: {record.message} (notebook: {record.output})", file=stderr, flush=True)
+    try:
+        # last, so it stays the last line even where stderr is merged into stdout (spark-submit does that)
+        print(json.dumps(record.as_json(), ensure_ascii=False, separators=(",", ":")), file=stdout, flush=True)
+    except BrokenPipeError:
+        pass  # nobody reads stdout any more (the driver JVM is gone); the record is in the files
 
 
 def write_local(local: Artifacts, nb: Any, html: str | None, record: Record) -> None:

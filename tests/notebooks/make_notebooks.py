@@ -13,6 +13,8 @@ PARAMS = {"tags": ["parameters"]}
 
 def save(name: str, *cells: object) -> None:
     nb = v4.new_notebook(cells=list(cells))
+    for number, cell in enumerate(nb.cells):
+        cell["id"] = f"{name.replace('_', '-')}-{number}"  # stable ids: regenerating changes nothing
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, HERE / f"{name}.ipynb")
 
@@ -108,3 +110,41 @@ save(
     code("print(f'{title}: {城市}')"),
 )
 save("empty")
+
+# -- Spark: run under spark-submit, with `spark` and `sc` predefined -------------------------------------------------
+save(
+    "spark_facts",
+    code('label = "x"  # anything', **PARAMS),
+    code(
+        "import json\n"
+        "from pyspark.sql import SparkSession\n"
+        "predefined = 'spark' in globals() and 'sc' in globals()\n"
+        "facts = dict(\n"
+        "    predefined=predefined,\n"
+        "    same_session=SparkSession.builder.getOrCreate() is spark,\n"
+        "    app_id=sc.applicationId, name=sc.appName, master=sc.master,\n"
+        "    marker=sc.getConf().get('spark.nbrunner.marker', None),\n"
+        "    total=sc.parallelize(range(100), 4).sum(),\n"
+        "    group=sc.getLocalProperty('spark.jobGroup.id'),\n"
+        "    description=sc.getLocalProperty('spark.job.description'),\n"
+        ")\n"
+        "print(json.dumps(facts))"
+    ),
+    code("spark.range(10).count()"),
+)
+save(
+    "spark_fails",
+    code("sc.parallelize([1, 2], 2).map(lambda x: x / 0).collect()"),
+    code("print('never runs')"),
+)
+save(
+    "spark_slow",
+    code("seconds = 120  # how long each task sleeps\npid_file = ''  # where to write the kernel's pid", **PARAMS),
+    code("import os\nif pid_file:\n    open(pid_file, 'w').write(str(os.getpid()))"),
+    code(
+        "import time\n"
+        "print('starting the slow job', flush=True)\n"
+        "sc.parallelize(range(2), 2).foreach(lambda x: time.sleep(seconds))"
+    ),
+    code("print('after the slow job')"),
+)

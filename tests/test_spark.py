@@ -1,0 +1,195 @@
+"""Under spark-submit: the kernel joins the driver JVM, jobs are labelled per cell and cancelled on failure."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Result, read_nb, run_cli
+from tests.spark_support import (
+    BIN,
+    LOOPBACK_CONF,
+    entrypoint,
+    free_port,
+    processes_matching,
+    spark_env,
+    spark_submit,
+    standalone_cluster,
+)
+from tests.test_run import outputs_text
+
+pytestmark = pytest.mark.spark
+
+
+def notebook_facts(result: Result) -> dict[str, object]:
+    nb = read_nb(Path(result.record["output"]))
+    cell = next(c for c in nb.cells if "facts = dict(" in c.source)
+    return dict(json.loads(outputs_text(cell)))
+
+
+def check_attached(result: Result, *, master_prefix: str) -> None:
+    assert result.code == 0, result.stderr[-3000:]
+    record = result.record
+    facts = notebook_facts(result)
+    spark = record["spark"]
+    # the notebook ran in spark-submit's own application: --name, --conf and the application id agree
+    assert facts["predefined"] is True and facts["same_session"] is True
+    assert facts["name"] == "nbrunner-test" == spark["application_name"]
+    assert facts["marker"] == "seen"
+    assert facts["app_id"] == spark["application_id"]
+    assert str(facts["master"]).startswith(master_prefix) and spark["master"] == facts["master"]
+    assert facts["total"] == 4950
+    assert spark["spark_version"] and spark["deploy_mode"] == "client"
+    # the cell's jobs carry its label: group, description and the job ids in its metadata
+    nb = read_nb(Path(record["output"]))
+    index = next(i for i, c in enumerate(nb.cells) if "facts = dict(" in c.source)
+    assert facts["group"] == f"nbrunner-{record['run_id']}-cell-{index}"
+    assert str(facts["description"]).endswith(f"spark_facts.ipynb cell {index}: import json")
+    assert nb.cells[index].metadata.nbrunner["spark_job_ids"]
+    assert nb.cells[index + 1].metadata.nbrunner["spark_job_ids"]
+    # exactly one JVM: the kernel did not start a pyspark-shell of its own
+    assert "pyspark-shell" not in result.stderr
+
+
+def test_local_mode_notebook_runs_in_the_driver_jvm(notebooks: Path) -> None:
+    result = spark_submit(
+        "run", str(notebooks / "spark_facts.ipynb"), "-p", "label=local",
+        spark_args=("--name", "nbrunner-test", "--conf", "spark.nbrunner.marker=seen"),
+    )  # fmt: skip
+    check_attached(result, master_prefix="local[2]")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from standalone_cluster(tmp_path_factory.mktemp("standalone"))
+
+
+def test_standalone_cluster_client_mode(notebooks: Path, cluster: str) -> None:
+    result = spark_submit(
+        "run", str(notebooks / "spark_facts.ipynb"), master=cluster,
+        spark_args=("--name", "nbrunner-test", "--conf", "spark.nbrunner.marker=seen",
+                    "--conf", "spark.executor.memory=512m", "--conf", "spark.cores.max=2"),
+    )  # fmt: skip
+    check_attached(result, master_prefix="spark://127.0.0.1:")
+    assert result.record["spark"]["application_id"].startswith("app-")
+
+
+def test_kernelspec_env_cannot_detach_the_kernel(notebooks: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "kernels" / "trap"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "trap", "language": "python",
+        "env": {"PYSPARK_GATEWAY_PORT": "1", "PYSPARK_GATEWAY_SECRET": "wrong"},
+    }))  # fmt: skip
+    result = spark_submit(
+        "run", str(notebooks / "spark_facts.ipynb"), "--kernel", "trap",
+        spark_args=("--name", "nbrunner-test", "--conf", "spark.nbrunner.marker=seen"),
+        env=spark_env(JUPYTER_PATH=str(tmp_path)),
+    )  # fmt: skip
+    check_attached(result, master_prefix="local[2]")
+
+
+def test_failing_spark_job_exits_4_through_spark_submit(notebooks: Path) -> None:
+    result = spark_submit("run", str(notebooks / "spark_fails.ipynb"))
+    assert result.code == 4, result.stderr[-3000:]
+    record = result.record
+    assert record["failed_cell"]["index"] == 0 and "ZeroDivisionError" in record["failed_cell"]["evalue"]
+    nb = read_nb(Path(record["output"]))
+    assert nb.cells[1].metadata.nbrunner["status"] == "failed"
+    assert nb.cells[2].outputs == []
+
+
+def test_spark_job_outliving_cell_timeout_is_cancelled(notebooks: Path) -> None:
+    started = time.monotonic()
+    result = spark_submit("run", str(notebooks / "spark_slow.ipynb"), "--cell-timeout", "8")
+    elapsed = time.monotonic() - started
+    assert result.code == 5, result.stderr[-3000:]
+    assert elapsed < 90  # the tasks sleep 120 s
+    record = result.record
+    assert record["failed_cell"]["timeout_scope"] == "cell"
+    cancelled = record["spark"]["cancelled_jobs"]
+    assert cancelled and set(cancelled.values()) == {"FAILED"}, cancelled
+
+
+def test_sigterm_to_spark_submit_leaves_no_nbrunner_or_kernel(notebooks: Path, tmp_path: Path) -> None:
+    pid_file = tmp_path / "kernel.pid"
+    marker = str(notebooks / "spark_slow.ipynb")
+    proc = subprocess.Popen(
+        [str(BIN / "spark-submit"), "--master", "local[2]", *LOOPBACK_CONF, entrypoint(), "run", marker,
+         "-r", f"pid_file={pid_file}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=spark_env(), stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    for line in proc.stdout:  # PythonRunner merges Python's stderr into spark-submit's stdout
+        if "[nbrunner] cell 2/" in line:  # the cell before the slow Spark cell is done
+            break
+    time.sleep(1)
+    kernel_pid = int(pid_file.read_text())
+    runner = processes_matching(marker)
+    assert runner, "nbrunner is not running"
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode in (143, 7), proc.returncode
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (processes_matching(marker) or Path(f"/proc/{kernel_pid}").exists()):
+        time.sleep(0.2)
+    assert processes_matching(marker) == []
+    assert not Path(f"/proc/{kernel_pid}").exists() or " Z " in Path(f"/proc/{kernel_pid}/stat").read_text()
+    # the partial notebook was still written, saying what happened
+    nb = read_nb(notebooks / "spark_slow.out.ipynb")
+    assert nb.metadata.nbrunner["status"] in ("spark-gateway-error", "terminated")
+    assert "starting the slow job" in outputs_text(nb.cells[4])
+
+
+def test_unreachable_gateway_exits_7(notebooks: Path) -> None:
+    result = run_cli(
+        "run", str(notebooks / "ok.ipynb"),
+        env={"PYSPARK_GATEWAY_PORT": str(free_port()), "PYSPARK_GATEWAY_SECRET": "x"},
+    )  # fmt: skip
+    assert result.code == 7, result.stderr
+    assert "cannot reach the Spark driver's gateway at 127.0.0.1:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_gateway_refusing_the_secret_exits_7(notebooks: Path, tmp_path: Path) -> None:
+    # a real driver JVM whose Python child starts nbrunner with a wrong secret
+    helper = tmp_path / "wrong_secret.py"
+    helper.write_text(
+        "import os, subprocess, sys\n"
+        "env = dict(os.environ, PYSPARK_GATEWAY_SECRET='wrong')\n"
+        f"sys.exit(subprocess.run([sys.executable, {entrypoint()!r}, 'run', {str(notebooks / 'ok.ipynb')!r}],"
+        " env=env).returncode)\n"
+    )
+    proc = subprocess.run(
+        [str(BIN / "spark-submit"), "--master", "local[1]", *LOOPBACK_CONF, str(helper)],
+        capture_output=True, text=True, env=spark_env(), timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 7, proc.stderr[-2000:]
+    assert "refused PYSPARK_GATEWAY_SECRET" in proc.stdout  # PythonRunner merges Python's stderr into stdout
+
+
+def test_pyspark_version_mismatch_exits_7_naming_both_versions(notebooks: Path, tmp_path: Path) -> None:
+    stale = tmp_path / "stale_pyspark.zip"
+    with zipfile.ZipFile(stale, "w") as zf:
+        zf.writestr("pyspark/__init__.py", "from pyspark.version import __version__\n")
+        zf.writestr("pyspark/version.py", '__version__ = "3.0.0"\n')
+    result = spark_submit("run", str(notebooks / "ok.ipynb"), spark_args=("--py-files", str(stale)))
+    assert result.code == 7, result.stderr[-3000:]
+    assert "version mismatch: the kernel's pyspark is 3.0.0" in result.stdout  # Python's stderr, merged by Spark
+    assert "the driver JVM runs Spark " in result.stdout
+    assert "[nbrunner] cell" not in result.stdout  # checked before any kernel started
+
+
+def test_entrypoint_is_a_py_file_alone_in_its_folder() -> None:
+    path = Path(entrypoint())
+    assert path.is_absolute() and path.suffix == ".py"
+    assert {p.name for p in path.parent.iterdir() if p.name != "__pycache__"} == {path.name}
