@@ -100,6 +100,8 @@ def prepare(config: RunConfig, run_id: str, started: datetime, stderr: IO[str]) 
     if not isinstance(targets.notebook, Path):
         from nbrunner import storage
 
+        if not config.prepare_only:
+            storage.preflight(targets.notebook, config.storage)
         local = storage.spool_artifacts(targets, run_id, config.storage)
     if config.cwd is not None:
         cwd = Path(config.cwd)

@@ -53,6 +53,12 @@ def explain(error: BaseException, uri: S3Uri, options: StorageOptions, action: s
         PartialCredentialsError,
     )
 
+    # boto3's upload_file wraps the ClientError in S3UploadFailedError, raised while handling it
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, ClientError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None:
+        error = cause
     where = endpoint(options) or "AWS S3"
     if isinstance(error, NoCredentialsError | PartialCredentialsError):
         return f"cannot {action} {uri}: no AWS credentials found; set AWS_ACCESS_KEY_ID and friends, or AWS_PROFILE"
@@ -61,7 +67,7 @@ def explain(error: BaseException, uri: S3Uri, options: StorageOptions, action: s
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code in ("NoSuchBucket",):
+        if code in ("NoSuchBucket",) or (code == "404" and action == "store results in"):
             return f"cannot {action} {uri}: bucket {uri.bucket!r} does not exist at {where}; create it or fix the name"
         if code in ("NoSuchKey", "404", "NotFound"):
             return f"cannot {action} {uri}: no object {uri.key!r} in bucket {uri.bucket!r}; check the key"
@@ -86,6 +92,26 @@ def read_bytes(uri: S3Uri, options: StorageOptions) -> bytes:
         raise
     except Exception as e:
         raise UsageError(explain(e, uri, options, "read")) from e
+
+
+def preflight(target: S3Uri, options: StorageOptions) -> None:
+    """Fail fast (exit 8, before any kernel starts) when the output bucket surely cannot take the results.
+
+    Only definitive answers stop the run: no such bucket, refused credentials. Anything else (403 from a policy that
+    allows PutObject but not ListBucket, a transient network error) lets the run go on; storing decides at the end.
+    """
+    from botocore.exceptions import ClientError, NoCredentialsError
+
+    try:
+        client(options).head_bucket(Bucket=target.bucket)
+    except ClientError as e:
+        code = str(e.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"):
+            raise StorageError(explain(e, target, options, "store results in")) from e
+    except NoCredentialsError as e:
+        raise StorageError(explain(e, target, options, "store results in")) from e
+    except Exception:  # noqa: S110 - not definitive: the final store will say
+        pass
 
 
 def spool_artifacts(targets: Artifacts, run_id: str, options: StorageOptions) -> Artifacts:

@@ -148,3 +148,8 @@ save(
     ),
     code("print('after the slow job')"),
 )
+save(
+    "progress",
+    code("steps = 10  # how many progress lines\npause = 0.3  # seconds between them", **PARAMS),
+    code("import time\nfor step in range(steps):\n    print(f'step {step}', flush=True)\n    time.sleep(pause)"),
+)
