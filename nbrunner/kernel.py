@@ -99,7 +99,10 @@ class Kernel:
         km.shutdown_wait_time = 2.0
         self.manager = km
         try:
-            run_sync(km.start_kernel)(env=self.env, cwd=str(self.cwd))
+            # as nbclient does for the kernels it starts: no IPython history database, so runs do not write
+            # to ~/.ipython nor contend for its lock
+            extra = ["--HistoryManager.hist_file=:memory:"] if "ipykernel" in " ".join(spec.argv) else []
+            run_sync(km.start_kernel)(env=self.env, cwd=str(self.cwd), extra_arguments=extra)
         except Exception as e:
             raise KernelDied(f"the kernel {self.name!r} could not start: {e}") from e
         return km

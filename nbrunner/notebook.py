@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from nbrunner.errors import UsageError
 
@@ -90,19 +91,18 @@ def add_banner(nb: Any, text: str) -> None:
     nb.cells.insert(0, cell)
 
 
-def dumps(nb: Any) -> str:
-    import nbformat
-
-    return str(nbformat.writes(nb, version=AS_VERSION))
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader sees the old file or the whole new one, never half."""
+def write_atomic(path: Path, text: str | Callable[[IO[str]], None]) -> None:
+    """Write ``text`` (or what the callable writes) to ``path`` so that a reader sees the old file or the whole
+    new one, never half: a temporary file beside it, flushed to disk, then renamed over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _file_mode(path))  # mkstemp makes 0600; a result file is as readable as any other
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            if isinstance(text, str):
+                handle.write(text)
+            else:
+                text(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -112,3 +112,48 @@ def write_atomic(path: Path, text: str) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def _file_mode(path: Path) -> int:
+    """The mode of the file being replaced, else what open() would give under the current umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+_JSON = {"indent": 1, "sort_keys": True, "ensure_ascii": False, "separators": (",", ": ")}
+
+
+def dump(nb: Any, handle: IO[str]) -> None:
+    """Write ``nb`` as nbformat 4 JSON, the same text as ``nbformat.writes``, one cell at a time.
+
+    ``nbformat.writes`` deep-copies the whole notebook and builds one string of it: three times the notebook in
+    memory at once. Here only one cell is copied at a time, so a run with hundreds of megabytes of output does not
+    need a gigabyte more to be saved.
+    """
+    import copy
+
+    import nbformat
+    from nbformat.v4.rwbase import split_lines, strip_transient
+
+    top = nbformat.from_dict({key: value for key, value in nb.items() if key != "cells"})
+    top["cells"] = []
+    text = json.dumps(strip_transient(copy.deepcopy(top)), **_JSON)  # type: ignore[arg-type]
+    before, after = text.split('"cells": []', 1)
+    handle.write(before)
+    handle.write('"cells": [')
+    for number, cell in enumerate(nb.cells):
+        # from_dict copies the containers (strings are shared): split_lines and pop change the copy only
+        one = split_lines(nbformat.from_dict({"cells": [cell]})).cells[0]
+        one.get("metadata", {}).pop("trusted", None)
+        body = json.dumps(one, **_JSON)  # type: ignore[arg-type]
+        handle.write(("," if number else "") + "\n  " + body.replace("\n", "\n  "))
+    handle.write("\n ]" if nb.cells else "]")
+    handle.write(after)
+
+
+def write(path: Path, nb: Any) -> None:
+    write_atomic(path, lambda handle: dump(nb, handle))

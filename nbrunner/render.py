@@ -1,12 +1,122 @@
-"""The HTML rendering of an executed notebook: readable in a browser, without Jupyter."""
+"""The HTML rendering of an executed notebook: readable in a browser, without Jupyter.
+
+nbconvert's HTMLExporter with JupyterLab's look (``templates/nbrunner`` extends ``lab``). Outputs larger than
+``max_output`` characters are shortened in the HTML only, keeping their head and tail: the ``.ipynb`` keeps them
+whole, and a browser cannot show a page of hundreds of megabytes anyway.
+"""
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
 from typing import Any
 
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+MAX_OUTPUT = 1_000_000  # characters of one output kept in the HTML
 
-def to_html(nb: Any) -> str:
+
+def exporter() -> Any:
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nb)
-    return str(body)
+    return HTMLExporter(template_name="nbrunner", extra_template_basedirs=[str(TEMPLATES)])
+
+
+class Renderer:
+    """Builds the exporter and compiles its templates on a thread, while the kernel starts and runs."""
+
+    def __init__(self) -> None:
+        self._exporter: Any = None
+        self._thread = threading.Thread(target=self._warm, name="nbrunner-html-warmup", daemon=True)
+        self._thread.start()
+
+    def _warm(self) -> None:
+        try:
+            import nbformat
+
+            html = exporter()
+            html.from_notebook_node(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]))
+            self._exporter = html
+        except Exception:  # noqa: S110 - render() builds a fresh one and reports the error there
+            pass
+
+    def render(self, nb: Any, *, max_output: int = MAX_OUTPUT) -> str:
+        self._thread.join()
+        html = self._exporter or exporter()
+        info = nb.metadata.get("language_info", {})
+        highlighter = cached_highlighter(info.get("pygments_lexer", info.get("name")), html)
+        if highlighter is not None:
+            html.filters = {**html.filters, "highlight_code": highlighter}
+        body, _ = html.from_notebook_node(shortened(nb, max_output))
+        return str(body)
+
+
+def cached_highlighter(lexer: str | None, parent: Any) -> Any:
+    """nbconvert's highlight_code filter, keeping one pygments HtmlFormatter per language.
+
+    nbconvert builds a new HtmlFormatter (and its whole stylesheet) for every cell: a third of the time it takes
+    to render a notebook of small cells. The output is the same. None if nbconvert's internals moved.
+    """
+    try:
+        from html import escape
+
+        from nbconvert.filters.highlight import Highlight2HTML, _pygments_highlight
+        from pygments.formatters import HtmlFormatter
+    except ImportError:
+        return None
+    formatters: dict[str, Any] = {}
+
+    class CachedHighlight2HTML(Highlight2HTML):
+        def __call__(self, source: str, language: str | None = None, metadata: Any = None) -> Any:
+            language = language or self.pygments_lexer
+            formatter = formatters.get(language)
+            if formatter is None:
+                css = escape(f" highlight hl-{language}")
+                formatter = formatters[language] = HtmlFormatter(cssclass=css, **self.extra_formatter_options)
+            return _pygments_highlight(source if len(source) > 0 else " ", formatter, language, metadata)
+
+    return CachedHighlight2HTML(pygments_lexer=lexer, parent=parent)  # type: ignore[no-untyped-call]
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    elided = len(text) - 2 * half
+    note = f"[... {elided:,} characters not shown here; the .ipynb has the whole output ...]"
+    return f"{text[:half]}\n\n{note}\n\n{text[-half:]}"
+
+
+def shortened(nb: Any, limit: int) -> Any:
+    """``nb`` with its largest text outputs shortened, sharing everything else (``nb`` itself is not changed)."""
+    import nbformat
+
+    cells = []
+    for cell in nb.cells:
+        outputs = cell.get("outputs") or []
+        big = any(_size(output) > limit for output in outputs)
+        if not big:
+            cells.append(cell)
+            continue
+        copy = nbformat.from_dict({**cell, "outputs": [_shorten_output(o, limit) for o in outputs]})
+        cells.append(copy)
+    return nbformat.from_dict({**nb, "cells": cells})
+
+
+def _size(output: Any) -> int:
+    if output.get("output_type") == "stream":
+        return len(output.get("text", ""))
+    data = output.get("data", {})
+    return max((len(v) for v in data.values() if isinstance(v, str)), default=0)
+
+
+def _shorten_output(output: Any, limit: int) -> Any:
+    if _size(output) <= limit:
+        return output
+    if output.get("output_type") == "stream":
+        return {**output, "text": _shorten(output["text"], limit)}
+    data = {
+        k: (_shorten(v, limit) if isinstance(v, str) and k.startswith("text/plain") else v)
+        for k, v in output.get("data", {}).items()
+        if not (isinstance(v, str) and len(v) > limit and k != "text/plain")
+    }
+    return {**output, "data": data or {"text/plain": "[output too large for the HTML; see the .ipynb]"}}

@@ -28,6 +28,7 @@ from nbrunner.gateway import Driver
 from nbrunner.kernel import SAME_INTERPRETER, KernelChoice, kernel_choice
 from nbrunner.location import Artifacts, Location, S3Uri
 from nbrunner.record import Record, banner, count_cells, outcome, versions
+from nbrunner.render import Renderer
 from nbrunner.signals import StopGuard
 
 
@@ -142,6 +143,11 @@ def run(config: RunConfig, *, stdout: IO[str] = sys.stdout, stderr: IO[str] = sy
         nb = prepared.nb
         error: BaseException | None = None
         progress = Progress()
+        renderer = None
+        if config.html:
+            from nbrunner.render import Renderer
+
+            renderer = Renderer()  # warms up on a thread while the kernel starts
         if config.prepare_only:
             record.status, record.exit_code = "prepared", 0
         else:
@@ -162,7 +168,7 @@ def run(config: RunConfig, *, stdout: IO[str] = sys.stdout, stderr: IO[str] = sy
         record.ended = utc_now()
         record.duration_s = round(time.monotonic() - clock, 3)
         record.cells = count_cells(nb)
-        finish(config, prepared, record, stdout, stderr, error)
+        finish(config, prepared, record, renderer, stdout, stderr, error)
     return record
 
 
@@ -224,7 +230,14 @@ def execute_in_kernel(
     if isinstance(prepared.targets.notebook, S3Uri) and config.storage.checkpoint_every > 0:
         from nbrunner.storage import Checkpointer
 
-        checkpointer = Checkpointer(prepared.targets.notebook, config.storage, lambda: notebook.dumps(nb), stderr)
+        partial = prepared.local.notebook.with_name(".checkpoint.ipynb")
+        assert isinstance(partial, Path)  # noqa: S101 - the spool is local
+
+        def snapshot() -> Path:
+            notebook.write(partial, nb)
+            return partial
+
+        checkpointer = Checkpointer(prepared.targets.notebook, config.storage, snapshot, stderr)
         settings.on_change = checkpointer.maybe
     guard.running(kernel.signal)
     failed = True
@@ -289,6 +302,7 @@ def finish(
     config: RunConfig,
     prepared: Prepared,
     record: Record,
+    renderer: Renderer | None,
     stdout: IO[str],
     stderr: IO[str],
     error: BaseException | None,
@@ -303,11 +317,9 @@ def finish(
 
         traceback.print_exception(type(error), error, error.__traceback__, file=stderr)
     html = None
-    if config.html:
-        from nbrunner.render import to_html
-
+    if renderer is not None:
         try:
-            html = to_html(nb)
+            html = renderer.render(nb)
         except Exception as e:  # a rendering problem must not hide the run's own outcome
             warn(stderr, f"could not render HTML: {e}")
             record.html = None
@@ -340,7 +352,7 @@ def write_local(local: Artifacts, nb: Any, html: str | None, record: Record) -> 
     """The notebook, then its HTML, then the record: the record's presence means the set is complete."""
     assert isinstance(local.notebook, Path) and isinstance(local.html, Path) and isinstance(local.record, Path)  # noqa: S101
     nb.metadata["nbrunner"] = record.as_json()
-    notebook.write_atomic(local.notebook, notebook.dumps(nb))
+    notebook.write(local.notebook, nb)
     if html is not None:
         notebook.write_atomic(local.html, html)
     notebook.write_atomic(local.record, json.dumps(record.as_json(), indent=2, ensure_ascii=False) + "\n")

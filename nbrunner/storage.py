@@ -167,7 +167,7 @@ class Checkpointer:
     decides the exit code.
     """
 
-    def __init__(self, target: S3Uri, options: StorageOptions, snapshot: Callable[[], str], stderr: IO[str]):
+    def __init__(self, target: S3Uri, options: StorageOptions, snapshot: Callable[[], Path], stderr: IO[str]):
         self.target = target
         self.options = replace(options)
         self.every = options.checkpoint_every
@@ -184,15 +184,20 @@ class Checkpointer:
         if not self._busy.acquire(blocking=False):
             return  # the previous checkpoint is still uploading
         self.last = time.monotonic()
-        text = self.snapshot()
-        threading.Thread(target=self._upload, args=(text,), name="nbrunner-checkpoint", daemon=True).start()
+        try:
+            path = self.snapshot()
+        except Exception as e:
+            self._busy.release()
+            print(f"nbrunner: warning: checkpoint: could not write the partial notebook: {e}", file=self.stderr)
+            return
+        threading.Thread(target=self._upload, args=(path,), name="nbrunner-checkpoint", daemon=True).start()
 
-    def _upload(self, text: str) -> None:
+    def _upload(self, path: Path) -> None:
         try:
             if self._client is None:
                 self._client = client(self.options)
             args = extra_args(self.options, ".ipynb", {"nbrunner-status": "running"})
-            self._client.put_object(Bucket=self.target.bucket, Key=self.target.key, Body=text.encode(), **args)
+            self._client.upload_file(str(path), self.target.bucket, self.target.key, ExtraArgs=args)
             self.uploads += 1
         except Exception as e:
             print(f"nbrunner: warning: checkpoint: {explain(e, self.target, self.options, 'store')}", file=self.stderr)

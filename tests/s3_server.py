@@ -67,9 +67,12 @@ class S3Server:
 
 def start() -> S3Server:
     """Start moto's S3 on a free port of 127.0.0.1 in a background thread."""
+    import logging
+
     from moto.server import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on stderr
     app = DomainDispatcherApplication(create_backend_app)
     server = S3Server(url="")
 

@@ -188,3 +188,23 @@ def test_file_values_must_be_a_mapping_of_literals() -> None:
     assert loaded == {"date": "2026-11-20", "n": 3}
     with pytest.raises(ParameterError, match="not valid YAML"):
         params.parse_yaml("a: [1,\n", source="-f p.yaml")
+
+
+def test_streaming_writer_writes_exactly_what_nbformat_writes(tmp_path: object) -> None:
+    import io
+    import json
+    from pathlib import Path
+
+    import nbformat
+    from nbformat import v4
+
+    for path in sorted((Path(__file__).parent / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        nb.cells.append(v4.new_code_cell("print(1)", outputs=[v4.new_output("stream", text="a\nb\n")]))
+        nb.cells[-1].metadata["trusted"] = True  # transient: never written
+        expected = nbformat.writes(nb)
+        buffer = io.StringIO()
+        notebook.dump(nb, buffer)
+        assert buffer.getvalue() == expected, path.name
+        assert nbformat.writes(nb) == expected  # the notebook in memory is left as it was
+        assert "trusted" not in json.loads(buffer.getvalue())["cells"][-1]["metadata"]

@@ -16,6 +16,12 @@ import pytest
 from tests.conftest import NOTEBOOKS, Result, read_nb, run_cli
 
 
+def current_umask() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
 def outputs_text(cell: object) -> str:
     parts = []
     for out in cell.outputs:  # type: ignore[attr-defined]
@@ -53,6 +59,7 @@ def test_success_writes_notebook_html_and_record(notebooks: Path) -> None:
     assert meta["versions"]["kernel"]["version"].startswith(f"{sys.version_info.major}.{sys.version_info.minor}")
     on_disk = json.loads((notebooks / "ok.out.run.json").read_text())
     assert on_disk == record
+    assert (out.stat().st_mode & 0o777) == 0o666 & ~current_umask()  # not mkstemp's 0600
     html = (notebooks / "ok.out.html").read_text()
     assert "<html" in html and "hi from" in html
     # stdout holds only the record; progress lines go to stderr

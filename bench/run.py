@@ -1,0 +1,304 @@
+"""nbrunner against papermill, a bare ExecutePreprocessor and plain spark-submit, side by side.
+
+    .venv/bin/python bench/run.py            # the full benchmark (under 15 minutes on 2 cores)
+    .venv/bin/python bench/run.py --quick    # a quick subset
+
+Each contender runs several times, interleaved (A B C A B C ...), so machine drift hits all alike. Wall time is the
+whole process, peak RSS the runner process's own high-water mark (VmHWM from /proc, sampled until it exits).
+Writes bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / "work"
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from tests import s3_server  # noqa: E402
+
+
+@dataclass
+class Sample:
+    seconds: float
+    peak_rss_mb: float
+    code: int
+
+
+@dataclass
+class Contender:
+    name: str
+    command: Callable[[int], list[str]]  # run number -> argv
+    env: dict[str, str] = field(default_factory=dict)
+    samples: list[Sample] = field(default_factory=list)
+
+
+def measure(argv: list[str], env: dict[str, str], cwd: Path) -> Sample:
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    peak = 0
+    status = Path(f"/proc/{proc.pid}/status")
+    while proc.poll() is None:
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+        time.sleep(0.02)
+    return Sample(time.perf_counter() - started, peak / 1024, proc.returncode)
+
+
+def interleave(contenders: list[Contender], repeat: int, cwd: Path) -> None:
+    for run in range(repeat):
+        for contender in contenders:
+            sample = measure(contender.command(run), contender.env, cwd)
+            if sample.code != 0:
+                raise SystemExit(f"{contender.name} failed with exit code {sample.code}: {contender.command(run)}")
+            contender.samples.append(sample)
+            print(
+                f"  {contender.name:<34} run {run + 1}: {sample.seconds:7.2f} s {sample.peak_rss_mb:8.1f} MB",
+                flush=True,
+            )
+
+
+def median(contender: Contender) -> float:
+    return statistics.median(s.seconds for s in contender.samples)
+
+
+def table(contenders: list[Contender], base: Contender | None = None) -> list[str]:
+    lines = ["| contender | median s | min s | max s | ratio | peak RSS MB (median) |", "|---|---|---|---|---|---|"]
+    for c in contenders:
+        times = [s.seconds for s in c.samples]
+        ratio = f"{median(c) / median(base):.2f}" if base is not None else "-"
+        rss = statistics.median(s.peak_rss_mb for s in c.samples)
+        lines.append(f"| {c.name} | {median(c):.2f} | {min(times):.2f} | {max(times):.2f} | {ratio} | {rss:.0f} |")
+    return lines
+
+
+def make_notebook(path: Path, sources: list[str], parameters: str | None = None) -> Path:
+    import nbformat
+    from nbformat import v4
+
+    cells = [v4.new_code_cell(parameters, metadata={"tags": ["parameters"]})] if parameters else []
+    cells += [v4.new_code_cell(source) for source in sources]
+    nb = v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def nbrunner(*args: str) -> list[str]:
+    return [str(BIN / "nbrunner"), "run", *args, "-q"]
+
+
+def papermill(*args: str) -> list[str]:
+    return [str(BIN / "papermill"), *args, "--no-progress-bar", "-k", "python3"]
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def bench_trivial(repeat: int, report: list[str]) -> None:
+    print("300 trivial cells, local output", flush=True)
+    nb = make_notebook(WORK / "trivial.ipynb", [f"x = {i}" for i in range(300)])
+    contenders = [
+        Contender("nbrunner", lambda r: nbrunner(str(nb), "-o", str(WORK / "out/nbr-trivial.ipynb"))),
+        Contender("papermill", lambda r: papermill(str(nb), str(WORK / "out/pm-trivial.ipynb"))),
+        Contender("bare ExecutePreprocessor", lambda r: [sys.executable, str(ROOT / "bench/bare_ep.py"), str(nb),
+                                                          str(WORK / "out/ep-trivial.ipynb")]),
+    ]  # fmt: skip
+    interleave(contenders, repeat, WORK)
+    nbr, pm, ep = contenders
+    report += ["## 1. 300 trivial cells, local output", "", *table(contenders, base=ep), ""]
+    report += [
+        f"- nbrunner / papermill = **{median(nbr) / median(pm):.2f}** "
+        f"(target <= 0.25: {verdict(median(nbr) <= 0.25 * median(pm))})",
+        f"- nbrunner / bare ExecutePreprocessor = **{median(nbr) / median(ep):.2f}** "
+        f"(target <= 1.15: {verdict(median(nbr) <= 1.15 * median(ep))})",
+        "- nbrunner also writes the HTML rendering and the run record; the bare script writes only the notebook.",
+        "",
+    ]  # fmt: skip
+
+
+def bench_s3(report: list[str]) -> None:
+    print("300 trivial cells to S3 (moto on 127.0.0.1)", flush=True)
+    server = s3_server.start()
+    try:
+        server.client().create_bucket(Bucket="bench")
+        nb = WORK / "trivial.ipynb"
+        env = {**server.env(), "BOTO3_ENDPOINT_URL": server.url, "NBRUNNER_SPOOL": str(WORK / "spool")}
+        rows = [
+            "| runner | PUTs of the notebook object | bytes uploaded for it | all PUTs | seconds |",
+            "|---|---|---|---|---|",
+        ]
+        counts = {}
+        for name, argv in [
+            ("nbrunner", nbrunner(str(nb), "-o", "s3://bench/nbr/trivial.ipynb")),
+            ("papermill", papermill(str(nb), "s3://bench/pm/trivial.ipynb")),
+        ]:
+            server.clear()
+            sample = measure(argv, env, WORK)
+            if sample.code != 0:
+                raise SystemExit(f"{name} failed on S3 with exit code {sample.code}")
+            puts = server.puts("bench")
+            nb_puts = [p for p in puts if p.path.endswith(".ipynb")]
+            counts[name] = len(nb_puts)
+            rows.append(
+                f"| {name} | {len(nb_puts)} | {sum(p.bytes for p in nb_puts):,} | {len(puts)} | {sample.seconds:.2f} |"
+            )
+            print(f"  {name}: {len(nb_puts)} notebook PUTs", flush=True)
+    finally:
+        server.stop()
+    report += ["## 2. The same notebook to S3", "", *rows, ""]
+    report += [f"- nbrunner: {counts['nbrunner']} PUT(s) of the notebook (target <= 3: "
+               f"{verdict(counts['nbrunner'] <= 3)}); papermill: {counts['papermill']}.", ""]  # fmt: skip
+
+
+def bench_large(repeat: int, sizes_mb: list[int], report: list[str]) -> None:
+    report += ["## 3. Large outputs (peak RSS of the runner process)", ""]
+    results: dict[tuple[str, int], float] = {}
+    for size in sizes_mb:
+        print(f"large outputs: {size} MB", flush=True)
+        cells = 20
+        chunk = size * 1_000_000 // cells
+        nb = make_notebook(WORK / f"large{size}.ipynb", [f"print('x' * {chunk})" for _ in range(cells)])
+        contenders = [
+            Contender(f"nbrunner {size} MB",
+                      lambda r, nb=nb, s=size: nbrunner(str(nb), "-o", str(WORK / f"out/nbr-large{s}.ipynb"))),
+            Contender(f"papermill {size} MB",
+                      lambda r, nb=nb, s=size: papermill(str(nb), str(WORK / f"out/pm-large{s}.ipynb"))),
+        ]  # fmt: skip
+        interleave(contenders, repeat, WORK)
+        report += table(contenders) + [""]
+        for c in contenders:
+            results[(c.name.split()[0], size)] = statistics.median(s.peak_rss_mb for s in c.samples)
+    for size in sizes_mb:
+        nbr, pm = results[("nbrunner", size)], results[("papermill", size)]
+        report.append(
+            f"- {size} MB: nbrunner {nbr:.0f} MB, papermill {pm:.0f} MB "
+            f"(target nbrunner <= papermill: {verdict(nbr <= pm)})"
+        )
+    if len(sizes_mb) == 2:
+        a, b = sizes_mb
+        growth = (results[("nbrunner", b)] - results[("nbrunner", a)]) / (b - a)
+        report.append(f"- nbrunner's peak grows by about {growth:.1f} MB per MB of output between {a} and {b} MB.")
+    report.append("")
+
+
+def bench_spark(repeat: int, report: list[str]) -> None:
+    print("Spark under spark-submit (local[2])", flush=True)
+    example = ROOT / "examples" / "daily_report.ipynb"
+    import nbformat
+
+    nb = nbformat.read(example, as_version=4)
+    script = WORK / "daily_report_plain.py"
+    script.write_text("\n\n".join(c.source for c in nb.cells if c.cell_type == "code") + "\n")
+    launcher = subprocess.run(
+        [str(BIN / "nbrunner"), "entrypoint"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    submit = [str(BIN / "spark-submit"), "--master", "local[2]", "--conf", "spark.ui.showConsoleProgress=false",
+              "--conf", "spark.ui.enabled=false", "--conf", "spark.driver.host=127.0.0.1"]  # fmt: skip
+    env = {
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+    contenders = [
+        Contender("plain spark-submit script.py", lambda r: [*submit, str(script)], env),
+        Contender("nbrunner under spark-submit", lambda r: [*submit, launcher, "run", str(example), "-q",
+                                                            "-o", str(WORK / "out/nbr-spark.ipynb")], env),
+        Contender("papermill under spark-submit", lambda r: [*submit, str(ROOT / "bench/papermill_driver.py"),
+                                                             str(example), str(WORK / "out/pm-spark.ipynb")], env),
+    ]  # fmt: skip
+    interleave(contenders, repeat, WORK)
+    plain, nbr, pm = contenders
+    report += ["## 4. Spark under spark-submit (local[2], the bundled example)", "", *table(contenders, base=plain), ""]
+    report += [
+        f"- nbrunner - plain = **{median(nbr) - median(plain):+.2f} s** (target <= +1.0 s: "
+        f"{verdict(median(nbr) - median(plain) <= 1.0)}); papermill - plain = {median(pm) - median(plain):+.2f} s",
+        "",
+    ]
+
+
+def bench_startup(repeat: int, report: list[str]) -> None:
+    print("start-up", flush=True)
+    empty = make_notebook(WORK / "empty.ipynb", [])
+    contenders = [
+        Contender("nbrunner --help", lambda r: [str(BIN / "nbrunner"), "--help"]),
+        Contender("nbrunner run (empty notebook)", lambda r: nbrunner(str(empty), "-o", str(WORK / "out/empty.ipynb"))),
+    ]  # fmt: skip
+    interleave(contenders, repeat, WORK)
+    helper, empty_run = contenders
+    report += ["## 5. Start-up", "", *table(contenders), ""]
+    report += [
+        f"- `nbrunner --help`: {median(helper):.2f} s (target <= 0.3 s: {verdict(median(helper) <= 0.3)})",
+        f"- empty notebook end to end: {median(empty_run):.2f} s "
+        f"(target <= 1.5 s: {verdict(median(empty_run) <= 1.5)})",
+        "",
+    ]
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())  # fmt: skip
+    mem = next(
+        line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+    from importlib.metadata import version
+
+    versions = ", ".join(f"{p} {version(p)}" for p in ("nbrunner", "papermill", "nbconvert", "nbclient", "pyspark"))
+    return (f"{os.cpu_count()} cores ({cpu}), {int(mem) // 1024 // 1024} GiB, Python {platform.python_version()}, "
+            f"{java}; {versions}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer runs, smaller outputs, no Spark")
+    parser.add_argument("--repeat", type=int, help="runs per contender (default 5, quick 2)")
+    parser.add_argument("--output", default=str(ROOT / "bench" / "RESULTS.md"))
+    args = parser.parse_args()
+    repeat = args.repeat or (2 if args.quick else 5)
+    shutil.rmtree(WORK, ignore_errors=True)
+    (WORK / "out").mkdir(parents=True)
+    started = time.monotonic()
+    report = [
+        "# nbrunner benchmark results",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        f"Command: `{' '.join(['.venv/bin/python', 'bench/run.py', *sys.argv[1:]])}`; {repeat} interleaved runs per "
+        "contender; medians, with min and max. Wall time of the whole process; peak RSS is the runner process's "
+        "own VmHWM.",
+        "",
+    ]
+    bench_startup(repeat, report)
+    bench_trivial(repeat, report)
+    bench_s3(report)
+    bench_large(max(1, repeat - 2), [10] if args.quick else [50, 200], report)
+    if not args.quick:
+        bench_spark(repeat, report)
+    report.append(f"Total benchmark time: {time.monotonic() - started:.0f} s.")
+    Path(args.output).write_text("\n".join(report) + "\n")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
