@@ -83,6 +83,7 @@ class Kernel:
         self.env = build_env(os.environ, env, self.spec.env or {})
         self.cwd = cwd
         self._ipc_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._shutdown_requested = False
         self.manager: Any = None
 
     def start(self) -> Any:
@@ -124,6 +125,21 @@ class Kernel:
         except (ProcessLookupError, PermissionError):
             pass
 
+    def request_stop(self) -> None:
+        """Ask the kernel to shut down, without waiting: it exits while nbrunner writes the results.
+
+        :meth:`stop` must still follow; it then finds the kernel gone, or kills it.
+        """
+        from jupyter_core.utils import run_sync
+
+        if self.manager is None:
+            return
+        try:
+            run_sync(self.manager.request_shutdown)()
+            self._shutdown_requested = True
+        except Exception:  # noqa: S110 - stop() kills it then
+            pass
+
     def stop(self, *, now: bool) -> None:
         """Shut the kernel down (``now``: kill it at once). Never raises; no kernel process outlives this."""
         import asyncio
@@ -141,7 +157,12 @@ class Kernel:
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             try:
                 if run_sync(km.is_alive)():
-                    run_sync(km.shutdown_kernel)(now=now)
+                    if now:
+                        run_sync(km.shutdown_kernel)(now=True)
+                    else:  # shutdown requested earlier (request_stop) or now; wait, then kill
+                        if not self._shutdown_requested:
+                            run_sync(km.request_shutdown)()
+                        run_sync(km.finish_shutdown)()
             except Exception:
                 self.signal(9)
             try:

@@ -25,7 +25,7 @@ from nbrunner.config import RunConfig
 from nbrunner.errors import GatewayError, NbrunnerError, Stopped, StorageError, UsageError
 from nbrunner.execute import Progress, Settings, execute, finish_cell, first_line, utc_now
 from nbrunner.gateway import Driver
-from nbrunner.kernel import SAME_INTERPRETER, KernelChoice, kernel_choice
+from nbrunner.kernel import SAME_INTERPRETER, Kernel, KernelChoice, kernel_choice
 from nbrunner.location import Artifacts, Location, S3Uri
 from nbrunner.record import Record, banner, count_cells, outcome, versions
 from nbrunner.render import Renderer
@@ -144,6 +144,7 @@ def run(config: RunConfig, *, stdout: IO[str] = sys.stdout, stderr: IO[str] = sy
         error: BaseException | None = None
         progress = Progress()
         renderer = None
+        kernel: Kernel | None = None
         if config.html:
             from nbrunner.render import Renderer
 
@@ -151,8 +152,11 @@ def run(config: RunConfig, *, stdout: IO[str] = sys.stdout, stderr: IO[str] = sy
         if config.prepare_only:
             record.status, record.exit_code = "prepared", 0
         else:
+            from nbrunner.kernel import Kernel
+
+            kernel = Kernel(prepared.kernel_spec, env=prepared.kernel_env, cwd=prepared.cwd)
             try:
-                execute_in_kernel(config, prepared, record, progress, guard, stderr, clock)
+                execute_in_kernel(kernel, config, prepared, record, progress, guard, stderr, clock)
             except Exception as e:  # every failure still writes the notebook below
                 error = e
             guard.finishing()
@@ -168,7 +172,11 @@ def run(config: RunConfig, *, stdout: IO[str] = sys.stdout, stderr: IO[str] = sy
         record.ended = utc_now()
         record.duration_s = round(time.monotonic() - clock, 3)
         record.cells = count_cells(nb)
-        finish(config, prepared, record, renderer, stdout, stderr, error)
+        try:
+            finish(config, prepared, record, renderer, stdout, stderr, error)
+        finally:
+            if kernel is not None:
+                kernel.stop(now=False)  # asked to shut down already: it has exited while we wrote
     return record
 
 
@@ -185,6 +193,7 @@ def mark_stopped_cell(nb: Any, progress: Progress, error: NbrunnerError) -> None
 
 
 def execute_in_kernel(
+    kernel: Kernel,
     config: RunConfig,
     prepared: Prepared,
     record: Record,
@@ -193,10 +202,7 @@ def execute_in_kernel(
     stderr: IO[str],
     clock: float,
 ) -> None:
-    from nbrunner.kernel import Kernel
-
     nb, driver = prepared.nb, prepared.driver
-    kernel = Kernel(prepared.kernel_spec, env=prepared.kernel_env, cwd=prepared.cwd)
     settings = Settings(
         cell_timeout=config.cell_timeout,
         deadline=clock + config.timeout if config.timeout else None,
@@ -252,7 +258,10 @@ def execute_in_kernel(
                 # the SparkContext went away under the cell: if the JVM is going too, that is the real cause
                 jvm_gone.wait(3.0)
         record.versions = versions(nb, kernel.name)
-        kernel.stop(now=failed)
+        if failed:
+            kernel.stop(now=True)
+        else:
+            kernel.request_stop()  # it exits while the results are written; run() waits for it
         if driver is not None:
             record.spark = driver.facts()
             if cancelled:
