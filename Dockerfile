@@ -16,8 +16,10 @@ WORKDIR /opt/nbrunner
 COPY pyproject.toml README.md ./
 COPY nbrunner ./nbrunner
 RUN pip install --no-cache-dir . \
+    && mkdir -p bin runs \
+    && ln -s "$(nbrunner entrypoint)" bin/nbrunner_main.py \
     && useradd --create-home --uid 1000 nbrunner \
-    && mkdir -p runs && chown nbrunner runs
+    && chown nbrunner runs
 COPY examples/daily_report.ipynb ./examples/
 
 USER 1000
