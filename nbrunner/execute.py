@@ -15,9 +15,6 @@ from typing import IO, Any
 
 from nbrunner.errors import CellFailed, GatewayError, KernelDied, NbrunnerError, RunTimeout
 
-#: called with the cell index just before a code cell runs, and with None when it is done
-CellListener = Callable[[int | None], None]
-
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -40,7 +37,6 @@ class Settings:
     start_timeout: float = 60.0
     log_output: bool = False
     progress: IO[str] | None = None  # where per-cell lines and streamed outputs go (stderr)
-    on_cell: CellListener | None = None
     stop_requested: Callable[[], NbrunnerError | None] | None = None  # why the run must stop, once it must
     startup_code: str | None = None  # run silently in the kernel before the first cell (Spark set-up)
     on_change: Callable[[], None] | None = None  # the notebook changed (a cell started or ended, an output came)
@@ -109,8 +105,6 @@ def _cell_start(settings: Settings, progress: Progress, cell: Any, index: int) -
     progress.running = True
     progress.started_at = time.monotonic()
     cell.metadata["nbrunner"] = {"status": "running", "start": utc_now()}
-    if settings.on_cell is not None:
-        settings.on_cell(index)
     if settings.on_change is not None:
         settings.on_change()
 
@@ -125,8 +119,6 @@ def _cell_end(settings: Settings, progress: Progress, cell: Any, index: int, rep
     progress.timings[index] = seconds
     progress.done += 1
     progress.running = False
-    if settings.on_cell is not None:
-        settings.on_cell(None)
     if settings.on_change is not None:
         settings.on_change()
     if settings.progress is not None:

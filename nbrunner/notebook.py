@@ -21,6 +21,16 @@ def parse(data: bytes, *, source: str) -> Any:
     """A NotebookNode from the bytes of an ``.ipynb`` file, or a one-line UsageError."""
     import nbformat
 
+    parse_json(data, source=source)
+    try:
+        nb = nbformat.reads(data.decode("utf-8"), as_version=AS_VERSION)
+    except Exception as e:  # nbformat raises a variety of errors for malformed documents
+        raise UsageError(f"{source}: not a valid notebook: {str(e).splitlines()[0]}") from e
+    return nb
+
+
+def parse_json(data: bytes, *, source: str) -> dict[str, Any]:
+    """The raw JSON of an ``.ipynb`` file, checked just enough to read its parameters cell (no nbformat import)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -29,13 +39,18 @@ def parse(data: bytes, *, source: str) -> Any:
         raw = json.loads(text)
     except json.JSONDecodeError as e:
         raise UsageError(f"{source}: not a notebook, invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
-    if not isinstance(raw, dict) or "cells" not in raw:
-        raise UsageError(f"{source}: not a notebook, the JSON has no 'cells'; pass an .ipynb file")
-    try:
-        nb = nbformat.reads(text, as_version=AS_VERSION)
-    except Exception as e:  # nbformat raises a variety of errors for malformed documents
-        raise UsageError(f"{source}: not a valid notebook: {str(e).splitlines()[0]}") from e
-    return nb
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+        raise UsageError(f"{source}: not a notebook, the JSON has no 'cells'; pass an .ipynb file (nbformat 4)")
+    return raw
+
+
+def raw_parameters_source(raw: dict[str, Any]) -> str | None:
+    """The source of the first cell tagged ``parameters`` in raw notebook JSON, or None."""
+    for cell in raw["cells"]:
+        if isinstance(cell, dict) and PARAMETERS_TAG in tags(cell):
+            source = cell.get("source", "")
+            return "".join(source) if isinstance(source, list) else str(source)
+    return None
 
 
 def read_local(path: Path) -> bytes:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import platform
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,7 +102,3 @@ def banner(record: Record) -> str:
     lines.append("")
     lines.append(f"Run `{record.run_id}`, started {record.started}, ended {record.ended}.")
     return "\n".join(lines)
-
-
-def python_executable() -> str:
-    return sys.executable

@@ -7,6 +7,7 @@ whole, and a browser cannot show a page of hundreds of megabytes anyway.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,21 @@ class Renderer:
     """Builds the exporter and compiles its templates on a thread, while the kernel starts and runs."""
 
     def __init__(self) -> None:
+        # imported here, on the calling thread: importing nbconvert on two threads at once can fail inside
+        # importlib (KeyError: 'nbconvert'), and the engine imports it too
+        import nbconvert.exporters  # noqa: F401
+        import nbconvert.preprocessors  # noqa: F401
+
         self._exporter: Any = None
         self._thread = threading.Thread(target=self._warm, name="nbrunner-html-warmup", daemon=True)
         self._thread.start()
 
     def _warm(self) -> None:
+        try:
+            # on a small machine the kernel and the Spark driver need the CPU more than this head start does
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):
+            pass
         try:
             import nbformat
 

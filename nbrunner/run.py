@@ -36,7 +36,8 @@ from nbrunner.signals import StopGuard
 class Prepared:
     """A notebook with its parameters injected, and where its results go."""
 
-    nb: Any
+    data: bytes  # the notebook as read; parsed with nbformat while the kernel starts (see notebook_of)
+    injected: str | None  # the injected-parameters cell's source, if any
     source: Location
     sha256: str
     values: dict[str, Any]
@@ -83,16 +84,17 @@ def prepare(config: RunConfig, run_id: str, started: datetime, stderr: IO[str]) 
     """Everything that can be checked before a kernel starts: exit 2 or 3 here, nothing run."""
     source = location.parse(config.notebook, what="notebook")
     data = read_source(source, config)
-    nb = notebook.parse(data, source=str(source))
-    declared = params.declaration(notebook.parameters_source(nb))
+    raw = notebook.parse_json(data, source=str(source))
+    declared = params.declaration(notebook.raw_parameters_source(raw))
     for message in declared.skipped:
         warn(stderr, f"parameters cell: {message}")
     given = params.merge(load_param_files(config), params.from_command_line(config.cli_params))
     values = params.resolve(given, declared, allow_undeclared=config.allow_undeclared)
+    injected = None
     if given:
         if not declared.found:
             warn(stderr, "the notebook has no cell tagged 'parameters'; parameters are injected at the top")
-        notebook.inject(nb, params.render(values))
+        injected = params.render(values)
     fields: dict[str, Any] = dict(values)
     fields.update(notebook=location.stem(source), run_id=run_id, started=started.strftime("%Y%m%dT%H%M%SZ"))
     template = config.output or os.environ.get("NBRUNNER_OUTPUT") or None
@@ -120,7 +122,15 @@ def prepare(config: RunConfig, run_id: str, started: datetime, stderr: IO[str]) 
         same = spec.name == SAME_INTERPRETER
         gateway.check_kernel_pyspark(driver, spec.spec, {**os.environ, **env}, same_interpreter=same)
     sha = hashlib.sha256(data).hexdigest()
-    return Prepared(nb, source, sha, values, targets, local, cwd.resolve(), spec, env, driver)
+    return Prepared(data, injected, source, sha, values, targets, local, cwd.resolve(), spec, env, driver)
+
+
+def notebook_of(prepared: Prepared) -> Any:
+    """The NotebookNode to run, parameters injected. nbformat is slow to import: this runs while the kernel starts."""
+    nb = notebook.parse(prepared.data, source=str(prepared.source))
+    if prepared.injected is not None:
+        notebook.inject(nb, prepared.injected)
+    return nb
 
 
 def run(config: RunConfig, *, stdout: IO[str] = sys.stdout, stderr: IO[str] = sys.stderr) -> Record:
@@ -140,41 +150,55 @@ def run(config: RunConfig, *, stdout: IO[str] = sys.stdout, stderr: IO[str] = sy
             started=utc_now(),
             parameters=prepared.values,
         )
-        nb = prepared.nb
         error: BaseException | None = None
         progress = Progress()
         renderer = None
         kernel: Kernel | None = None
-        if config.html:
-            from nbrunner.render import Renderer
-
-            renderer = Renderer()  # warms up on a thread while the kernel starts
-        if config.prepare_only:
-            record.status, record.exit_code = "prepared", 0
-        else:
-            from nbrunner.kernel import Kernel
-
-            kernel = Kernel(prepared.kernel_spec, env=prepared.kernel_env, cwd=prepared.cwd)
-            try:
-                execute_in_kernel(kernel, config, prepared, record, progress, guard, stderr, clock)
-            except Exception as e:  # every failure still writes the notebook below
-                error = e
-            guard.finishing()
-            if guard.reason is not None and error is not None:
-                error = guard.reason
-            if error is guard.reason and error is not None:
-                mark_stopped_cell(nb, progress, error)
-            outcome(record, nb, error, stopped_early=progress.stopped_early)
-        if guard.signum is not None:
-            record.signal = signal.Signals(guard.signum).name
-        if prepared.driver is not None:
-            prepared.driver.close()
-        record.ended = utc_now()
-        record.duration_s = round(time.monotonic() - clock, 3)
-        record.cells = count_cells(nb)
         try:
-            finish(config, prepared, record, renderer, stdout, stderr, error)
+            if config.prepare_only:
+                nb = notebook_of(prepared)
+                record.status, record.exit_code = "prepared", 0
+            else:
+                from nbrunner.kernel import Kernel
+
+                kernel = Kernel(prepared.kernel_spec, env=prepared.kernel_env, cwd=prepared.cwd)
+                guard.running(kernel.signal)
+                try:
+                    kernel.start()  # the kernel boots while nbrunner builds the notebook
+                except Exception as e:
+                    error = e
+                    kernel.stop(now=True)
+                nb = notebook_of(prepared)
+            if config.html:
+                from nbrunner.render import Renderer
+
+                renderer = Renderer()  # warms up on a thread while the kernel runs
+            if kernel is not None and error is None:
+                try:
+                    execute_in_kernel(kernel, nb, config, prepared, record, progress, guard, stderr, clock)
+                except Exception as e:  # every failure still writes the notebook below
+                    error = e
+            guard.finishing()
+            try:
+                if guard.reason is not None and error is not None:
+                    error = guard.reason
+                if error is guard.reason and error is not None:
+                    mark_stopped_cell(nb, progress, error)
+                if kernel is not None:
+                    record.versions = versions(nb, kernel.name)
+                    outcome(record, nb, error, stopped_early=progress.stopped_early)
+                if guard.signum is not None:
+                    record.signal = signal.Signals(guard.signum).name
+                record.cells = count_cells(nb)
+            except Exception as e:  # a bug in nbrunner: say so, and still write what the run made
+                error = e
+                record.status, record.exit_code, record.message = "internal-error", 1, f"internal error: {e!r}"
+            record.ended = utc_now()
+            record.duration_s = round(time.monotonic() - clock, 3)
+            finish(config, prepared, nb, record, renderer, stdout, stderr, error)
         finally:
+            if prepared.driver is not None:
+                prepared.driver.close()
             if kernel is not None:
                 kernel.stop(now=False)  # asked to shut down already: it has exited while we wrote
     return record
@@ -194,6 +218,7 @@ def mark_stopped_cell(nb: Any, progress: Progress, error: NbrunnerError) -> None
 
 def execute_in_kernel(
     kernel: Kernel,
+    nb: Any,
     config: RunConfig,
     prepared: Prepared,
     record: Record,
@@ -202,7 +227,7 @@ def execute_in_kernel(
     stderr: IO[str],
     clock: float,
 ) -> None:
-    nb, driver = prepared.nb, prepared.driver
+    driver = prepared.driver
     settings = Settings(
         cell_timeout=config.cell_timeout,
         deadline=clock + config.timeout if config.timeout else None,
@@ -214,6 +239,7 @@ def execute_in_kernel(
     )
     cell_labels: dict[int, gateway.CellLabel] = {}
     cancelled: dict[str, Any] = {}
+    cancel_once = threading.Lock()
     jvm_gone: threading.Event | None = None
     if driver is not None:
         code_cells = [(i, first_line(c.source)) for i, c in enumerate(nb.cells) if runs(c)]
@@ -223,12 +249,12 @@ def execute_in_kernel(
         )
 
         def cancel_running_jobs() -> None:
-            if cancelled:
-                return  # once is enough: the stop callback and the failure path may both get here
-            label = cell_labels.get(progress.current) if progress.current is not None else None
-            cancelled["jobs"] = driver.cancel(
-                label.group if label else None, reason=f"nbrunner {record.run_id} stopped"
-            )
+            with cancel_once:  # the stop thread and the failure path may both get here
+                if cancelled:
+                    return
+                label = cell_labels.get(progress.current) if progress.current is not None else None
+                group = label.group if label else None
+                cancelled["jobs"] = driver.cancel(group, reason=f"nbrunner {record.run_id} stopped")
 
         guard.on_stop.append(cancel_running_jobs)
         jvm_gone = watch_driver_jvm(guard)
@@ -245,11 +271,9 @@ def execute_in_kernel(
 
         checkpointer = Checkpointer(prepared.targets.notebook, config.storage, snapshot, stderr)
         settings.on_change = checkpointer.maybe
-    guard.running(kernel.signal)
     failed = True
     try:
-        km = kernel.start()
-        execute(nb, km, settings, {"metadata": {"path": str(prepared.cwd)}}, progress)
+        execute(nb, kernel.manager, settings, {"metadata": {"path": str(prepared.cwd)}}, progress)
         failed = False
     finally:
         if failed and driver is not None:
@@ -257,7 +281,6 @@ def execute_in_kernel(
             if jvm_gone is not None and driver.context_gone():
                 # the SparkContext went away under the cell: if the JVM is going too, that is the real cause
                 jvm_gone.wait(3.0)
-        record.versions = versions(nb, kernel.name)
         if failed:
             kernel.stop(now=True)
         else:
@@ -310,6 +333,7 @@ def watch_driver_jvm(guard: StopGuard) -> threading.Event | None:
 def finish(
     config: RunConfig,
     prepared: Prepared,
+    nb: Any,
     record: Record,
     renderer: Renderer | None,
     stdout: IO[str],
@@ -317,7 +341,6 @@ def finish(
     error: BaseException | None,
 ) -> None:
     """Write the notebook, its HTML and the record (last); store them; print the record on stdout."""
-    nb = prepared.nb
     notebook.remove_banners(nb)
     if record.exit_code not in (0, None):
         notebook.add_banner(nb, banner(record))

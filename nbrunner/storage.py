@@ -12,7 +12,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -169,7 +168,7 @@ class Checkpointer:
 
     def __init__(self, target: S3Uri, options: StorageOptions, snapshot: Callable[[], Path], stderr: IO[str]):
         self.target = target
-        self.options = replace(options)
+        self.options = options
         self.every = options.checkpoint_every
         self.snapshot = snapshot
         self.stderr = stderr

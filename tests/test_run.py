@@ -188,6 +188,11 @@ def test_internal_error_exits_1_and_still_writes_the_notebook(notebooks: Path, t
     result = run_cli("run", str(notebooks / "ok.ipynb"), env={"PYTHONPATH": f"{tmp_path}:{os.getcwd()}"})
     assert result.code == 1
     assert "internal error" in result.stderr and "planted bug" in result.stderr
+    assert result.record["status"] == "internal-error"
+    nb = read_nb(notebooks / "ok.out.ipynb")
+    assert nb.metadata.nbrunner["exit_code"] == 1
+    assert "nbrunner-error-banner" in nb.cells[0].metadata.tags
+    assert outputs_text(nb.cells[4]) == "42"  # the run's work is kept
 
 
 # -- exit code 2 --------------------------------------------------------------------------------------------------

@@ -98,16 +98,19 @@ def test_sigterm_run_is_stored(s3: s3_server.S3Server, s3_env: dict[str, str], n
     import os
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nbrunner", "run", str(notebooks / "slow.ipynb"), "-o", "s3://reports/term/slow.ipynb"],
+        [sys.executable, "-m", "nbrunner", "run", str(notebooks / "slow.ipynb"), "--log-output",
+         "-o", "s3://reports/term/slow.ipynb"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **s3_env},
     )  # fmt: skip
     assert proc.stderr is not None
     for line in proc.stderr:
-        if "cell 2/" in line:
+        if "[cell 2] sleeping" in line:  # the slow cell is running (progress lines come at a cell's end)
             break
+    started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     stdout, _ = proc.communicate(timeout=60)
     assert proc.returncode == 143
+    assert time.monotonic() - started < 10  # the cell sleeps 30 s
     assert Result(143, stdout, "").record["status"] == "terminated"
     assert get_json(s3, "reports", "term/slow.run.json")["status"] == "terminated"
 
