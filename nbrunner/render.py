@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-MAX_OUTPUT = 1_000_000  # characters of one output kept in the HTML
+MAX_OUTPUT = 256_000  # characters of one output kept in the HTML
 
 
 def exporter() -> Any:
@@ -98,7 +98,7 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def shortened(nb: Any, limit: int) -> Any:
-    """``nb`` with its largest text outputs shortened, sharing everything else (``nb`` itself is not changed)."""
+    """``nb`` with its largest text outputs shortened (new containers, the same strings; ``nb`` is not changed)."""
     import nbformat
 
     cells = []
