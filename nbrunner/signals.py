@@ -30,7 +30,7 @@ class StopGuard:
         self.kernel_signal: Callable[[int], None] | None = None  # sends a signal to the kernel's process group
         self.on_stop: list[Callable[[], None]] = []  # quick callbacks, e.g. cancel Spark jobs
         self._timer: threading.Timer | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a second signal can arrive while the handler holds it
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopGuard:

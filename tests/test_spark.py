@@ -55,8 +55,10 @@ def check_attached(result: Result, *, master_prefix: str) -> None:
     assert str(facts["description"]).endswith(f"spark_facts.ipynb cell {index}: import json")
     assert nb.cells[index].metadata.nbrunner["spark_job_ids"]
     assert nb.cells[index + 1].metadata.nbrunner["spark_job_ids"]
-    # exactly one JVM: the kernel did not start a pyspark-shell of its own
-    assert "pyspark-shell" not in result.stderr
+    # exactly one JVM: the kernel talks to spark-submit's gateway and started no JVM of its own
+    assert facts["gateway_port"] == spark["gateway_port"]
+    assert facts["kernel_java_children"] == []
+    assert "pyspark-shell" not in result.stderr + result.stdout
 
 
 def test_local_mode_notebook_runs_in_the_driver_jvm(notebooks: Path) -> None:
