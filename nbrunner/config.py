@@ -18,7 +18,6 @@ class StorageOptions:
 @dataclass(frozen=True)
 class SparkOptions:
     define_session: bool = True  # `spark` and `sc` predefined in the notebook under spark-submit
-    label_jobs: bool = True
 
 
 @dataclass(frozen=True)
