@@ -49,7 +49,6 @@ class Progress:
     current: int | None = None  # the last code cell started
     running: bool = False  # whether that cell is still running
     started_at: float = 0.0
-    code_cells: int = 0
     done: int = 0
     stopped_early: bool = False  # sys.exit(0) in a cell
     timings: dict[int, float] = field(default_factory=dict)
@@ -170,7 +169,6 @@ def execute(nb: Any, km: Any, settings: Settings, resources: dict[str, Any], pro
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     total = len(nb.cells)
-    progress.code_cells = sum(1 for cell in nb.cells if cell.cell_type == "code" and cell.source.strip())
     executor = _make_executor(settings, progress, total)
     if settings.startup_code is not None:
         executor.on_notebook_start = _startup(executor, settings.startup_code, settings.progress)

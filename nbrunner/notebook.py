@@ -19,9 +19,14 @@ AS_VERSION = 4
 
 def parse(data: bytes, *, source: str) -> Any:
     """A NotebookNode from the bytes of an ``.ipynb`` file, or a one-line UsageError."""
+    parse_json(data, source=source)
+    return reads(data, source=source)
+
+
+def reads(data: bytes, *, source: str) -> Any:
+    """The NotebookNode of bytes that :func:`parse_json` has already accepted; nbformat's own checks on top."""
     import nbformat
 
-    parse_json(data, source=source)
     try:
         nb = nbformat.reads(data.decode("utf-8"), as_version=AS_VERSION)
     except Exception as e:  # nbformat raises a variety of errors for malformed documents

@@ -127,7 +127,7 @@ def prepare(config: RunConfig, run_id: str, started: datetime, stderr: IO[str]) 
 
 def notebook_of(prepared: Prepared) -> Any:
     """The NotebookNode to run, parameters injected. nbformat is slow to import: this runs while the kernel starts."""
-    nb = notebook.parse(prepared.data, source=str(prepared.source))
+    nb = notebook.reads(prepared.data, source=str(prepared.source))  # prepare() checked the JSON already
     if prepared.injected is not None:
         notebook.inject(nb, prepared.injected)
     return nb
@@ -159,8 +159,6 @@ def run(config: RunConfig, *, stdout: IO[str] = sys.stdout, stderr: IO[str] = sy
                 nb = notebook_of(prepared)
                 record.status, record.exit_code = "prepared", 0
             else:
-                from nbrunner.kernel import Kernel
-
                 kernel = Kernel(prepared.kernel_spec, env=prepared.kernel_env, cwd=prepared.cwd)
                 guard.running(kernel.signal)
                 try:
@@ -170,8 +168,6 @@ def run(config: RunConfig, *, stdout: IO[str] = sys.stdout, stderr: IO[str] = sy
                     kernel.stop(now=True)
                 nb = notebook_of(prepared)
             if config.html:
-                from nbrunner.render import Renderer
-
                 renderer = Renderer()  # warms up on a thread while the kernel runs
             if kernel is not None and error is None:
                 try:
