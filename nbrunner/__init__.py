@@ -1,3 +1,47 @@
-"""nbrunner: run parameterized Jupyter notebooks unattended, under spark-submit, with results kept."""
+"""nbrunner: run parameterized Jupyter notebooks unattended, under spark-submit, with results kept.
+
+The Python API (see the README): :func:`run_notebook`, :func:`inspect_notebook`, :class:`RunRecord`, and the error
+tree rooted at :class:`NbrunnerError`. Imported on first use, so ``import nbrunner`` costs nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from nbrunner.api import NotebookInfo as NotebookInfo
+    from nbrunner.api import inspect_notebook as inspect_notebook
+    from nbrunner.api import run_notebook as run_notebook
+    from nbrunner.config import SparkOptions as SparkOptions
+    from nbrunner.config import StorageOptions as StorageOptions
+    from nbrunner.errors import ExitCode as ExitCode
+    from nbrunner.errors import NbrunnerError as NbrunnerError
+    from nbrunner.record import RunRecord as RunRecord
+    from nbrunner.report import LogReporter as LogReporter
+    from nbrunner.report import Reporter as Reporter
+    from nbrunner.report import StreamReporter as StreamReporter
+
+_EXPORTS = {
+    "run_notebook": "nbrunner.api",
+    "inspect_notebook": "nbrunner.api",
+    "NotebookInfo": "nbrunner.api",
+    "RunRecord": "nbrunner.record",
+    "StorageOptions": "nbrunner.config",
+    "SparkOptions": "nbrunner.config",
+    "NbrunnerError": "nbrunner.errors",
+    "ExitCode": "nbrunner.errors",
+    "Reporter": "nbrunner.report",
+    "LogReporter": "nbrunner.report",
+    "StreamReporter": "nbrunner.report",
+}
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'nbrunner' has no attribute {name!r}")

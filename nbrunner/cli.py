@@ -1,20 +1,25 @@
-"""The command line: options -> one frozen RunConfig -> one call -> an exit code.
+"""The command line: options -> one frozen RunConfig -> one call of the Python API -> an exit code.
 
-Only this module exits or prints errors.
+Only this module prints to stdout (the run record) and exits; :func:`main` maps every outcome to a code through
+:func:`nbrunner.errors.exit_code_of`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import click
 
 from nbrunner import __version__
 from nbrunner.config import RunConfig, SparkOptions, StorageOptions
-from nbrunner.errors import EXIT_CODE_HELP, ExitCode, NbrunnerError
+from nbrunner.errors import EXIT_CODE_HELP, ExitCode, InternalError, NbrunnerError, exit_code_of, status_of
+from nbrunner.params import Given, from_text
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _exit_code_table() -> str:
@@ -22,33 +27,79 @@ def _exit_code_table() -> str:
     return f"\b\nExit codes:\n{rows}"
 
 
-_PARAM_FLAGS = {"-p": "-p", "--param": "-p", "-r": "-r", "--raw-param": "-r"}
+class Assignment(click.ParamType):  # type: ignore[type-arg]
+    """``NAME=VALUE`` into a :class:`~nbrunner.params.Given`: typed like YAML for ``-p``, kept as text for ``-r``.
+
+    A bad name or value is a ParameterError (exit 3, as for parameters files), not a usage error.
+    """
+
+    name = "NAME=VALUE"
+
+    def __init__(self, option: str):
+        self.option = option
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Given:
+        return value if isinstance(value, Given) else from_text(self.option, str(value))
 
 
 class _RunCommand(click.Command):
-    """Remembers the command-line order of -p and -r, so a later one wins whichever of the two it is."""
+    """Keeps the command-line order of ``-p`` and ``-r`` from click's own parse, so the later one wins whichever
+    of the two it is (``-r x=raw -qp x=typed`` gives the typed value)."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        kinds = []
-        for arg in args:
-            if arg == "--":
-                break
-            flag = arg.split("=", 1)[0] if arg.startswith("--") else arg[:2]
-            if flag in _PARAM_FLAGS:
-                kinds.append(_PARAM_FLAGS[flag])
-        ctx.meta["nbrunner.param_kinds"] = kinds
-        return super().parse_args(ctx, args)
+    def make_parser(self, ctx: click.Context) -> Any:
+        parser = super().make_parser(ctx)
+        parse = parser.parse_args
 
+        def parse_args(args: list[str]) -> Any:
+            opts, largs, order = parse(args=args)
+            ctx.meta["nbrunner.param_order"] = [param.name for param in order if param.name in ("typed", "raw")]
+            return opts, largs, order
 
-def _ordered_params(ctx: click.Context, typed: Sequence[str], raw: Sequence[str]) -> tuple[tuple[str, str], ...]:
-    kinds: list[str] = ctx.meta.get("nbrunner.param_kinds", [])
-    if kinds.count("-p") != len(typed) or kinds.count("-r") != len(raw):
-        kinds = ["-p"] * len(typed) + ["-r"] * len(raw)  # could not tell the order: -r after -p
-    queues = {"-p": list(typed), "-r": list(raw)}
-    return tuple((kind, queues[kind].pop(0)) for kind in kinds)
+        parser.parse_args = parse_args  # type: ignore[method-assign]
+        return parser
 
 
-_positive = click.FloatRange(min=0, min_open=True)
+def _ordered(ctx: click.Context, typed: Sequence[Given], raw: Sequence[Given]) -> tuple[Given, ...]:
+    queues = {"typed": list(typed), "raw": list(raw)}
+    return tuple(queues[name].pop(0) for name in ctx.meta.get("nbrunner.param_order", []))
+
+
+def _endpoint_option(f: F) -> F:
+    return click.option(
+        "--endpoint-url",
+        metavar="URL",
+        envvar="NBRUNNER_S3_ENDPOINT_URL",
+        help="S3 endpoint (S3-compatible stores). Default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / AWS.",
+    )(f)
+
+
+def _storage_options(f: F) -> F:
+    """The options of object storage, for every command that reads or writes s3://."""
+    for option in reversed(
+        [
+            click.option(
+                "--sse", type=click.Choice(["AES256", "aws:kms"]), help="Server-side encryption of stored objects."
+            ),
+            click.option("--sse-kms-key-id", metavar="KEY", help="The KMS key for --sse aws:kms."),
+            click.option("--acl", metavar="ACL", help="A canned ACL for stored objects (none is set by default)."),
+            click.option(
+                "--checkpoint-every",
+                type=float,
+                default=300.0,
+                show_default=True,
+                metavar="S",
+                help="Upload the partial notebook of an s3:// output at most every S seconds; 0: never.",
+            ),
+            click.option(
+                "--spool",
+                metavar="DIR",
+                envvar="NBRUNNER_SPOOL",
+                help="Folder for the local copy of s3:// outputs (default: $NBRUNNER_SPOOL, else a temp folder).",
+            ),
+        ]
+    ):
+        f = option(f)
+    return _endpoint_option(f)
 
 
 @click.group(epilog=_exit_code_table(), context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,16 +129,11 @@ def cli() -> None:
     "--param",
     "typed",
     multiple=True,
-    metavar="NAME=VALUE",
-    help="A parameter, typed like YAML (3, 0.5, true, null; dates stay strings). Repeatable.",
+    type=Assignment("-p"),
+    help="A parameter, typed like YAML 1.2 (3, 0.5, true, null; dates stay strings). Repeatable.",
 )
 @click.option(
-    "-r",
-    "--raw-param",
-    "raw",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="A parameter kept as the raw string. Repeatable.",
+    "-r", "--raw-param", "raw", multiple=True, type=Assignment("-r"), help="A parameter kept as the raw string."
 )
 @click.option(
     "-f",
@@ -97,35 +143,21 @@ def cli() -> None:
     metavar="FILE",
     help="A YAML or JSON mapping of parameters (local or s3://). Repeatable; -p/-r win over it.",
 )
+@click.option("--allow-undeclared", is_flag=True, help="Accept parameters the parameters cell does not declare.")
+@click.option("--allow-path-params", is_flag=True, help="Let parameter values in -o add sub-folders ('/'; never '..').")
 @click.option(
-    "--allow-undeclared",
-    is_flag=True,
-    help="Accept parameters the notebook's parameters cell does not declare.",
-)
-@click.option(
-    "-k",
-    "--kernel",
-    metavar="NAME",
-    help="An installed kernelspec. Default: a kernel on this same Python, no kernelspec needed.",
-)
+    "-k", "--kernel", metavar="NAME", help="An installed kernelspec. Default: the notebook's own for a language "
+    "other than Python, else a kernel on this same Python (no kernelspec needed).",
+)  # fmt: skip
 @click.option("--cwd", metavar="DIR", help="The kernel's working directory. Default: the notebook's folder.")
+@click.option("--cell-timeout", type=float, metavar="S", help="Fail a cell that runs longer than S seconds (exit 5).")
+@click.option("--timeout", type=float, metavar="S", help="Fail the run if it lasts longer than S seconds (exit 5).")
 @click.option(
-    "--cell-timeout",
-    type=_positive,
-    metavar="S",
-    help="Fail a cell that runs longer than S seconds (exit 5).",
-)
-@click.option("--timeout", type=_positive, metavar="S", help="Fail the run if it lasts longer than S seconds (exit 5).")
-@click.option(
-    "--start-timeout",
-    type=_positive,
-    default=60.0,
-    show_default=True,
-    metavar="S",
+    "--start-timeout", type=float, default=60.0, show_default=True, metavar="S",
     help="Seconds the kernel has to start (exit 6).",
-)
+)  # fmt: skip
 @click.option("--log-output", is_flag=True, help="Stream cell outputs to stderr, prefixed with the cell index.")
-@click.option("-q", "--quiet", is_flag=True, help="No per-cell progress lines on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="No per-cell progress lines on stderr (--log-output still logs).")
 @click.option("--prepare-only", is_flag=True, help="Write the parameterized notebook; run nothing.")
 @click.option("--html/--no-html", default=True, show_default=True, help="Also write an HTML rendering.")
 @click.option(
@@ -134,100 +166,95 @@ def cli() -> None:
     show_default=True,
     help="Under spark-submit, define `spark` and `sc` in the notebook before the first cell.",
 )
-@click.option(
-    "--endpoint-url",
-    metavar="URL",
-    envvar="NBRUNNER_S3_ENDPOINT_URL",
-    help="S3 endpoint (S3-compatible stores). Default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / AWS.",
-)
-@click.option("--sse", type=click.Choice(["AES256", "aws:kms"]), help="Server-side encryption of stored objects.")
-@click.option("--sse-kms-key-id", metavar="KEY", help="The KMS key for --sse aws:kms.")
-@click.option("--acl", metavar="ACL", help="A canned ACL for stored objects (none is set by default).")
-@click.option(
-    "--checkpoint-every",
-    type=click.FloatRange(min=0),
-    default=300.0,
-    show_default=True,
-    metavar="S",
-    help="Upload the partial notebook of an s3:// output at most every S seconds; 0: never.",
-)
-@click.option(
-    "--spool",
-    metavar="DIR",
-    envvar="NBRUNNER_SPOOL",
-    help="Folder for the local copy of s3:// outputs (default: $NBRUNNER_SPOOL, else a temp folder).",
-)
+@_storage_options
 @click.pass_context
 def run(ctx: click.Context, /, **options: Any) -> int:
     """Parameterize, execute and keep NOTEBOOK (a local path or s3://).
 
     Progress goes to stderr; the run record (one JSON line) is the last line of stdout.
     """
+    from nbrunner.api import run_config
+    from nbrunner.report import StreamReporter
+
     config = RunConfig(
         notebook=options["notebook"],
         output=options["output"],
         param_files=tuple(options["files"]),
-        cli_params=_ordered_params(ctx, options["typed"], options["raw"]),
+        parameters=_ordered(ctx, options["typed"], options["raw"]),
         allow_undeclared=options["allow_undeclared"],
+        allow_path_params=options["allow_path_params"],
         kernel=options["kernel"],
         cwd=options["cwd"],
         cell_timeout=options["cell_timeout"],
         timeout=options["timeout"],
         start_timeout=options["start_timeout"],
-        log_output=options["log_output"],
-        progress=not options["quiet"],
         prepare_only=options["prepare_only"],
         html=options["html"],
-        storage=StorageOptions(
-            endpoint_url=options["endpoint_url"],
-            sse=options["sse"],
-            kms_key_id=options["sse_kms_key_id"],
-            acl=options["acl"],
-            checkpoint_every=options["checkpoint_every"],
-            spool=options["spool"],
-        ),
+        storage=_storage(options),
         spark=SparkOptions(define_session=options["spark_session"]),
     )
-    from nbrunner.run import run as run_notebook
+    reporter = StreamReporter(sys.stderr, progress=not options["quiet"], log_output=options["log_output"])
+    try:
+        record = run_config(config, reporter)
+    except NbrunnerError as e:
+        if e.record is None:
+            raise  # nothing ran: main says why
+        if isinstance(e, InternalError) and e.__cause__ is not None:
+            import traceback
 
-    return int(run_notebook(config).exit_code or 0)
+            traceback.print_exception(type(e.__cause__), e.__cause__, e.__cause__.__traceback__, file=sys.stderr)
+            click.echo(
+                "nbrunner: internal error (a bug in nbrunner); please report it with the traceback above", err=True
+            )
+        click.echo(f"nbrunner: error: {e.record.message} (notebook: {e.record.output})", err=True)
+        _print_record(e.record.as_json())
+        return int(e.exit_code)
+    _print_record(record.as_json())
+    return 0
+
+
+def _storage(options: dict[str, Any]) -> StorageOptions:
+    return StorageOptions(
+        endpoint_url=options["endpoint_url"],
+        sse=options.get("sse"),
+        kms_key_id=options.get("sse_kms_key_id"),
+        acl=options.get("acl"),
+        checkpoint_every=options.get("checkpoint_every", 300.0),
+        spool=options.get("spool"),
+    )
+
+
+def _print_record(record: dict[str, Any]) -> None:
+    """The record as the last line of stdout, even where stderr is merged into it (spark-submit does that)."""
+    try:
+        click.echo(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+    except (BrokenPipeError, OSError, ValueError):
+        pass  # nobody reads stdout any more (the driver JVM is gone); the record is in the files
 
 
 @cli.command()
 @click.argument("notebook")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def inspect(notebook: str, as_json: bool) -> int:
-    """List the parameters NOTEBOOK declares: name, type, default and help."""
-    from nbrunner import location, params
-    from nbrunner import notebook as nbdoc
-    from nbrunner.run import read_source
+@_endpoint_option
+def inspect(notebook: str, as_json: bool, endpoint_url: str | None) -> int:
+    """List the parameters NOTEBOOK declares (name, type, default, help) and its kernel."""
+    from nbrunner.api import inspect_notebook
 
-    source = location.parse(notebook, what="notebook")
-    nb = nbdoc.parse(read_source(source, RunConfig(notebook=notebook)), source=str(source))
-    declared = params.declaration(nbdoc.parameters_source(nb))
-    for message in declared.skipped:
-        click.echo(f"nbrunner: warning: parameters cell: {message}", err=True)
-    if not declared.found:
-        click.echo("nbrunner: warning: the notebook has no cell tagged 'parameters'", err=True)
+    info = inspect_notebook(notebook, storage=StorageOptions(endpoint_url=endpoint_url))
+    for message in info.warnings:
+        click.echo(f"nbrunner: warning: {message}", err=True)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "notebook": notebook,
-                    "parameters_cell": declared.found,
-                    "parameters": [p.as_json() for p in declared.parameters],
-                },
-                ensure_ascii=False,
-            )
-        )
+        click.echo(json.dumps(info.as_json(), ensure_ascii=False))
         return 0
     click.echo(f"Parameters of {notebook}:")
-    for p in declared.parameters:
+    for p in info.parameters:
         default = repr(p.default) if p.default_is_literal else p.default
         help_text = f"  # {p.help}" if p.help else ""
         click.echo(f"  {p.name}: {p.type or 'any'} = {default}{help_text}")
-    if not declared.parameters:
+    if not info.parameters:
         click.echo("  (none)")
+    if info.language:
+        click.echo(f"Kernel: {info.kernel_name or '?'} ({info.language})")
     return 0
 
 
@@ -240,10 +267,35 @@ def entrypoint() -> int:
     return 0
 
 
+def _standard_streams_open() -> None:
+    """A closed stdin/stdout/stderr becomes /dev/null: a later open() must not take fd 1 or 2 (the kernel would
+    write its logs into a socket or the notebook), and the run goes on, reporting through its files."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, "w", encoding="utf-8", closefd=False))  # noqa: SIM115
+
+
+def _refused(error: NbrunnerError, args: Sequence[str]) -> None:
+    """A run refused before anything ran (exit 2, 3, 7, 8, a signal): the error line, and a record on stdout."""
+    click.echo(f"nbrunner: error: {error}", err=True)
+    if next((arg for arg in args if not arg.startswith("-")), None) == "run":
+        _print_record({"status": status_of(error), "exit_code": int(error.exit_code), "message": str(error)})
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """The console script. Turns every outcome into one exit status, in this one place."""
+    _standard_streams_open()
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        code = cli.main(args=list(argv) if argv is not None else None, prog_name="nbrunner", standalone_mode=False)
+        code: int = cli.main(args=args, prog_name="nbrunner", standalone_mode=False)
     except click.exceptions.Exit as e:
         code = e.exit_code
     except click.ClickException as e:
@@ -252,20 +304,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.Abort:
         code = ExitCode.INTERRUPTED
     except NbrunnerError as e:
-        click.echo(f"nbrunner: error: {e}", err=True)
-        code = e.exit_code
-    except KeyboardInterrupt:
+        _refused(e, args)
+        code = exit_code_of(e)
+    except KeyboardInterrupt as e:
         click.echo("nbrunner: interrupted", err=True)
-        code = ExitCode.INTERRUPTED
+        code = exit_code_of(e)
     except BrokenPipeError:
         code = ExitCode.INTERNAL
-    except Exception:
+    except Exception as e:
         import traceback
 
         traceback.print_exc()
-        click.echo(
-            "nbrunner: internal error (a bug in nbrunner); please report it with the traceback above",
-            err=True,
-        )
-        code = ExitCode.INTERNAL
+        click.echo("nbrunner: internal error (a bug in nbrunner); please report it with the traceback above", err=True)
+        code = exit_code_of(e)
     sys.exit(int(code or 0))

@@ -1,8 +1,22 @@
-"""The one frozen configuration of a run: what the command line (and environment) asked for."""
+"""The one frozen configuration of a run: what the caller (the command line or the Python API) asked for."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+
+from nbrunner.errors import UsageError
+from nbrunner.params import Given
+
+
+def check_seconds(option: str, value: float | None, *, zero_ok: bool = False) -> None:
+    """A duration option: a finite number of seconds, > 0 (or >= 0 where 0 means "never")."""
+    if value is None:
+        return
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+        raise UsageError(f"{option} {value!r}: give a finite number of seconds, for example {option} 600")
+    if value == 0 and not zero_ok:
+        raise UsageError(f"{option} 0: give a number of seconds above 0, or leave the option out for no limit")
 
 
 @dataclass(frozen=True)
@@ -14,6 +28,9 @@ class StorageOptions:
     checkpoint_every: float = 300.0  # seconds between uploads of the partial notebook; 0: none
     spool: str | None = None  # folder for the local copy of s3:// outputs
 
+    def __post_init__(self) -> None:
+        check_seconds("--checkpoint-every", self.checkpoint_every, zero_ok=True)
+
 
 @dataclass(frozen=True)
 class SparkOptions:
@@ -24,17 +41,21 @@ class SparkOptions:
 class RunConfig:
     notebook: str
     output: str | None = None
-    param_files: tuple[str, ...] = ()
-    cli_params: tuple[tuple[str, str], ...] = ()  # ("-p" | "-r", "NAME=VALUE") in command-line order
+    param_files: tuple[str, ...] = ()  # read first, in order
+    parameters: tuple[Given, ...] = ()  # then these, in order: a later value wins
     allow_undeclared: bool = False
+    allow_path_params: bool = False  # parameter values in -o may add sub-folders
     kernel: str | None = None
     cwd: str | None = None
     cell_timeout: float | None = None
     timeout: float | None = None
     start_timeout: float = 60.0
-    log_output: bool = False
-    progress: bool = True
     prepare_only: bool = False
     html: bool = True
     storage: StorageOptions = field(default_factory=StorageOptions)
     spark: SparkOptions = field(default_factory=SparkOptions)
+
+    def __post_init__(self) -> None:
+        check_seconds("--cell-timeout", self.cell_timeout)
+        check_seconds("--timeout", self.timeout)
+        check_seconds("--start-timeout", self.start_timeout)

@@ -1,12 +1,14 @@
-"""The one error hierarchy of nbrunner, and the one table of exit codes.
+"""The one error hierarchy of nbrunner, and the one map from an outcome to an exit code.
 
-Every failure nbrunner reports is an :class:`NbrunnerError` subclass; each class carries its exit code.
-Only :mod:`nbrunner.cli` turns them into a message and a process exit status.
+Every failure nbrunner reports is an :class:`NbrunnerError` subclass, and each class names its exit code.
+:func:`exit_code_of` is the only place an exception becomes a code: the run record and ``cli.main`` both use it.
 """
 
 from __future__ import annotations
 
+import signal
 from enum import IntEnum
+from typing import Any, ClassVar
 
 
 class ExitCode(IntEnum):
@@ -27,7 +29,7 @@ class ExitCode(IntEnum):
 
 #: One line per exit code, used by ``--help`` and checked against the README by the tests.
 EXIT_CODE_HELP: dict[ExitCode, str] = {
-    ExitCode.OK: "success; also sys.exit(0) / bare SystemExit in the notebook (stops there)",
+    ExitCode.OK: "success; also sys.exit(0) / sys.exit(False) / bare SystemExit in the notebook (stops there)",
     ExitCode.INTERNAL: "internal error (a bug in nbrunner)",
     ExitCode.USAGE: "usage: bad option, missing or unreadable notebook, invalid notebook JSON",
     ExitCode.PARAMETERS: "bad parameters: bad name, undeclared name, or a value of the wrong type",
@@ -42,11 +44,20 @@ EXIT_CODE_HELP: dict[ExitCode, str] = {
 
 
 class NbrunnerError(Exception):
-    """Root of every error nbrunner reports. ``str(error)`` is the one-line message for the user."""
+    """Root of every error nbrunner reports. ``str(error)`` is the one-line message for the user.
 
-    exit_code: ExitCode = ExitCode.INTERNAL
+    ``cell_index`` names the notebook cell the error happened in, when there is one. ``record`` is the run's
+    :class:`~nbrunner.record.RunRecord` when the error ends a run (set by :func:`nbrunner.run_notebook`).
+    """
+
+    exit_code: ClassVar[ExitCode] = ExitCode.INTERNAL
     #: the status word written to the run record and the notebook metadata
-    status: str = "error"
+    status: ClassVar[str] = "error"
+
+    def __init__(self, message: str, *, cell_index: int | None = None):
+        super().__init__(message)
+        self.cell_index = cell_index
+        self.record: Any = None
 
 
 class UsageError(NbrunnerError):
@@ -60,14 +71,13 @@ class ParameterError(NbrunnerError):
 
 
 class CellFailed(NbrunnerError):
-    """A cell raised. ``cell_index`` is the notebook index of the failing cell."""
+    """A cell raised: ``ename``/``evalue`` as the kernel reported them; ``sys_exit_code`` for ``sys.exit(n)``."""
 
     exit_code = ExitCode.CELL_FAILED
     status = "failed"
 
     def __init__(self, message: str, *, cell_index: int, ename: str, evalue: str, sys_exit_code: int | None = None):
-        super().__init__(message)
-        self.cell_index = cell_index
+        super().__init__(message, cell_index=cell_index)
         self.ename = ename
         self.evalue = evalue
         self.sys_exit_code = sys_exit_code
@@ -80,28 +90,19 @@ class RunTimeout(NbrunnerError):
     status = "timeout"
 
     def __init__(self, message: str, *, scope: str, seconds: float, cell_index: int | None = None):
-        super().__init__(message)
+        super().__init__(message, cell_index=cell_index)
         self.scope = scope
         self.seconds = seconds
-        self.cell_index = cell_index
 
 
 class KernelDied(NbrunnerError):
     exit_code = ExitCode.KERNEL_DIED
     status = "kernel-died"
 
-    def __init__(self, message: str, *, cell_index: int | None = None):
-        super().__init__(message)
-        self.cell_index = cell_index
-
 
 class GatewayError(NbrunnerError):
     exit_code = ExitCode.SPARK_GATEWAY
     status = "spark-gateway-error"
-
-    def __init__(self, message: str, *, cell_index: int | None = None):
-        super().__init__(message)
-        self.cell_index = cell_index
 
 
 class StorageError(NbrunnerError):
@@ -109,23 +110,60 @@ class StorageError(NbrunnerError):
     status = "storage-error"
 
 
-class Stopped(NbrunnerError):
-    """The run was stopped by a signal. ``exit_code`` depends on the signal."""
+class InternalError(NbrunnerError):
+    """A bug in nbrunner, wrapped so that callers catch one tree; ``__cause__`` is the original exception."""
 
-    status = "interrupted"
+    exit_code = ExitCode.INTERNAL
+    status = "internal-error"
+
+
+class Stopped(NbrunnerError):
+    """The run was stopped by a signal; see :func:`stopped_by` for the class of each signal."""
 
     def __init__(self, signum: int, *, cell_index: int | None = None):
-        import signal
-
-        name = signal.Signals(signum).name
-        super().__init__(f"stopped by {name}")
+        super().__init__(f"stopped by {signal.Signals(signum).name}", cell_index=cell_index)
         self.signum = signum
-        self.cell_index = cell_index
-        self.exit_code = ExitCode.TERMINATED if signum == signal.SIGTERM else ExitCode.INTERRUPTED
-        self.status = "terminated" if signum == signal.SIGTERM else "interrupted"
 
 
-def failing_cell(error: BaseException) -> int | None:
-    """The index of the cell an error happened in, if it names one."""
-    index = getattr(error, "cell_index", None)
-    return index if isinstance(index, int) else None
+class Interrupted(Stopped):
+    exit_code = ExitCode.INTERRUPTED
+    status = "interrupted"
+
+
+class Terminated(Stopped):
+    exit_code = ExitCode.TERMINATED
+    status = "terminated"
+
+
+def stopped_by(signum: int) -> Stopped:
+    """The error for a stop by ``signum``: SIGTERM terminates (143), anything else interrupts (130)."""
+    return Terminated(signum) if signum == signal.SIGTERM else Interrupted(signum)
+
+
+def exit_code_of(error: BaseException | None) -> ExitCode:
+    """The exit code of an outcome: ``None`` is success; an unknown exception is a bug in nbrunner."""
+    if error is None:
+        return ExitCode.OK
+    if isinstance(error, NbrunnerError):
+        return error.exit_code
+    if isinstance(error, KeyboardInterrupt):
+        return ExitCode.INTERRUPTED
+    return ExitCode.INTERNAL
+
+
+def status_of(error: BaseException | None) -> str:
+    """The status word of an outcome, as the record and the notebook metadata keep it."""
+    if error is None:
+        return "succeeded"
+    if isinstance(error, NbrunnerError):
+        return error.status
+    if isinstance(error, KeyboardInterrupt):
+        return Interrupted.status
+    return "internal-error"
+
+
+def message_of(error: BaseException) -> str:
+    """The one-line message of an outcome."""
+    if isinstance(error, NbrunnerError):
+        return str(error)
+    return f"internal error: {error!r}"

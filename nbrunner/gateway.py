@@ -198,20 +198,20 @@ class Driver:
             raise GatewayError(self._explain(e)) from e
 
     def _explain(self, error: BaseException) -> str:
+        from py4j.protocol import Py4JAuthenticationError, Py4JNetworkError
+
         where = f"127.0.0.1:{self.port}"
-        name = type(error).__name__
-        if name == "Py4JAuthenticationError":
+        if isinstance(error, Py4JAuthenticationError):
             return (
                 f"the Spark driver's gateway at {where} refused PYSPARK_GATEWAY_SECRET; run nbrunner from spark-submit"
             )
-        if isinstance(error, ConnectionError | OSError) or "Py4JNetworkError" in name:
+        if isinstance(error, Py4JNetworkError | OSError):
             return (
                 f"cannot reach the Spark driver's gateway at {where} ({error}); "
                 "run nbrunner as spark-submit's primary resource, or unset PYSPARK_GATEWAY_PORT"
             )
-        return (
-            f"the Spark driver's gateway at {where} failed: {name}: {str(error).splitlines()[0] if str(error) else ''}"
-        )
+        first = str(error).splitlines()[0] if str(error) else ""
+        return f"the Spark driver's gateway at {where} failed: {type(error).__name__}: {first}"
 
     @property
     def jvm(self) -> Any:

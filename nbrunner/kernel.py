@@ -35,26 +35,54 @@ def same_interpreter_spec() -> Any:
 
 @dataclass(frozen=True)
 class KernelChoice:
-    """Which kernel to start: its name and its kernelspec, looked up before anything runs."""
+    """Which kernel to start: its name, its kernelspec and its language, looked up before anything runs."""
 
     name: str
     spec: Any
+    language: str = "python"
+
+    @property
+    def is_python(self) -> bool:
+        return self.language.lower().startswith("python")
 
 
-def kernel_choice(name: str | None) -> KernelChoice:
-    """The kernelspec for ``name``; ``None`` means this interpreter. A UsageError names the installed ones."""
-    if name is None or name == SAME_INTERPRETER:
+def notebook_language(metadata: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(kernelspec name, language) a notebook's metadata declares; either may be None."""
+    spec: dict[str, Any] = metadata["kernelspec"] if isinstance(metadata.get("kernelspec"), dict) else {}
+    info: dict[str, Any] = metadata["language_info"] if isinstance(metadata.get("language_info"), dict) else {}
+    name = spec.get("name") if isinstance(spec.get("name"), str) else None
+    language = spec.get("language") or info.get("name")
+    return name, language if isinstance(language, str) and language else None
+
+
+def kernel_choice(name: str | None, metadata: Mapping[str, Any] | None = None) -> KernelChoice:
+    """The kernel to run a notebook in. ``name`` (``--kernel``) wins. Otherwise a notebook in a language other
+    than Python gets its own installed kernelspec, and a Python notebook this interpreter (no kernelspec needed).
+    A missing kernelspec is a UsageError (exit 2) naming the installed ones."""
+    how = f"--kernel {name}"
+    if name is None:
+        declared, language = notebook_language(metadata or {})
+        if language is None or language.lower().startswith("python"):
+            return KernelChoice(SAME_INTERPRETER, same_interpreter_spec())
+        if declared is None:
+            raise UsageError(
+                f"the notebook is written in {language} but names no kernelspec; pass --kernel NAME for a {language} "
+                "kernel"
+            )
+        name, how = declared, f"the notebook's kernel {declared!r} ({language})"
+    if name == SAME_INTERPRETER:
         return KernelChoice(SAME_INTERPRETER, same_interpreter_spec())
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     manager = KernelSpecManager()
     try:
-        return KernelChoice(name, manager.get_kernel_spec(name))
+        spec = manager.get_kernel_spec(name)
     except NoSuchKernel as e:
         known = ", ".join(sorted(manager.find_kernel_specs())) or "none installed"
         raise UsageError(
-            f"--kernel {name}: no such kernelspec (installed: {known}); omit --kernel to use this Python"
+            f"{how}: no such kernelspec is installed (installed: {known}); install it or pass --kernel"
         ) from e
+    return KernelChoice(name, spec, str(spec.language or "python"))
 
 
 def build_env(base: Mapping[str, str], extra: Mapping[str, str], spec_env: Mapping[str, str]) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -14,13 +15,8 @@ from nbrunner.errors import UsageError
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
 BANNER_TAG = "nbrunner-error-banner"
+PAPERMILL_BANNER_TAG = "papermill-error-cell-tag"  # papermill's red "An Exception was encountered" cells
 AS_VERSION = 4
-
-
-def parse(data: bytes, *, source: str) -> Any:
-    """A NotebookNode from the bytes of an ``.ipynb`` file, or a one-line UsageError."""
-    parse_json(data, source=source)
-    return reads(data, source=source)
 
 
 def reads(data: bytes, *, source: str) -> Any:
@@ -34,53 +30,60 @@ def reads(data: bytes, *, source: str) -> Any:
     return nb
 
 
-def parse_json(data: bytes, *, source: str) -> dict[str, Any]:
+def parse_json(text: str, *, source: str) -> dict[str, Any]:
     """The raw JSON of an ``.ipynb`` file, checked just enough to read its parameters cell (no nbformat import)."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{source}: not a notebook, it is not UTF-8 text ({e.reason} at byte {e.start})") from e
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as e:
         raise UsageError(f"{source}: not a notebook, invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
+    except RecursionError as e:
+        raise UsageError(f"{source}: not a notebook, its JSON is nested too deeply") from e
     if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
         raise UsageError(f"{source}: not a notebook, the JSON has no 'cells'; pass an .ipynb file (nbformat 4)")
+    if "\\u" in text:  # escapes can spell lone surrogates, which no file can hold: refuse them before running
+        try:
+            json.dumps(raw, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise UsageError(
+                f"{source}: the notebook holds text that is not valid Unicode ({e.reason}: a lone surrogate "
+                "escape such as \\ud800); fix the cell"
+            ) from e
     return raw
 
 
-def raw_parameters_source(raw: dict[str, Any]) -> str | None:
-    """The source of the first cell tagged ``parameters`` in raw notebook JSON, or None."""
-    for cell in raw["cells"]:
-        if isinstance(cell, dict) and PARAMETERS_TAG in tags(cell):
-            source = cell.get("source", "")
-            return "".join(source) if isinstance(source, list) else str(source)
-    return None
-
-
-def read_local(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError as e:
-        raise UsageError(f"notebook {str(path)!r} does not exist; check the path") from e
-    except IsADirectoryError as e:
-        raise UsageError(f"notebook {str(path)!r} is a directory; pass an .ipynb file") from e
-    except OSError as e:
-        raise UsageError(f"notebook {str(path)!r} cannot be read: {e.strerror}") from e
-
-
 def tags(cell: Any) -> list[str]:
-    found = cell.get("metadata", {}).get("tags", [])
-    return list(found) if isinstance(found, list) else []
+    metadata = cell.get("metadata") if isinstance(cell, dict) else None
+    found = metadata.get("tags", []) if isinstance(metadata, dict) else []
+    return [tag for tag in found if isinstance(tag, str)] if isinstance(found, list) else []
+
+
+def parameters_cells(cells: list[Any]) -> tuple[int | None, list[str]]:
+    """The index of the first code cell tagged ``parameters``, and warnings about the tag's other uses."""
+    tagged = [(i, cell) for i, cell in enumerate(cells) if isinstance(cell, dict) and PARAMETERS_TAG in tags(cell)]
+    code = [i for i, cell in tagged if cell.get("cell_type") == "code"]
+    warnings = [
+        f"cell {i} is tagged 'parameters' but is a {cell.get('cell_type')} cell; the tag is ignored there"
+        for i, cell in tagged
+        if cell.get("cell_type") != "code"
+    ]
+    if len(code) > 1:
+        others = ", ".join(str(i) for i in code[1:])
+        warnings.append(f"{len(code)} cells are tagged 'parameters'; cell {code[0]} declares them (not {others})")
+    return (code[0] if code else None), warnings
+
+
+def source_of(cell: Any) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
 
 
 def parameters_cell_index(nb: Any) -> int | None:
-    return next((i for i, cell in enumerate(nb.cells) if PARAMETERS_TAG in tags(cell)), None)
+    return parameters_cells(nb.cells)[0]
 
 
-def parameters_source(nb: Any) -> str | None:
-    index = parameters_cell_index(nb)
-    return None if index is None else str(nb.cells[index].source)
+def runs(cell: Any) -> bool:
+    """Whether nbclient will execute ``cell``: code, not empty, not tagged skip-execution."""
+    return bool(cell.cell_type == "code" and cell.source.strip() and "skip-execution" not in tags(cell))
 
 
 def inject(nb: Any, source: str) -> int:
@@ -99,8 +102,48 @@ def inject(nb: Any, source: str) -> int:
     return index
 
 
-def remove_banners(nb: Any) -> None:
-    nb.cells = [cell for cell in nb.cells if BANNER_TAG not in tags(cell)]
+def prepare(nb: Any) -> None:
+    """Make ``nb`` ready to run: no banner of an earlier run (nbrunner's or papermill's), and every cell that will
+    run without the outputs, execution count and run metadata of an earlier run, so what the morning reader sees
+    below a failure is never an older run's."""
+    nb.cells = [cell for cell in nb.cells if not {BANNER_TAG, PAPERMILL_BANNER_TAG} & set(tags(cell))]
+    for cell in nb.cells:
+        cell.metadata.pop("nbrunner", None)
+        cell.metadata.pop("papermill", None)
+        if runs(cell):
+            cell.metadata.pop("execution", None)
+            cell.outputs = []
+            cell.execution_count = None
+    normalize(nb)
+
+
+def normalize(nb: Any) -> None:
+    """nbformat 4.5, with a valid, unique ``id`` on every cell, so what nbrunner writes always validates."""
+    from nbformat.corpus.words import generate_corpus_id as random_cell_id
+
+    nb.nbformat, nb.nbformat_minor = 4, max(5, int(nb.get("nbformat_minor", 5)))
+    seen: set[str] = set()
+    for cell in nb.cells:
+        cid = cell.get("id")
+        if not isinstance(cid, str) or not _CELL_ID.match(cid) or cid in seen:
+            cid = random_cell_id()
+            while cid in seen:
+                cid = random_cell_id()
+            cell["id"] = cid
+        seen.add(cid)
+
+
+_CELL_ID = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
+
+
+def mark_not_run(nb: Any) -> int:
+    """Mark every cell that would have run but did not (the run stopped before it); return how many."""
+    count = 0
+    for cell in nb.cells:
+        if runs(cell) and "nbrunner" not in cell.metadata:
+            cell.metadata["nbrunner"] = {"status": "not-run"}
+            count += 1
+    return count
 
 
 def add_banner(nb: Any, text: str) -> None:
@@ -111,14 +154,17 @@ def add_banner(nb: Any, text: str) -> None:
     nb.cells.insert(0, cell)
 
 
-def write_atomic(path: Path, text: str | Callable[[IO[str]], None]) -> None:
+def write_atomic(path: Path, text: str | Callable[[IO[str]], None], *, errors: str = "backslashreplace") -> None:
     """Write ``text`` (or what the callable writes) to ``path`` so that a reader sees the old file or the whole
-    new one, never half: a temporary file beside it, flushed to disk, then renamed over it."""
+    new one, never half: a temporary file beside it, flushed to disk, then renamed over it.
+
+    Text that is not valid Unicode (a lone surrogate a kernel sent) is written as its ``\\udXXXX`` escape, which
+    JSON reads back as it was: the file is always complete."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, _file_mode(path))  # mkstemp makes 0600; a result file is as readable as any other
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", errors=errors) as handle:
             if isinstance(text, str):
                 handle.write(text)
             else:

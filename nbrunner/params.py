@@ -11,15 +11,13 @@ import ast
 import io
 import keyword
 import math
+import sys
 import tokenize
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from nbrunner.errors import ParameterError
-
-#: Python types a parameter value may have: what YAML/JSON give and ``repr`` round-trips.
-Scalar = str | int | float | bool | None
 
 
 @dataclass(frozen=True)
@@ -62,30 +60,76 @@ class Declaration:
 # ---------------------------------------------------------------------------------------------------------------
 # Values from the command line and from files
 
+#: Bounds on a parameter value (a hostile YAML file must fail fast, not spin or crash): nesting depth, and items
+#: in all (a "billion laughs" document expands a few aliases into billions of items).
+MAX_DEPTH = 100
+MAX_ITEMS = 100_000
+
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution): only true/false are booleans, no
+# sexagesimal numbers (12:30 stays a string), no yes/no/on/off; JSON's NaN and Infinity are floats as .nan/.inf are
+_CORE = {
+    "tag:yaml.org,2002:null": r"^(?:~|null|Null|NULL|)$",
+    "tag:yaml.org,2002:bool": r"^(?:true|True|TRUE|false|False|FALSE)$",
+    "tag:yaml.org,2002:int": r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$",
+    "tag:yaml.org,2002:float": (
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|[-+]?Infinity|\.nan|\.NaN|\.NAN|NaN)$"
+    ),
+}
+
 
 def _yaml_loader() -> type:
-    """A safe YAML loader that leaves dates and times as strings (2026-11-20 stays "2026-11-20")."""
+    """A safe YAML loader with the YAML 1.2 core schema: dates and times stay strings (2026-11-20)."""
+    import re
+
     import yaml
 
     class Loader(yaml.SafeLoader):
         pass
 
-    Loader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
+    Loader.yaml_implicit_resolvers = {}
+    for tag, pattern in _CORE.items():
+        first = list("-+0123456789.~nNtTfFiI") if tag != "tag:yaml.org,2002:null" else [*"~nN", ""]
+        Loader.add_implicit_resolver(tag, re.compile(pattern), first)
+
+    def core_int(loader: Any, node: Any) -> int:
+        text = str(loader.construct_scalar(node))
+        if text.startswith(("0o", "0x")):
+            return int(text[2:], 8 if text[1] == "o" else 16)
+        return int(text, 10)
+
+    def core_float(loader: Any, node: Any) -> float:
+        text = str(loader.construct_scalar(node)).lower().replace("infinity", "inf")
+        if text.lstrip("+-").startswith(".inf") or text.lstrip("+-") == "inf":
+            return -math.inf if text.startswith("-") else math.inf
+        return math.nan if text in (".nan", "nan") else float(text)
+
+    def core_bool(loader: Any, node: Any) -> bool:
+        return str(loader.construct_scalar(node)).lower() == "true"
+
+    Loader.add_constructor("tag:yaml.org,2002:int", core_int)
+    Loader.add_constructor("tag:yaml.org,2002:float", core_float)
+    Loader.add_constructor("tag:yaml.org,2002:bool", core_bool)
     return Loader
 
 
 def parse_yaml(text: str, *, source: str) -> Any:
+    """YAML (or JSON, a subset of it) with the core schema; bounded: one-line ParameterError, never a hang."""
     import yaml
 
     try:
-        return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
+        value = yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ParameterError(f"{source}: not valid YAML or JSON{where}: {getattr(e, 'problem', e)}") from e
+    except RecursionError as e:
+        raise ParameterError(f"{source}: nested more than {MAX_DEPTH} levels deep; flatten the value") from e
+    except ValueError as e:  # an integer of more digits than Python converts (sys.get_int_max_str_digits)
+        limit = sys.get_int_max_str_digits()
+        raise ParameterError(f"{source}: a number has more than {limit} digits; quote it to pass it as text") from e
+    check_value(value, name=None, source=source)
+    return value
 
 
 def split_assignment(text: str, option: str) -> tuple[str, str]:
@@ -96,7 +140,7 @@ def split_assignment(text: str, option: str) -> tuple[str, str]:
 
 
 def typed_value(raw: str, *, source: str) -> Any:
-    """A ``-p`` value typed like a YAML scalar: 3 -> 3, 0.5 -> 0.5, true -> True, null -> None, else the string.
+    """A ``-p`` value typed like a YAML 1.2 scalar: 3 -> 3, 0.5 -> 0.5, true -> True, null -> None, else the string.
 
     An empty value is the empty string. Flow collections (``[1, 2]``, ``{a: 1}``) give lists and dicts.
     """
@@ -113,23 +157,37 @@ def check_name(name: str, *, source: str) -> None:
         )
 
 
-def check_value(value: Any, *, name: str, source: str) -> None:
-    """Only values that render to a Python literal are accepted (what YAML and JSON give)."""
-    if value is None or isinstance(value, str | bool | int | float):
-        return
-    if isinstance(value, list):
-        for item in value:
-            check_value(item, name=name, source=source)
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            check_value(key, name=name, source=source)
-            check_value(item, name=name, source=source)
-        return
-    raise ParameterError(
-        f"{source}: parameter {name!r} has a value of type {type(value).__name__}, "
-        "which cannot be written as a Python literal; use a string, number, boolean, null, list or mapping"
-    )
+def check_value(value: Any, *, name: str | None, source: str) -> None:
+    """Only values that render to a Python literal are accepted (what YAML and JSON give), within the bounds,
+    with text that can be written as UTF-8 (no lone surrogates, as a non-UTF-8 command line gives)."""
+    what = f"parameter {name!r}" if name else "the value"
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    items = 0
+    while stack:
+        item, depth = stack.pop()
+        items += 1
+        if items > MAX_ITEMS:
+            raise ParameterError(f"{source}: {what} has more than {MAX_ITEMS:,} items (aliases expanded); shrink it")
+        if depth > MAX_DEPTH:
+            raise ParameterError(f"{source}: {what} is nested more than {MAX_DEPTH} levels deep; flatten it")
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise ParameterError(
+                    f"{source}: {what} has text that is not valid Unicode ({e.reason}); "
+                    "pass UTF-8 text (check the shell's locale)"
+                ) from e
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                stack.extend(((key, depth + 1), (child, depth + 1)))
+        elif not (item is None or isinstance(item, bool | int | float)):
+            raise ParameterError(
+                f"{source}: {what} has a value of type {type(item).__name__}, which cannot be written as a "
+                "Python literal; use a string, number, boolean, null, list or mapping"
+            )
 
 
 @dataclass(frozen=True)
@@ -138,11 +196,12 @@ class Given:
 
     name: str
     value: Any
-    raw: str | None  # the command-line text, for ``-p``; None for ``-r`` and files
+    raw: str | None  # the command-line text, for ``-p``; None for ``-r``, files and the Python API
     source: str
 
 
 def from_mapping(data: Any, *, source: str) -> list[Given]:
+    """The values of a parameters file, or of the Python API's ``parameters`` mapping, as given."""
     if data is None:
         return []
     if not isinstance(data, Mapping):
@@ -157,20 +216,22 @@ def from_mapping(data: Any, *, source: str) -> list[Given]:
     return given
 
 
+def from_text(option: str, text: str) -> Given:
+    """One ``-p NAME=VALUE`` (typed) or ``-r NAME=VALUE`` (kept as text) from the command line."""
+    name, raw = split_assignment(text, option)
+    source = f"{option} {name}"
+    check_name(name, source=source)
+    if option == "-r":
+        check_value(raw, name=name, source=source)
+        return Given(name, raw, None, source)
+    value = typed_value(raw, source=source)
+    check_value(value, name=name, source=source)
+    return Given(name, value, raw, source)
+
+
 def from_command_line(items: Iterable[tuple[str, str]]) -> list[Given]:
     """``items`` are ("-p" | "-r", "NAME=VALUE") pairs in command-line order."""
-    given = []
-    for option, text in items:
-        name, raw = split_assignment(text, option)
-        source = f"{option} {name}"
-        check_name(name, source=source)
-        if option == "-r":
-            given.append(Given(name, raw, None, source))
-        else:
-            value = typed_value(raw, source=source)
-            check_value(value, name=name, source=source)
-            given.append(Given(name, value, raw, source))
-    return given
+    return [from_text(option, text) for option, text in items]
 
 
 def merge(*groups: Sequence[Given]) -> dict[str, Given]:
@@ -325,7 +386,7 @@ def resolve(given: Mapping[str, Given], declared: Declaration, *, allow_undeclar
         if _fits(value, spec.type) is False:
             raise ParameterError(
                 f"{item.source}: parameter {name!r} is declared {spec.type} but got "
-                f"{type(value).__name__} {value!r}; pass a {spec.type} value"
+                f"{type(value).__name__} {value!r}; pass a value of type {spec.type}"
             )
         values[name] = value
     return values

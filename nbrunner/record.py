@@ -1,14 +1,20 @@
-"""The run record: the facts of one run, written into the notebook's metadata and beside it as JSON."""
+"""The run record: the facts of one run, written into the notebook's metadata, beside it as JSON, and on stdout."""
 
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nbrunner import __version__
-from nbrunner.errors import CellFailed, NbrunnerError, RunTimeout, failing_cell
-from nbrunner.execute import first_line
+from nbrunner.errors import CellFailed, RunTimeout, exit_code_of, message_of, status_of
+
+
+def first_line(source: str, width: int = 80) -> str:
+    """The first line of code (comments skipped when there is code), shortened to ``width``."""
+    lines = [text.strip() for text in source.splitlines() if text.strip()]
+    line = next((text for text in lines if not text.startswith("#")), lines[0] if lines else "")
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def versions(nb: Any, kernel_name: str) -> dict[str, Any]:
@@ -21,16 +27,14 @@ def versions(nb: Any, kernel_name: str) -> dict[str, Any]:
         except PackageNotFoundError:
             found[package] = None
     language = nb.metadata.get("language_info", {})
-    found["kernel"] = {
-        "name": kernel_name,
-        "language": language.get("name"),
-        "version": language.get("version"),
-    }
+    found["kernel"] = {"name": kernel_name, "language": language.get("name"), "version": language.get("version")}
     return found
 
 
 @dataclass
-class Record:
+class RunRecord:
+    """What one run did. ``exit_code`` is the process's exit status under the command line."""
+
     run_id: str
     input: str
     input_sha256: str
@@ -52,22 +56,23 @@ class Record:
     signal: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {key: value for key, value in self.__dict__.items()}
+        return asdict(self)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_code == 0
 
 
-def outcome(record: Record, nb: Any, error: BaseException | None, *, stopped_early: bool) -> None:
+def outcome(record: RunRecord, nb: Any, error: BaseException | None, *, stopped_early: bool) -> None:
     """Fill status, exit code, message and failing cell from how the run ended."""
+    record.exit_code = int(exit_code_of(error))
+    record.status = status_of(error)
     if error is None:
-        record.status = "succeeded"
-        record.exit_code = 0
         record.message = "stopped early by sys.exit(0)" if stopped_early else None
         return
-    code = getattr(error, "exit_code", 1)
-    record.exit_code = int(code)
-    record.status = error.status if isinstance(error, NbrunnerError) else "internal-error"
-    record.message = str(error) if isinstance(error, NbrunnerError) else f"internal error: {error!r}"
-    index = failing_cell(error)
-    if index is not None and 0 <= index < len(nb.cells):
+    record.message = message_of(error)
+    index = getattr(error, "cell_index", None)
+    if isinstance(index, int) and 0 <= index < len(nb.cells):
         cell = nb.cells[index]
         record.failed_cell = {
             "index": index,
@@ -89,9 +94,23 @@ def count_cells(nb: Any) -> dict[str, int]:
     return counts
 
 
-def banner(record: Record) -> str:
+#: How the banner says each status: "nbrunner: this run <phrase>"
+_PHRASES = {
+    "failed": "failed",
+    "timeout": "timed out",
+    "kernel-died": "stopped: the kernel died",
+    "spark-gateway-error": "stopped: Spark gateway problem",
+    "storage-error": "could not store its results",
+    "interrupted": "was interrupted (SIGINT)",
+    "terminated": "was terminated (SIGTERM)",
+    "internal-error": "hit an internal error in nbrunner",
+}
+
+
+def banner(record: RunRecord) -> str:
     """The markdown of the banner cell put at the top of a failed run's notebook."""
-    lines = [f"## nbrunner: this run {record.status} (exit code {record.exit_code})", ""]
+    phrase = _PHRASES.get(record.status, record.status)
+    lines = [f"## nbrunner: this run {phrase} (exit code {record.exit_code})", ""]
     failed = record.failed_cell
     if failed is not None:
         count = failed.get("execution_count")

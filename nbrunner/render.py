@@ -50,15 +50,36 @@ class Renderer:
         except Exception:  # noqa: S110 - render() builds a fresh one and reports the error there
             pass
 
-    def render(self, nb: Any, *, max_output: int = MAX_OUTPUT) -> str:
+    def render(self, nb: Any, *, title: str, max_output: int = MAX_OUTPUT) -> str:
+        """The HTML of ``nb``, titled ``title``. A notebook whose metadata the exporter chokes on is rendered
+        again with its metadata reduced to what rendering needs, rather than not at all."""
         self._thread.join()
         html = self._exporter or exporter()
         info = nb.metadata.get("language_info", {})
         highlighter = cached_highlighter(info.get("pygments_lexer", info.get("name")), html)
         if highlighter is not None:
             html.filters = {**html.filters, "highlight_code": highlighter}
-        body, _ = html.from_notebook_node(shortened(nb, max_output))
+        resources = {"metadata": {"name": title}}
+        short = shortened(nb, max_output)
+        try:
+            body, _ = html.from_notebook_node(short, resources=resources)
+        except Exception:
+            body, _ = html.from_notebook_node(plain(short), resources=resources)
         return str(body)
+
+
+def plain(nb: Any) -> Any:
+    """A copy of ``nb`` with only the metadata rendering uses (tags, language), for notebooks with odd metadata."""
+    import nbformat
+
+    keep = {key: nb.metadata[key] for key in ("kernelspec", "language_info") if isinstance(nb.metadata.get(key), dict)}
+    cells = [
+        nbformat.from_dict(
+            {**cell, "metadata": {"tags": [t for t in cell.metadata.get("tags", []) if isinstance(t, str)]}}
+        )
+        for cell in nb.cells
+    ]
+    return nbformat.from_dict({**nb, "metadata": keep, "cells": cells})
 
 
 def cached_highlighter(lexer: str | None, parent: Any) -> Any:
@@ -121,13 +142,22 @@ def _size(output: Any) -> int:
 
 
 def _shorten_output(output: Any, limit: int) -> Any:
+    """Text is shortened (head and tail); images are always kept whole; other large data (HTML, JSON) is left out
+    of the HTML with a visible note saying so."""
     if _size(output) <= limit:
         return output
     if output.get("output_type") == "stream":
         return {**output, "text": _shorten(output["text"], limit)}
-    data = {
-        k: (_shorten(v, limit) if isinstance(v, str) and k.startswith("text/plain") else v)
-        for k, v in output.get("data", {}).items()
-        if not (isinstance(v, str) and len(v) > limit and k != "text/plain")
-    }
-    return {**output, "data": data or {"text/plain": "[output too large for the HTML; see the .ipynb]"}}
+    data: dict[str, Any] = {}
+    left_out = []
+    for kind, value in output.get("data", {}).items():
+        if not isinstance(value, str) or len(value) <= limit or kind.startswith("image/"):
+            data[kind] = value
+        elif kind == "text/plain":
+            data[kind] = _shorten(value, limit)
+        else:
+            left_out.append(f"{kind} ({len(value):,} characters)")
+    if left_out:
+        note = f"[{', '.join(left_out)} not shown in the HTML, too large; the .ipynb has it]"
+        data["text/plain"] = f"{note}\n{data['text/plain']}" if "text/plain" in data else note
+    return {**output, "data": data}

@@ -1,9 +1,12 @@
-"""Stopping a run from outside: SIGTERM / SIGINT, or the Spark driver JVM going away.
+"""Stopping a run from outside: SIGTERM / SIGINT, or the Spark driver JVM going away. A stop wins in every phase.
 
-Nothing slow happens in the signal handler: it records why the run must stop, starts the quick callbacks (cancel
-the Spark jobs) on a thread, interrupts the kernel (the running cell gets KeyboardInterrupt and its traceback lands
-in the notebook) and arms a timer that kills the kernel if it has not stopped within ``grace`` seconds. nbclient then
-returns or raises, and the run writes the partial notebook as for any other failure, with the stop's exit code.
+- ``prepare`` (reading inputs, checking the output bucket, starting the kernel) and ``store`` (uploading): the
+  handler raises :class:`StopSignal`, a BaseException, so no library's ``except Exception`` can swallow it; the run
+  turns it into :class:`~nbrunner.errors.Stopped` (exit 130 / 143). During ``store`` the local copy is kept.
+- ``run``: nothing slow happens in the handler. It records why the run must stop, starts the quick callbacks (cancel
+  the Spark jobs) on a thread, interrupts the kernel (the running cell gets KeyboardInterrupt and its traceback lands
+  in the notebook) and arms a timer that kills the kernel if it has not stopped within ``grace`` seconds.
+- ``finish`` (writing the local files): the stop is recorded and takes effect once the files are whole.
 """
 
 from __future__ import annotations
@@ -14,19 +17,29 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from nbrunner.errors import NbrunnerError, Stopped
+from nbrunner.errors import NbrunnerError, Stopped, stopped_by
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
+class StopSignal(BaseException):  # noqa: N818 - a control-flow signal like KeyboardInterrupt, not an error
+    """Raised by the handler where the run can simply be abandoned; see :meth:`StopGuard.error`."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 class StopGuard:
-    """Install with ``with StopGuard() as guard``; move through phases with :meth:`running` / :meth:`finishing`."""
+    """Install with ``with StopGuard() as guard``; move through phases with :meth:`running`, :meth:`finishing` and
+    :meth:`storing`. Outside the main thread (an API call from a worker thread) no handler is installed."""
 
     def __init__(self, *, grace: float = 3.0) -> None:
         self.grace = grace
         self.reason: NbrunnerError | None = None  # why the run must stop, once it must
         self.signum: int | None = None  # the first signal received
-        self.phase = "prepare"  # prepare -> run -> finish
+        self.late_signum: int | None = None  # the first one received once the cells were done
+        self.phase = "prepare"  # prepare -> run -> finish -> store
         self.kernel_signal: Callable[[int], None] | None = None  # sends a signal to the kernel's process group
         self.on_stop: list[Callable[[], None]] = []  # quick callbacks, e.g. cancel Spark jobs
         self._timer: threading.Timer | None = None
@@ -34,8 +47,9 @@ class StopGuard:
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopGuard:
-        for signum in SIGNALS:
-            self._previous[signum] = signal.signal(signum, self._handle)
+        if threading.current_thread() is threading.main_thread():
+            for signum in SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -45,6 +59,7 @@ class StopGuard:
             signal.signal(signum, previous)
 
     def running(self, kernel_signal: Callable[[int], None]) -> None:
+        """The kernel is up: from now on a stop interrupts it instead of unwinding the run."""
         self.kernel_signal = kernel_signal
         self.phase = "run"
 
@@ -53,12 +68,25 @@ class StopGuard:
         if self._timer is not None:
             self._timer.cancel()
 
+    def storing(self) -> None:
+        """The local files are whole: a stop may now abandon the upload (raise StopSignal), as one that came while
+        they were written does. A stop during the run does not: its partial notebook is stored as any other."""
+        self.phase = "store"
+        if self.late_signum is not None:
+            raise StopSignal(self.late_signum)
+
+    @staticmethod
+    def error(stop: StopSignal) -> Stopped:
+        return stopped_by(stop.signum)
+
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is None:
             self.signum = signum
-        if self.phase == "prepare" or (self.phase == "run" and self.kernel_signal is None):
-            raise Stopped(signum)
-        self.stop(Stopped(signum), kill=False)
+        if self.phase in ("finish", "store") and self.late_signum is None:
+            self.late_signum = signum
+        if self.phase in ("prepare", "store"):
+            raise StopSignal(signum)
+        self.stop(stopped_by(signum), kill=False)
 
     def stop(self, reason: NbrunnerError, *, kill: bool) -> None:
         """Stop the run for ``reason``; safe from a signal handler or any thread. A second call kills the kernel."""

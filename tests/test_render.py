@@ -28,7 +28,37 @@ def test_large_outputs_are_shortened_in_the_html_only() -> None:
 
 
 def test_rendered_html_shows_code_outputs_and_the_shortening_note() -> None:
-    html = render.Renderer().render(big_notebook(), max_output=1000)
+    html = render.Renderer().render(big_notebook(), title="big.ipynb", max_output=1000)
     assert "<html" in html and "HEAD" in html and "TAIL" in html
+    assert "<title>big.ipynb</title>" in html
     assert "characters not shown here" in html
     assert 'class="highlight hl-python"' in html  # highlighted input, as nbconvert does
+
+
+def test_images_are_never_dropped_and_left_out_data_is_said() -> None:
+    png = "iVBORw0KGgo" + "A" * 3000  # base64 of a large image: far over the limit
+    outputs = [
+        v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure size 1800x1200>"}),
+        v4.new_output("display_data", data={"text/html": "<table>" + "<tr></tr>" * 500, "text/plain": "df"}),
+    ]
+    nb = v4.new_notebook(cells=[v4.new_code_cell("plot()", outputs=outputs)])
+    html = render.Renderer().render(nb, title="plots.ipynb", max_output=1000)
+    assert png in html  # the picture is whole
+    assert "text/html (4,507 characters) not shown in the HTML, too large; the .ipynb has it" in html
+
+
+def test_html_loads_nothing_from_the_network() -> None:
+    nb = v4.new_notebook(cells=[v4.new_markdown_cell("$e^{i\\pi} = -1$"), v4.new_code_cell("1")])
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2}}
+    html = render.Renderer().render(nb, title="math.ipynb")
+    for remote in ("require.js", "require.min.js", "mathjax", "MathJax.js", "cdn.jsdelivr", "unpkg.com", "cdnjs"):
+        assert remote not in html, remote
+    assert "<script src=" not in html
+
+
+def test_odd_metadata_still_renders() -> None:
+    nb = v4.new_notebook(cells=[v4.new_code_cell("1", outputs=[v4.new_output("stream", text="kept\n")])])
+    nb.cells[0].metadata["tags"] = ["ok", 3]  # not strings: nbconvert's template chokes on the join
+    nb.metadata["title"] = {"not": "a string"}
+    html = render.Renderer().render(nb, title="odd.ipynb")
+    assert "kept" in html

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,7 +74,7 @@ def test_sys_exit_0_stops_the_run_as_success(notebooks: Path) -> None:
     assert result.record["message"] == "stopped early by sys.exit(0)"
     nb = read_nb(Path(result.record["output"]))
     assert nb.cells[1].metadata.nbrunner["status"] == "exited"
-    assert "nbrunner" not in nb.cells[2].metadata and nb.cells[2].outputs == []
+    assert nb.cells[2].metadata.nbrunner == {"status": "not-run"} and nb.cells[2].outputs == []
 
 
 def test_typed_parameters_reach_the_notebook_with_their_types(notebooks: Path, tmp_path: Path) -> None:
@@ -204,7 +205,17 @@ def test_internal_error_exits_1_and_still_writes_the_notebook(notebooks: Path, t
         (["run", "missing.ipynb"], "notebook 'missing.ipynb' does not exist"),
         (["run", "{bad}"], "invalid JSON"),
         (["run", "{ok}", "--no-such-option"], "No such option '--no-such-option'"),
-        (["run", "{ok}", "--cell-timeout", "-1"], "Invalid value for '--cell-timeout'"),
+        (["run", "{ok}", "--cell-timeout", "-1"], "--cell-timeout -1.0: give a finite number of seconds"),
+        (["run", "{ok}", "--timeout", "nan"], "--timeout nan: give a finite number of seconds"),
+        (["run", "{ok}", "--timeout", "inf"], "--timeout inf: give a finite number of seconds"),
+        (["run", "{ok}", "--cell-timeout", "0"], "--cell-timeout 0: give a number of seconds above 0"),
+        (["run", "{ok}", "--checkpoint-every", "nan"], "--checkpoint-every nan: give a finite number"),
+        (["run", "{ok}", "-o", "{greeting:d}.ipynb", "-p", "greeting=1"], "placeholders take no format spec"),
+        (["run", "{ok}", "-o", "s3://bucket//x.ipynb"], "the key has an empty, '.' or '..' segment"),
+        (["run", "/dev/zero"], "is not a regular file"),
+        (["run", "{fifo}"], "is not a regular file"),
+        (["run", "{ok}", "-o", "x" * 250 + ".ipynb"], "is longer than the file system allows"),
+        (["run", "{ok}", "-o", "{blocker}/out.ipynb"], "is not a folder; pick another -o"),
         (["run", "{ok}", "-o", "out.txt"], "must end in .ipynb"),
         (["run", "{ok}", "-o", "{nope}.ipynb"], "unknown placeholder {nope}"),
         (["run", "{ok}", "-o", "{ok}"], "never overwrites its input"),
@@ -215,7 +226,11 @@ def test_internal_error_exits_1_and_still_writes_the_notebook(notebooks: Path, t
 )
 def test_usage_errors_exit_2_with_one_clear_line(notebooks: Path, args: list[str], message: str) -> None:
     (notebooks / "bad.ipynb").write_text('{"cells": [')
-    args = [a.replace("{ok}", str(notebooks / "ok.ipynb")).replace("{bad}", str(notebooks / "bad.ipynb")) for a in args]
+    (notebooks / "blocker").write_text("a file, not a folder")
+    os.mkfifo(notebooks / "fifo.ipynb")
+    places = {"{ok}": "ok.ipynb", "{bad}": "bad.ipynb", "{fifo}": "fifo.ipynb", "{blocker}": "blocker"}
+    for mark, name in places.items():
+        args = [a.replace(mark, str(notebooks / name)) for a in args]
     result = run_cli(*args, cwd=notebooks)
     assert result.code == 2, result.stderr
     assert message in result.stderr
@@ -262,7 +277,7 @@ def test_failing_cell_exits_4_with_banner_outputs_and_untouched_later_cells(note
     assert outputs_text(cells[1]).strip() == "before the failure"
     assert "ValueError: the data is bad" in outputs_text(cells[2])
     assert cells[2].metadata.nbrunner["status"] == "failed"
-    assert cells[3].outputs == [] and "nbrunner" not in cells[3].metadata
+    assert cells[3].outputs == [] and cells[3].metadata.nbrunner == {"status": "not-run"}
     assert nb.metadata.nbrunner["exit_code"] == 4
 
 
@@ -326,16 +341,31 @@ def test_kernel_that_cannot_start_exits_6(notebooks: Path, tmp_path: Path) -> No
 # -- exit code 8 --------------------------------------------------------------------------------------------------
 
 
-def test_unwritable_output_exits_8_and_keeps_a_local_copy(notebooks: Path, tmp_path: Path) -> None:
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    result = run_cli("run", str(notebooks / "ok.ipynb"), "-o", str(blocker / "out.ipynb"))
+def test_output_folder_lost_during_the_run_exits_8_and_keeps_a_copy_elsewhere(notebooks: Path, tmp_path: Path) -> None:
+    # the output folder is fine before the run; a cell replaces it with a file, so writing there fails after it
+    out = tmp_path / "out"
+    out.mkdir()
+    nb = nbformat_v4().new_notebook(cells=[nbformat_v4().new_code_cell(
+        f"import shutil; shutil.rmtree({str(out)!r}); open({str(out)!r}, 'w').close(); print('work done')"
+    )])  # fmt: skip
+    (notebooks / "sabotage.ipynb").write_text(__import__("nbformat").writes(nb))
+    (tmp_path / "tmp").mkdir()
+    result = run_cli("run", str(notebooks / "sabotage.ipynb"), "-o", str(out / "report.ipynb"),
+                     env={"TMPDIR": str(tmp_path / "tmp")})  # fmt: skip
     assert result.code == 8, result.stderr
     kept = Path(result.record["storage"]["local_copy"])
     assert f"the local copy is kept at {kept}" in result.stderr
-    nb = read_nb(kept)
-    assert nb.metadata.nbrunner["status"] == "storage-error"
-    assert outputs_text(nb.cells[3]) == "42"
+    assert kept.name == "report.ipynb" and kept.is_relative_to(tmp_path / "tmp")  # TMPDIR, after the output folder
+    saved = read_nb(kept)
+    assert saved.metadata.nbrunner["status"] == "storage-error"
+    assert "work done" in outputs_text(saved.cells[0])
+    assert kept.with_name("report.run.json").exists() and kept.with_name("report.html").exists()
+
+
+def nbformat_v4() -> Any:
+    from nbformat import v4
+
+    return v4
 
 
 # -- exit codes 130 / 143 -----------------------------------------------------------------------------------------

@@ -1,0 +1,126 @@
+"""nbrunner's Python API: what the command line calls, and what Airflow tasks, Dagster ops or scripts call.
+
+    from nbrunner import run_notebook
+    record = run_notebook("daily_report.ipynb", "out/{notebook}-{date}.ipynb", {"date": "2026-11-20"})
+
+Every failure raises an :class:`~nbrunner.errors.NbrunnerError` subclass whose ``exit_code`` says what happened and
+whose ``record`` is the run's :class:`~nbrunner.record.RunRecord` (None when nothing ran: bad input, exit 2/3).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nbrunner.config import RunConfig, SparkOptions, StorageOptions
+from nbrunner.errors import InternalError, NbrunnerError, message_of
+from nbrunner.params import Declared
+from nbrunner.record import RunRecord
+from nbrunner.report import LogReporter, Reporter
+
+
+def run_config(config: RunConfig, reporter: Reporter | None = None) -> RunRecord:
+    """Run what ``config`` says. Returns the record of a successful run; raises for anything else."""
+    from nbrunner.run import run
+
+    record, error = run(config, reporter or LogReporter())
+    if error is None:
+        return record
+    if not isinstance(error, NbrunnerError):
+        wrapped = InternalError(message_of(error))
+        wrapped.__cause__ = error
+        error = wrapped
+    error.record = record
+    raise error
+
+
+def run_notebook(
+    input: str | os.PathLike[str],  # noqa: A002 - papermill's name for it
+    output: str | os.PathLike[str] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    parameter_files: Sequence[str | os.PathLike[str]] = (),
+    allow_undeclared: bool = False,
+    allow_path_params: bool = False,
+    kernel: str | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    cell_timeout: float | None = None,
+    timeout: float | None = None,
+    start_timeout: float = 60.0,
+    prepare_only: bool = False,
+    html: bool = True,
+    storage: StorageOptions | None = None,
+    spark: SparkOptions | None = None,
+    reporter: Reporter | None = None,
+) -> RunRecord:
+    """Parameterize, execute and keep a notebook; the same run as ``nbrunner run``.
+
+    ``input`` and ``output`` are local paths or ``s3://bucket/key`` URIs (``output`` may use the ``-o``
+    placeholders: ``{notebook}``, ``{run_id}``, ``{started}``, any parameter). ``parameters`` are Python values
+    (str, int, float, bool, None, lists and dicts of them), checked against the notebook's ``parameters`` cell;
+    ``parameter_files`` (YAML or JSON) are read first. Progress goes to ``reporter`` (default: the ``nbrunner``
+    logger). Raises a :class:`~nbrunner.errors.NbrunnerError` subclass on any failure; the executed notebook is
+    written whatever happens once the run started.
+    """
+    from nbrunner.params import from_mapping
+
+    config = RunConfig(
+        notebook=os.fspath(input),
+        output=os.fspath(output) if output is not None else None,
+        param_files=tuple(os.fspath(name) for name in parameter_files),
+        parameters=tuple(from_mapping(dict(parameters or {}), source="parameters")),
+        allow_undeclared=allow_undeclared,
+        allow_path_params=allow_path_params,
+        kernel=kernel,
+        cwd=os.fspath(cwd) if cwd is not None else None,
+        cell_timeout=cell_timeout,
+        timeout=timeout,
+        start_timeout=start_timeout,
+        prepare_only=prepare_only,
+        html=html,
+        storage=storage or StorageOptions(),
+        spark=spark or SparkOptions(),
+    )
+    return run_config(config, reporter)
+
+
+@dataclass(frozen=True)
+class NotebookInfo:
+    """What ``nbrunner inspect`` tells about a notebook."""
+
+    notebook: str
+    parameters_cell: bool  # whether a code cell is tagged "parameters"
+    parameters: tuple[Declared, ...]
+    kernel_name: str | None  # the kernelspec the notebook names
+    language: str | None  # the notebook's language (None: not said; run as Python)
+    warnings: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "notebook": self.notebook,
+            "parameters_cell": self.parameters_cell,
+            "parameters": [p.as_json() for p in self.parameters],
+            "kernel": {"name": self.kernel_name, "language": self.language},
+        }
+
+
+def inspect_notebook(input: str | os.PathLike[str], *, storage: StorageOptions | None = None) -> NotebookInfo:  # noqa: A002
+    """The parameters a notebook declares (name, type, default, help) and its kernel, without running it."""
+    from nbrunner import inputs, location, notebook, params
+    from nbrunner.kernel import notebook_language
+    from nbrunner.plan import LazyStore
+
+    name = os.fspath(input)
+    where = location.parse(name, what="notebook")
+    text = inputs.read_text(where, what="notebook", store=LazyStore(storage or StorageOptions()))
+    raw = notebook.parse_json(text, source=name)
+    index, warnings = notebook.parameters_cells(raw["cells"])
+    declared = params.declaration(None if index is None else notebook.source_of(raw["cells"][index]))
+    notes = [*warnings, *(f"parameters cell: {message}" for message in declared.skipped)]
+    if not declared.found:
+        notes.append("the notebook has no code cell tagged 'parameters'")
+    metadata: dict[str, Any] = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
+    kernel_name, language = notebook_language(metadata)
+    return NotebookInfo(name, declared.found, declared.parameters, kernel_name, language, tuple(notes))

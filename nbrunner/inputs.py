@@ -1,0 +1,45 @@
+"""Reading what a run is given, local or s3://, with one set of rules for notebooks and parameters files.
+
+Every failure is a UsageError (exit 2) naming the input: missing, a folder, not a regular file (a FIFO or a device
+would hang the run), unreadable, or not UTF-8 text.
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from nbrunner.errors import UsageError
+from nbrunner.location import Location
+from nbrunner.storage import S3Store
+
+
+def read_bytes(where: Location, *, what: str, store: Callable[[], S3Store]) -> bytes:
+    """The bytes of a local file or an s3:// object. ``store`` gives the run's S3 store, built on first use."""
+    if not isinstance(where, Path):
+        return store().read(where)
+    name = str(where)
+    try:
+        mode = where.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise UsageError(f"{what} {name!r} is a directory; pass a file")
+        if not stat.S_ISREG(mode):
+            raise UsageError(f"{what} {name!r} is not a regular file (a pipe or a device); pass a file")
+        return where.read_bytes()
+    except FileNotFoundError as e:
+        raise UsageError(f"{what} {name!r} does not exist; check the path") from e
+    except OSError as e:
+        raise UsageError(f"{what} {name!r} cannot be read: {e.strerror or e}") from e
+
+
+def decode(data: bytes, *, what: str, name: str) -> str:
+    """UTF-8 text, strictly: the same rule for local and s3:// inputs."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{what} {name!r} is not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8") from e
+
+
+def read_text(where: Location, *, what: str, store: Callable[[], S3Store]) -> str:
+    return decode(read_bytes(where, what=what, store=store), what=what, name=str(where))

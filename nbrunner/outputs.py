@@ -1,0 +1,179 @@
+"""What a run leaves: the executed notebook, its HTML rendering and the run record, written locally (atomically,
+the record last) and then stored; a complete copy is always left somewhere and named, whatever fails.
+
+Where a write fails the set goes, in order, to: the output folder, the spool, TMPDIR, the current directory.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from nbrunner import location, notebook
+from nbrunner.errors import NbrunnerError, StorageError
+from nbrunner.execute import CellHooks
+from nbrunner.location import Artifacts, S3Uri
+from nbrunner.plan import Plan
+from nbrunner.record import RunRecord
+from nbrunner.report import Reporter
+from nbrunner.signals import StopGuard, StopSignal
+from nbrunner.storage import S3Store
+
+
+def write_local(local: Artifacts, nb: Any, html: str | None, record: RunRecord) -> None:
+    """The notebook, then its HTML, then the record: the record's presence means the set is complete."""
+    assert isinstance(local.notebook, Path) and isinstance(local.html, Path) and isinstance(local.record, Path)  # noqa: S101
+    nb.metadata["nbrunner"] = record.as_json()
+    notebook.write(local.notebook, nb)
+    if html is not None:
+        notebook.write_atomic(local.html, html, errors="xmlcharrefreplace")
+    text = json.dumps(record.as_json(), indent=2, ensure_ascii=False) + "\n"
+    notebook.write_atomic(local.record, text)
+
+
+def rescue_places(plan: Plan) -> list[Artifacts]:
+    """Where to write the set when its own place fails: the spool, TMPDIR, the current directory."""
+    assert isinstance(plan.local.notebook, Path)  # noqa: S101 - always local: the spool for s3:// outputs
+    name = plan.local.notebook.name
+    if len(name.encode("utf-8", "surrogateescape")) > 120:
+        name = f"{plan.run_id}.ipynb"  # a name the file system refused, or might
+    spool = plan.config.storage.spool
+    folders = [Path(spool) / plan.run_id] if spool else []
+    folders += [Path(tempfile.gettempdir()) / f"nbrunner-rescue-{plan.run_id}", Path.cwd() / f"nbrunner-{plan.run_id}"]
+    here = plan.local.notebook.parent
+    return [location.artifacts(folder / name) for folder in folders if folder != here]
+
+
+def write_somewhere(plan: Plan, nb: Any, html: str | None, record: RunRecord, reporter: Reporter) -> Artifacts:
+    """Write the set to its local place, else to the first rescue place that takes it; return where it went."""
+    places = [plan.local, *rescue_places(plan)]
+    failures: list[str] = []
+    for place in places:
+        if place is not plan.local:
+            failed(record, f"could not write {plan.local.notebook}: {'; '.join(failures)}", place, reporter)
+        try:
+            write_local(place, nb, html, record)
+            return place
+        except (OSError, UnicodeError) as e:
+            failures.append(f"{place.notebook}: {getattr(e, 'strerror', None) or e}")
+    raise StorageError(f"could not write the notebook anywhere ({'; '.join(failures)})")
+
+
+def failed(record: RunRecord, message: str, kept: Artifacts, reporter: Reporter) -> None:
+    """Storing failed: never report success; say where the complete local copy is."""
+    record.storage = {**(record.storage or {}), "error": message, "local_copy": str(kept.notebook)}
+    if record.exit_code == 0:
+        record.status, record.exit_code = StorageError.status, int(StorageError.exit_code)
+        record.message = message
+
+
+def finish(
+    plan: Plan, nb: Any, record: RunRecord, html: str | None, reporter: Reporter, guard: StopGuard
+) -> NbrunnerError | None:
+    """Write the set locally, then store it; a stop during the upload abandons it and keeps the local copy.
+
+    Returns the error that now decides the outcome (storing failed after a success, or a stop), else None.
+    """
+    before = record.exit_code
+    written = write_somewhere(plan, nb, html, record, reporter)
+    if written is not plan.local:
+        reporter.notice(f"error: {(record.storage or {}).get('error')}; the local copy is kept at {written.notebook}")
+    elif plan.stores_remotely:
+        assert plan.store is not None  # noqa: S101 - the plan builds the store for s3:// outputs
+        record.storage = {**(record.storage or {}), "endpoint": plan.store.where}
+        try:
+            guard.storing()
+            store(plan.store, plan.local, plan.targets, record)
+            reporter.notice(f"stored {plan.targets.notebook}")
+        except StorageError as e:
+            keep(plan, nb, html, record, reporter, str(e))
+        except StopSignal as stop:
+            error = guard.error(stop)
+            record.status, record.exit_code = error.status, int(error.exit_code)
+            record.signal = signal.Signals(stop.signum).name
+            keep(plan, nb, html, record, reporter, f"storing was abandoned: {error}")
+            return error
+    if before == 0 and record.exit_code != 0:
+        return StorageError(record.message or "the results could not be stored")
+    return None
+
+
+def keep(plan: Plan, nb: Any, html: str | None, record: RunRecord, reporter: Reporter, message: str) -> None:
+    failed(record, message, plan.local, reporter)
+    write_local(plan.local, nb, html, record)
+    reporter.notice(f"error: {message}; the local copy is kept at {plan.local.notebook}")
+
+
+def store(s3: S3Store, local: Artifacts, targets: Artifacts, record: RunRecord) -> None:
+    """Upload the notebook, its HTML and the run record, the record last; then remove the local copy."""
+    metadata = {"nbrunner-run-id": str(record.run_id), "nbrunner-status": str(record.status)}
+    for path, uri in ((local.notebook, targets.notebook), (local.html, targets.html), (local.record, targets.record)):
+        assert isinstance(path, Path) and isinstance(uri, S3Uri)  # noqa: S101 - spool paths and s3:// targets
+        if path.exists():
+            s3.put_file(path, uri, metadata)
+    assert isinstance(local.notebook, Path)  # noqa: S101
+    shutil.rmtree(local.notebook.parent, ignore_errors=True)
+
+
+class Checkpointer(CellHooks):
+    """Uploads the partial notebook of a long run at most every ``every`` seconds, off the main thread.
+
+    Called on cell boundaries and outputs, it takes a snapshot there (where the notebook is consistent) and hands it
+    to one uploader thread. A failed checkpoint only warns: the final store decides the exit code.
+    """
+
+    def __init__(self, plan: Plan, nb: Any, reporter: Reporter):
+        assert plan.store is not None and isinstance(plan.targets.notebook, S3Uri)  # noqa: S101
+        assert isinstance(plan.local.notebook, Path)  # noqa: S101
+        self.store = plan.store
+        self.target = plan.targets.notebook
+        self.partial = plan.local.notebook.with_name(".checkpoint.ipynb")
+        self.nb = nb
+        self.every = plan.config.storage.checkpoint_every
+        self.reporter = reporter
+        self.last = time.monotonic()
+        self.uploads = 0
+        self._busy = threading.Lock()
+
+    def cell_started(self, index: int, cell: Any) -> None:
+        self.maybe()
+
+    def cell_output(self, index: int, msg: dict[str, Any]) -> None:
+        self.maybe()
+
+    def cell_finished(self, index: int, cell: Any, status: str, seconds: float) -> None:
+        self.maybe()
+
+    def maybe(self) -> None:
+        if self.every <= 0 or time.monotonic() - self.last < self.every:
+            return
+        if not self._busy.acquire(blocking=False):
+            return  # the previous checkpoint is still uploading
+        self.last = time.monotonic()
+        try:
+            notebook.write(self.partial, self.nb)
+        except (OSError, UnicodeError) as e:
+            self._busy.release()
+            self.reporter.warning(f"checkpoint: could not write the partial notebook: {e}")
+            return
+        threading.Thread(target=self._upload, name="nbrunner-checkpoint", daemon=True).start()
+
+    def _upload(self) -> None:
+        try:
+            self.store.put_file(self.partial, self.target, {"nbrunner-status": "running"})
+            self.uploads += 1
+        except StorageError as e:
+            self.reporter.warning(f"checkpoint: {e}")
+        finally:
+            self._busy.release()
+
+    def wait(self, timeout: float = 30.0) -> None:
+        """Let an upload in flight finish, so it cannot land after the final one."""
+        if self._busy.acquire(timeout=timeout):
+            self._busy.release()

@@ -1,0 +1,147 @@
+"""Before anything runs: the inputs read and checked, the parameters resolved, the outputs placed, into one Plan.
+
+This is the only place exits 2 (usage) and 3 (parameters) arise; the output bucket is checked here too (exit 8),
+so a run that cannot keep its results does not start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from nbrunner import inputs, location, notebook, params
+from nbrunner.config import RunConfig, StorageOptions
+from nbrunner.errors import UsageError
+from nbrunner.kernel import KernelChoice, kernel_choice
+from nbrunner.location import Artifacts, Location, S3Uri
+from nbrunner.report import Reporter
+from nbrunner.storage import S3Store
+
+
+class LazyStore:
+    """The run's one S3 store, built on first use (a run without s3:// never imports boto3)."""
+
+    def __init__(self, options: StorageOptions):
+        self.options = options
+        self.store: S3Store | None = None
+
+    def __call__(self) -> S3Store:
+        if self.store is None:
+            self.store = S3Store.connect(self.options)
+        return self.store
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A notebook with its parameters resolved, the kernel to run it in, and where its results go."""
+
+    config: RunConfig
+    run_id: str
+    started: datetime
+    source: Location
+    data: bytes  # the notebook as read; parsed with nbformat while the kernel starts
+    sha256: str
+    values: dict[str, Any]
+    injected: str | None  # the injected-parameters cell's source, if any
+    targets: Artifacts  # where the results are stored
+    local: Artifacts  # where they are written first (the same as targets for local outputs)
+    cwd: Path
+    kernel: KernelChoice
+    store: S3Store | None = field(default=None)  # built when an input or output is s3://
+
+    @property
+    def stores_remotely(self) -> bool:
+        return self.local != self.targets
+
+
+def load_given(config: RunConfig, store: LazyStore) -> dict[str, params.Given]:
+    """The parameters files in order, then the parameters: later values win."""
+    given: list[params.Given] = []
+    for name in config.param_files:
+        where = location.parse(name, what="parameters file")
+        text = inputs.read_text(where, what="parameters file", store=store)
+        given.extend(params.from_mapping(params.parse_yaml(text, source=f"-f {name}"), source=f"-f {name}"))
+    return params.merge(given, config.parameters)
+
+
+def render_parameters(values: dict[str, Any], kernel: KernelChoice) -> str:
+    """The injected cell's code: Python literals, or the kernel's language through papermill's translators."""
+    if kernel.is_python:
+        return params.render(values)
+    from papermill.exceptions import PapermillException
+    from papermill.translators import papermill_translators
+
+    for name in values:
+        params.check_name(name, source="parameters")  # papermill writes names as given: never code
+    try:
+        translator = papermill_translators.find_translator(kernel.name, kernel.language)
+    except PapermillException as e:
+        raise UsageError(f"cannot write parameters for a {kernel.language} kernel ({kernel.name}): {e}") from e
+    return str(translator.codify(values, "Parameters injected by nbrunner"))
+
+
+def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Reporter) -> Plan:
+    """Everything that can be checked before a kernel starts: exit 2, 3 or 8 here, nothing run."""
+    store = LazyStore(config.storage)
+    source = location.parse(config.notebook, what="notebook")
+    data = inputs.read_bytes(source, what="notebook", store=store)
+    text = inputs.decode(data, what="notebook", name=str(source))
+    raw = notebook.parse_json(text, source=str(source))
+    index, warnings = notebook.parameters_cells(raw["cells"])
+    for message in warnings:
+        reporter.warning(message)
+    declared = params.declaration(None if index is None else notebook.source_of(raw["cells"][index]))
+    for message in declared.skipped:
+        reporter.warning(f"parameters cell: {message}")
+    given = load_given(config, store)
+    values = params.resolve(given, declared, allow_undeclared=config.allow_undeclared)
+    metadata: dict[str, Any] = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
+    kernel = kernel_choice(config.kernel, metadata)
+    injected = None
+    if given:
+        if not declared.found:
+            reporter.warning("the notebook has no cell tagged 'parameters'; parameters are injected at the top")
+        injected = render_parameters(values, kernel)
+    fields: dict[str, Any] = dict(values)
+    fields.update(notebook=location.stem(source), run_id=run_id, started=started.strftime("%Y%m%dT%H%M%SZ"))
+    template = config.output or os.environ.get("NBRUNNER_OUTPUT") or None
+    target = location.output_location(template, source, fields, allow_path_params=config.allow_path_params)
+    location.check_name_lengths(target)
+    targets = location.artifacts(target)
+    local = targets
+    if isinstance(target, S3Uri):
+        if not config.prepare_only:
+            store().check_bucket(target)
+        local = spool_artifacts(target, run_id, config)
+    else:
+        location.check_writable(target)
+    if config.cwd is not None:
+        cwd = Path(config.cwd)
+        if not cwd.is_dir():
+            raise UsageError(f"--cwd {config.cwd}: not a directory; create it or pick another")
+    else:
+        cwd = source.parent if isinstance(source, Path) else Path.cwd()
+    sha = hashlib.sha256(data).hexdigest()
+    return Plan(
+        config, run_id, started, source, data, sha, values, injected, targets, local, cwd.resolve(), kernel,
+        store.store,
+    )  # fmt: skip
+
+
+def spool_artifacts(target: S3Uri, run_id: str, config: RunConfig) -> Artifacts:
+    """Where the local copy of an s3:// output is written first: a folder of its own in the spool."""
+    import tempfile
+
+    root = Path(config.storage.spool) if config.storage.spool else Path(tempfile.gettempdir()) / "nbrunner-spool"
+    folder = root / run_id
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--spool {root}: cannot create the spool folder: {e.strerror or e}") from e
+    local = location.artifacts(folder / target.name)
+    location.check_name_lengths(local.notebook)
+    return local

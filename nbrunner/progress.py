@@ -1,0 +1,83 @@
+"""What the scheduler's log shows while a notebook runs: one line per cell, and (``--log-output``) its outputs.
+
+Both are engine hooks writing through the caller's :class:`~nbrunner.report.Reporter`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from nbrunner.execute import CellHooks
+from nbrunner.notebook import INJECTED_TAG, tags
+from nbrunner.record import first_line
+from nbrunner.report import Reporter
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def cell_label(cell: Any, width: int = 50) -> str:
+    """How a progress line names a cell: its first line of code, never a parameter value."""
+    if INJECTED_TAG in tags(cell):
+        names = [line.split("=", 1)[0].strip() for line in cell.source.splitlines() if "=" in line]
+        return f"(injected parameters: {', '.join(names)})"[:width]
+    return first_line(cell.source, width)
+
+
+class ProgressLines(CellHooks):
+    """``[nbrunner] cell 3/12 ok 0.42s In [3] df = ...`` as each code cell ends."""
+
+    def __init__(self, reporter: Reporter, total: int):
+        self.reporter = reporter
+        self.total = total
+
+    def cell_finished(self, index: int, cell: Any, status: str, seconds: float) -> None:
+        count = cell.get("execution_count")
+        label = f"In [{count}]" if count is not None else ""
+        self.reporter.progress(
+            f"[nbrunner] cell {index}/{self.total - 1} {status} {seconds:.2f}s {label} {cell_label(cell)}"
+        )
+
+
+class OutputLog(CellHooks):
+    """Each line of a cell's outputs as it comes, prefixed with the cell index.
+
+    A stream's text is cut into lines; a carriage-return run (a progress bar) shows only its final state; a last
+    line without a newline is held until more text comes or the cell ends, then written, so nothing is lost.
+    """
+
+    def __init__(self, reporter: Reporter):
+        self.reporter = reporter
+        self.pending: dict[tuple[int, str], str] = {}
+
+    def _line(self, index: int, text: str) -> None:
+        self.reporter.cell_output(index, text.rsplit("\r", 1)[-1])
+
+    def cell_output(self, index: int, msg: dict[str, Any]) -> None:
+        kind = msg.get("msg_type")
+        content = msg.get("content", {})
+        if kind == "stream":
+            key = (index, str(content.get("name", "stdout")))
+            text = self.pending.pop(key, "") + str(content.get("text", ""))
+            *lines, rest = text.split("\n")
+            if rest:
+                self.pending[key] = rest
+            for line in lines:
+                self._line(index, line)
+        elif kind in ("execute_result", "display_data"):
+            text = content.get("data", {}).get("text/plain")
+            for line in str(text or "").splitlines():
+                self._line(index, line)
+        elif kind == "error":
+            for line in _ANSI.sub("", "\n".join(content.get("traceback", []))).splitlines():
+                self._line(index, line)
+
+    def cell_finished(self, index: int, cell: Any, status: str, seconds: float) -> None:
+        self.flush(index)
+
+    def flush(self, index: int | None = None) -> None:
+        """Write the held partial lines (of cell ``index``, or all)."""
+        for key in [key for key in self.pending if index is None or key[0] == index]:
+            rest = self.pending.pop(key)
+            if rest.rsplit("\r", 1)[-1]:
+                self._line(key[0], rest)

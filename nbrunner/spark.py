@@ -1,0 +1,121 @@
+"""Spark during a run, as engine hooks: attach the kernel, label and cancel each cell's jobs, watch the driver JVM,
+and keep the Spark facts (captured as soon as the session exists and after every cell, not only at the end).
+
+The py4j side (connecting, facts, cancelling) is :mod:`nbrunner.gateway`'s; this module decides when.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from nbrunner import gateway
+from nbrunner.errors import GatewayError
+from nbrunner.execute import CellHooks
+from nbrunner.kernel import SAME_INTERPRETER, KernelChoice
+from nbrunner.notebook import runs
+from nbrunner.record import first_line
+from nbrunner.signals import StopGuard
+
+
+def attach(environ: Mapping[str, str], kernel: KernelChoice) -> tuple[gateway.Driver, dict[str, str]] | None:
+    """Under spark-submit: connect to the driver JVM and check the kernel's pyspark (GatewayError, exit 7), and
+    return the connection with the variables the kernel needs. Outside spark-submit: None, nothing Spark happens."""
+    if not gateway.under_spark_submit(environ):
+        return None
+    env = gateway.kernel_env(environ)
+    driver = gateway.Driver(environ)
+    driver.connect()
+    try:
+        same = kernel.name == SAME_INTERPRETER
+        gateway.check_kernel_pyspark(driver, kernel.spec, {**environ, **env}, same_interpreter=same)
+    except BaseException:
+        driver.close()
+        raise
+    return driver, env
+
+
+class SparkRun(CellHooks):
+    """One run's Spark: the kernel's start-up code, per-cell labels and job ids, cancellation, facts."""
+
+    def __init__(self, driver: gateway.Driver, *, run_id: str, notebook: str, nb: Any, define_session: bool):
+        self.driver = driver
+        cells = [(i, first_line(c.source)) for i, c in enumerate(nb.cells) if runs(c)]
+        self.labels = {label.index: label for label in gateway.labels(run_id, notebook, cells)}
+        self.startup_code = gateway.startup_code(list(self.labels.values()), define_session=define_session)
+        self.reason = f"nbrunner {run_id} stopped"
+        self.facts: dict[str, Any] = {"spark_version": driver.spark_version, "gateway_port": driver.port}
+        self.current: int | None = None
+        self.cancelled: dict[str, Any] | None = None
+        self._cancel_once = threading.Lock()
+        self.jvm_gone: threading.Event | None = None
+
+    def refresh_facts(self) -> None:
+        """Keep the facts of the live context; once it is stopped (by the notebook, or with the JVM) keep the last."""
+        found = self.driver.facts()
+        if found.get("context") == "active" or "application_id" not in self.facts:
+            self.facts.update(found)
+
+    def ready(self) -> None:
+        """The kernel ran the start-up code: the session exists (unless --no-spark-session)."""
+        self.refresh_facts()
+
+    def cell_started(self, index: int, cell: Any) -> None:
+        self.current = index
+
+    def cell_finished(self, index: int, cell: Any, status: str, seconds: float) -> None:
+        self.record_jobs(index, cell)
+        self.refresh_facts()
+
+    def record_jobs(self, index: int, cell: Any) -> None:
+        label = self.labels.get(index)
+        ids = self.driver.job_ids(label.group) if label is not None else None
+        if ids and "nbrunner" in cell.metadata:
+            cell.metadata["nbrunner"]["spark_job_ids"] = ids
+
+    def cancel_running_jobs(self) -> None:
+        """Cancel the running cell's jobs, then any other job; once, from the stop thread or the failure path."""
+        with self._cancel_once:
+            if self.cancelled is not None:
+                return
+            label = self.labels.get(self.current) if self.current is not None else None
+            self.cancelled = self.driver.cancel(label.group if label else None, reason=self.reason)
+
+    def watch_jvm(self, guard: StopGuard) -> None:
+        """spark-submit's JVM holds a pipe on our stdin that nothing writes to: EOF there means the JVM is gone;
+        the run is then stopped (exit 7)."""
+        try:
+            if not stat.S_ISFIFO(os.fstat(0).st_mode):
+                return
+        except OSError:
+            return
+        gone = self.jvm_gone = threading.Event()
+
+        def wait_for_eof() -> None:
+            try:
+                while os.read(0, 65536):
+                    pass
+            except OSError:
+                pass
+            guard.stop(GatewayError("the Spark driver JVM exited during the run (spark-submit was killed?)"), kill=True)
+            gone.set()
+
+        threading.Thread(target=wait_for_eof, name="nbrunner-driver-watch", daemon=True).start()
+
+    def after_run(self, nb: Any, *, failed: bool) -> dict[str, Any]:
+        """Once the cells are done: cancel what a failure left running, and return the facts for the record."""
+        if failed:
+            self.cancel_running_jobs()  # a cell's Spark jobs do not stop with its kernel
+            if self.jvm_gone is not None and self.driver.context_gone():
+                # the SparkContext went away under the cell: if the JVM is going too, that is the real cause
+                self.jvm_gone.wait(3.0)
+            if self.current is not None:
+                self.record_jobs(self.current, nb.cells[self.current])
+        self.refresh_facts()
+        facts = dict(self.facts)
+        if self.cancelled:
+            facts["cancelled_jobs"] = self.cancelled
+        return facts
