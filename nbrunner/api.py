@@ -64,7 +64,7 @@ def run_notebook(
     logger). Raises a :class:`~nbrunner.errors.NbrunnerError` subclass on any failure; the executed notebook is
     written whatever happens once the run started.
     """
-    from nbrunner.params import from_mapping
+    from nbrunner.values import from_mapping
 
     config = RunConfig(
         notebook=os.fspath(input),

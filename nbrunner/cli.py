@@ -17,7 +17,7 @@ import click
 from nbrunner import __version__
 from nbrunner.config import RunConfig, SparkOptions, StorageOptions
 from nbrunner.errors import EXIT_CODE_HELP, ExitCode, InternalError, NbrunnerError, exit_code_of, status_of
-from nbrunner.params import Given, from_text
+from nbrunner.values import Given, from_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,7 +28,7 @@ def _exit_code_table() -> str:
 
 
 class Assignment(click.ParamType):  # type: ignore[type-arg]
-    """``NAME=VALUE`` into a :class:`~nbrunner.params.Given`: typed like YAML for ``-p``, kept as text for ``-r``.
+    """``NAME=VALUE`` into a :class:`~nbrunner.values.Given`: typed like YAML for ``-p``, kept as text for ``-r``.
 
     A bad name or value is a ParameterError (exit 3, as for parameters files), not a usage error.
     """

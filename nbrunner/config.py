@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from nbrunner.errors import UsageError
-from nbrunner.params import Given
+from nbrunner.values import Given
 
 
 def check_seconds(option: str, value: float | None, *, zero_ok: bool = False) -> None:

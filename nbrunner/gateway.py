@@ -7,7 +7,8 @@ Under spark-submit, PythonRunner starts a Py4J server in the driver JVM and runs
   starts, to read the Spark facts, to find each cell's jobs and to cancel them when the run stops;
 - forwards the gateway and the driver's environment to the kernel explicitly, so the kernel's pyspark joins the same
   JVM: one Spark application, every spark-submit option in force, no second JVM;
-- runs a short start-up in the kernel that defines ``spark`` and ``sc`` and labels each cell's jobs.
+- (with :mod:`nbrunner.spark`) runs a short start-up in the kernel that defines ``spark`` and ``sc`` and labels each
+  cell's jobs.
 
 py4j's errors are translated here, and only here, into GatewayError (exit 7).
 """
@@ -19,8 +20,7 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -109,63 +109,6 @@ def pyspark_version_of(argv0: str, env: Mapping[str, str]) -> tuple[str, str] | 
         return None
     version, where = json.loads(done.stdout.strip().splitlines()[-1])
     return str(version), str(where)
-
-
-@dataclass(frozen=True)
-class CellLabel:
-    index: int
-    group: str
-    description: str
-
-
-def labels(run_id: str, notebook: str, cells: Sequence[tuple[int, str]]) -> list[CellLabel]:
-    """One job group / description / tag per code cell nbclient will run, in order."""
-    found = []
-    for index, first in cells:
-        group = f"nbrunner-{run_id}-cell-{index}"
-        found.append(CellLabel(index, group, f"nbrunner {notebook} cell {index}: {first}"))
-    return found
-
-
-def startup_code(cell_labels: Sequence[CellLabel], *, define_session: bool) -> str:
-    """Code the kernel runs, silently, before the first cell.
-
-    Creates ``spark``/``sc`` in the driver JVM (through the forwarded gateway) unless told not to, and registers an
-    IPython ``pre_run_cell`` callback that labels each cell's Spark jobs from the thread that runs the cell (job
-    groups, descriptions and tags are thread-local in the JVM).
-    """
-    table = json.dumps([[label.group, label.description] for label in cell_labels], ensure_ascii=False)
-    session = (
-        "    from pyspark.sql import SparkSession\n"
-        "    spark = SparkSession.builder.getOrCreate()\n"
-        "    get_ipython().user_ns.update(spark=spark, sc=spark.sparkContext)\n"
-        if define_session
-        else ""
-    )
-    return (
-        "def _nbrunner_startup():\n"
-        "    import json\n"
-        f"    labels = json.loads({table!r})\n"
-        "    state = {'n': 0}\n"
-        "    def label_jobs(info=None):\n"
-        "        n = state['n']\n"
-        "        state['n'] = n + 1\n"
-        "        if n >= len(labels):\n"
-        "            return\n"
-        "        from pyspark import SparkContext\n"
-        "        sc = SparkContext._active_spark_context\n"
-        "        if sc is None:\n"
-        "            return\n"
-        "        group, description = labels[n]\n"
-        "        sc.setJobGroup(group, description, interruptOnCancel=True)\n"
-        "        if hasattr(sc, 'addJobTag'):\n"
-        "            sc.clearJobTags()\n"
-        "            sc.addJobTag(group)\n"
-        "    get_ipython().events.register('pre_run_cell', label_jobs)\n"
-        f"{session}"
-        "_nbrunner_startup()\n"
-        "del _nbrunner_startup\n"
-    )
 
 
 class Driver:

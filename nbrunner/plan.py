@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from nbrunner import inputs, location, notebook, params
+from nbrunner import inputs, location, notebook, params, values
 from nbrunner.config import RunConfig, StorageOptions
 from nbrunner.errors import UsageError
 from nbrunner.kernel import KernelChoice, kernel_choice
@@ -58,30 +58,30 @@ class Plan:
         return self.local != self.targets
 
 
-def load_given(config: RunConfig, store: LazyStore) -> dict[str, params.Given]:
+def load_given(config: RunConfig, store: LazyStore) -> dict[str, values.Given]:
     """The parameters files in order, then the parameters: later values win."""
-    given: list[params.Given] = []
+    given: list[values.Given] = []
     for name in config.param_files:
         where = location.parse(name, what="parameters file")
         text = inputs.read_text(where, what="parameters file", store=store)
-        given.extend(params.from_mapping(params.parse_yaml(text, source=f"-f {name}"), source=f"-f {name}"))
-    return params.merge(given, config.parameters)
+        given.extend(values.from_mapping(values.parse_yaml(text, source=f"-f {name}"), source=f"-f {name}"))
+    return values.merge(given, config.parameters)
 
 
-def render_parameters(values: dict[str, Any], kernel: KernelChoice) -> str:
+def render_parameters(given: dict[str, Any], kernel: KernelChoice) -> str:
     """The injected cell's code: Python literals, or the kernel's language through papermill's translators."""
     if kernel.is_python:
-        return params.render(values)
+        return params.render(given)
     from papermill.exceptions import PapermillException
     from papermill.translators import papermill_translators
 
-    for name in values:
-        params.check_name(name, source="parameters")  # papermill writes names as given: never code
+    for name in given:
+        values.check_name(name, source="parameters")  # papermill writes names as given: never code
     try:
         translator = papermill_translators.find_translator(kernel.name, kernel.language)
     except PapermillException as e:
         raise UsageError(f"cannot write parameters for a {kernel.language} kernel ({kernel.name}): {e}") from e
-    return str(translator.codify(values, "Parameters injected by nbrunner"))
+    return str(translator.codify(given, "Parameters injected by nbrunner"))
 
 
 def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Reporter) -> Plan:
@@ -98,15 +98,15 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
     for message in declared.skipped:
         reporter.warning(f"parameters cell: {message}")
     given = load_given(config, store)
-    values = params.resolve(given, declared, allow_undeclared=config.allow_undeclared)
+    resolved = params.resolve(given, declared, allow_undeclared=config.allow_undeclared)
     metadata: dict[str, Any] = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
     kernel = kernel_choice(config.kernel, metadata)
     injected = None
     if given:
         if not declared.found:
             reporter.warning("the notebook has no cell tagged 'parameters'; parameters are injected at the top")
-        injected = render_parameters(values, kernel)
-    fields: dict[str, Any] = dict(values)
+        injected = render_parameters(resolved, kernel)
+    fields: dict[str, Any] = dict(resolved)
     fields.update(notebook=location.stem(source), run_id=run_id, started=started.strftime("%Y%m%dT%H%M%SZ"))
     template = config.output or os.environ.get("NBRUNNER_OUTPUT") or None
     target = location.output_location(template, source, fields, allow_path_params=config.allow_path_params)
@@ -127,7 +127,7 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
         cwd = source.parent if isinstance(source, Path) else Path.cwd()
     sha = hashlib.sha256(data).hexdigest()
     return Plan(
-        config, run_id, started, source, data, sha, values, injected, targets, local, cwd.resolve(), kernel,
+        config, run_id, started, source, data, sha, resolved, injected, targets, local, cwd.resolve(), kernel,
         store.store,
     )  # fmt: skip
 

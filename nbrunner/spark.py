@@ -6,10 +6,12 @@ The py4j side (connecting, facts, cancelling) is :mod:`nbrunner.gateway`'s; this
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from nbrunner import gateway
@@ -38,14 +40,71 @@ def attach(environ: Mapping[str, str], kernel: KernelChoice) -> tuple[gateway.Dr
     return driver, env
 
 
+@dataclass(frozen=True)
+class CellLabel:
+    index: int
+    group: str
+    description: str
+
+
+def labels(run_id: str, notebook: str, cells: Sequence[tuple[int, str]]) -> list[CellLabel]:
+    """One job group / description / tag per code cell nbclient will run, in order."""
+    found = []
+    for index, first in cells:
+        group = f"nbrunner-{run_id}-cell-{index}"
+        found.append(CellLabel(index, group, f"nbrunner {notebook} cell {index}: {first}"))
+    return found
+
+
+def startup_code(cell_labels: Sequence[CellLabel], *, define_session: bool) -> str:
+    """Code the kernel runs, silently, before the first cell.
+
+    Creates ``spark``/``sc`` in the driver JVM (through the forwarded gateway) unless told not to, and registers an
+    IPython ``pre_run_cell`` callback that labels each cell's Spark jobs from the thread that runs the cell (job
+    groups, descriptions and tags are thread-local in the JVM).
+    """
+    table = json.dumps([[label.group, label.description] for label in cell_labels], ensure_ascii=False)
+    session = (
+        "    from pyspark.sql import SparkSession\n"
+        "    spark = SparkSession.builder.getOrCreate()\n"
+        "    get_ipython().user_ns.update(spark=spark, sc=spark.sparkContext)\n"
+        if define_session
+        else ""
+    )
+    return (
+        "def _nbrunner_startup():\n"
+        "    import json\n"
+        f"    labels = json.loads({table!r})\n"
+        "    state = {'n': 0}\n"
+        "    def label_jobs(info=None):\n"
+        "        n = state['n']\n"
+        "        state['n'] = n + 1\n"
+        "        if n >= len(labels):\n"
+        "            return\n"
+        "        from pyspark import SparkContext\n"
+        "        sc = SparkContext._active_spark_context\n"
+        "        if sc is None:\n"
+        "            return\n"
+        "        group, description = labels[n]\n"
+        "        sc.setJobGroup(group, description, interruptOnCancel=True)\n"
+        "        if hasattr(sc, 'addJobTag'):\n"
+        "            sc.clearJobTags()\n"
+        "            sc.addJobTag(group)\n"
+        "    get_ipython().events.register('pre_run_cell', label_jobs)\n"
+        f"{session}"
+        "_nbrunner_startup()\n"
+        "del _nbrunner_startup\n"
+    )
+
+
 class SparkRun(CellHooks):
     """One run's Spark: the kernel's start-up code, per-cell labels and job ids, cancellation, facts."""
 
     def __init__(self, driver: gateway.Driver, *, run_id: str, notebook: str, nb: Any, define_session: bool):
         self.driver = driver
         cells = [(i, first_line(c.source)) for i, c in enumerate(nb.cells) if runs(c)]
-        self.labels = {label.index: label for label in gateway.labels(run_id, notebook, cells)}
-        self.startup_code = gateway.startup_code(list(self.labels.values()), define_session=define_session)
+        self.labels = {label.index: label for label in labels(run_id, notebook, cells)}
+        self.startup_code = startup_code(list(self.labels.values()), define_session=define_session)
         self.reason = f"nbrunner {run_id} stopped"
         self.facts: dict[str, Any] = {"spark_version": driver.spark_version, "gateway_port": driver.port}
         self.current: int | None = None

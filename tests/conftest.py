@@ -51,6 +51,26 @@ def notebooks(tmp_path: Path) -> Path:
 
 
 def read_nb(path: Path) -> Any:
+    """A notebook nbrunner wrote; every one must be valid nbformat (validated here, for every test)."""
     import nbformat
 
-    return nbformat.read(path, as_version=4)
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.nbformat == 4 and nb.nbformat_minor >= 5, (nb.nbformat, nb.nbformat_minor)
+    return nb
+
+
+def invoke(*args: str) -> Result:
+    """The real console entry point (``cli.main``) in this process, with click's CliRunner isolation."""
+    from click.testing import CliRunner
+
+    from nbrunner.cli import main
+
+    runner = CliRunner()
+    with runner.isolation() as (out, err, _):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as e:
+            code = int(e.code or 0)
+        return Result(code, out.getvalue().decode(), err.getvalue().decode())

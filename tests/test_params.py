@@ -6,7 +6,7 @@ import ast
 
 import pytest
 
-from nbrunner import notebook, params
+from nbrunner import notebook, params, values
 from nbrunner.errors import ParameterError
 
 
@@ -27,15 +27,15 @@ from nbrunner.errors import ParameterError
     ],
 )
 def test_typed_value_is_a_yaml_scalar_with_dates_kept_as_strings(raw: str, expected: object) -> None:
-    value = params.typed_value(raw, source="-p x")
+    value = values.typed_value(raw, source="-p x")
     assert value == expected
     assert type(value) is type(expected)
 
 
 def test_raw_params_keep_the_string_and_later_sources_win() -> None:
-    files = params.from_mapping({"n": 1, "date": "2026-01-01"}, source="-f p.yaml")
-    cli = params.from_command_line([("-p", "n=2"), ("-r", "n=007"), ("-p", "x=true")])
-    merged = params.merge(files, cli)
+    files = values.from_mapping({"n": 1, "date": "2026-01-01"}, source="-f p.yaml")
+    cli = values.from_command_line([("-p", "n=2"), ("-r", "n=007"), ("-p", "x=true")])
+    merged = values.merge(files, cli)
     assert merged["n"].value == "007"
     assert merged["date"].value == "2026-01-01"
     assert merged["x"].value is True
@@ -44,11 +44,11 @@ def test_raw_params_keep_the_string_and_later_sources_win() -> None:
 @pytest.mark.parametrize("name", ["import os;x", "1x", "class", "a b", "a.b", "", "x\ny"])
 def test_bad_names_are_refused(name: str) -> None:
     with pytest.raises(ParameterError, match="not a Python identifier"):
-        params.from_command_line([("-p", f"{name}=1")])
+        values.from_command_line([("-p", f"{name}=1")])
 
 
 def test_code_after_the_first_equals_sign_is_only_ever_a_string_value() -> None:
-    (given,) = params.from_command_line([("-p", "x=1;import os;y=2")])
+    (given,) = values.from_command_line([("-p", "x=1;import os;y=2")])
     assert (given.name, given.value) == ("x", "1;import os;y=2")
     assert params.render({"x": given.value}) == "# Parameters injected by nbrunner\nx = '1;import os;y=2'\n"
     with pytest.raises(ParameterError, match="declared int but got str"):
@@ -57,7 +57,7 @@ def test_code_after_the_first_equals_sign_is_only_ever_a_string_value() -> None:
 
 def test_missing_equals_is_refused() -> None:
     with pytest.raises(ParameterError, match="expected NAME=VALUE"):
-        params.from_command_line([("-p", "date")])
+        values.from_command_line([("-p", "date")])
 
 
 DECLARED = params.declaration(
@@ -72,7 +72,7 @@ DECLARED = params.declaration(
 
 
 def resolve(*items: tuple[str, str], allow: bool = False) -> dict[str, object]:
-    return params.resolve(params.merge(params.from_command_line(items)), DECLARED, allow_undeclared=allow)
+    return params.resolve(values.merge(values.from_command_line(items)), DECLARED, allow_undeclared=allow)
 
 
 def test_declaration_reads_names_types_defaults_and_help() -> None:
@@ -120,7 +120,7 @@ def test_undeclared_names_are_refused_listing_the_declared_ones() -> None:
 
 def test_without_a_parameters_cell_any_name_is_accepted() -> None:
     none = params.declaration(None)
-    given = params.merge(params.from_command_line([("-p", "whatever=1")]))
+    given = values.merge(values.from_command_line([("-p", "whatever=1")]))
     assert params.resolve(given, none, allow_undeclared=False) == {"whatever": 1}
 
 
@@ -183,11 +183,11 @@ def test_without_a_parameters_cell_injection_goes_to_the_top() -> None:
 
 def test_file_values_must_be_a_mapping_of_literals() -> None:
     with pytest.raises(ParameterError, match="expected a mapping"):
-        params.from_mapping([1, 2], source="-f p.yaml")
-    loaded = params.parse_yaml("date: 2026-11-20\nn: 3\n", source="-f p.yaml")
+        values.from_mapping([1, 2], source="-f p.yaml")
+    loaded = values.parse_yaml("date: 2026-11-20\nn: 3\n", source="-f p.yaml")
     assert loaded == {"date": "2026-11-20", "n": 3}
     with pytest.raises(ParameterError, match="not valid YAML"):
-        params.parse_yaml("a: [1,\n", source="-f p.yaml")
+        values.parse_yaml("a: [1,\n", source="-f p.yaml")
 
 
 def test_streaming_writer_writes_exactly_what_nbformat_writes(tmp_path: object) -> None:

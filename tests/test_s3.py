@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from tests import s3_server
-from tests.conftest import Result, run_cli
+from tests.conftest import Result, read_nb, run_cli
 from tests.spark_support import free_port
 from tests.test_run import outputs_text
 
@@ -42,7 +42,9 @@ def get_json(s3: s3_server.S3Server, bucket: str, key: str) -> dict[str, object]
 
 def get_nb(s3: s3_server.S3Server, bucket: str, key: str) -> object:
     body = s3.client().get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-    return nbformat.reads(body, as_version=4)
+    nb = nbformat.reads(body, as_version=4)
+    nbformat.validate(nb)  # every notebook nbrunner writes is valid
+    return nb
 
 
 def test_success_stores_three_artifacts_record_last(
@@ -140,7 +142,7 @@ def test_unreachable_endpoint_exits_8_and_keeps_the_complete_local_copy(
     kept = Path(result.record["storage"]["local_copy"])
     assert kept.is_relative_to(tmp_path / "spool")
     assert f"the local copy is kept at {kept}" in result.stderr
-    nb = nbformat.read(kept, as_version=4)
+    nb = read_nb(kept)
     assert outputs_text(nb.cells[3]) == "42"
     assert json.loads(kept.with_name("ok.run.json").read_text())["exit_code"] == 8
     assert kept.with_name("ok.html").exists()
