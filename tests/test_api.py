@@ -41,7 +41,9 @@ def test_bad_input_raises_before_anything_runs(notebooks: Path, tmp_path: Path) 
     assert not (tmp_path / "out.ipynb").exists()
 
 
-def test_progress_goes_to_the_nbrunner_logger(notebooks: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_progress_goes_to_the_nbrunner_logger(
+    notebooks: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.INFO, logger="nbrunner"):
         run_notebook(notebooks / "ok.ipynb", tmp_path / "ok.ipynb")
     assert any(message.startswith("[nbrunner] cell 3/3 ok") for message in caplog.messages), caplog.messages
@@ -62,7 +64,8 @@ def test_malformed_endpoint_is_refused_before_the_run(notebooks: Path) -> None:
     assert result.code == 2, result.stderr
     assert "cannot use S3 endpoint notaurl" in result.stderr and "Traceback" not in result.stderr
     assert "[nbrunner] cell" not in result.stderr  # nothing ran
-    assert result.record == {"status": "usage-error", "exit_code": 2, "message": result.stderr.split("error: ")[1].strip()}
+    message = result.stderr.split("error: ")[1].strip()
+    assert result.record == {"status": "usage-error", "exit_code": 2, "message": message}
 
 
 @pytest.mark.parametrize(
@@ -77,7 +80,8 @@ def test_malformed_endpoint_is_refused_before_the_run(notebooks: Path) -> None:
 def test_the_later_of_p_and_r_wins_however_spelled(notebooks: Path, args: list[str], expected: str) -> None:
     result = invoke("run", str(notebooks / "ok.ipynb"), "--prepare-only", "--allow-undeclared", *args)
     assert result.code == 0, result.stderr
-    injected = next(c for c in read_nb(Path(result.record["output"])).cells if c.metadata.get("tags") == ["injected-parameters"])
+    cells = read_nb(Path(result.record["output"])).cells
+    injected = next(c for c in cells if c.metadata.get("tags") == ["injected-parameters"])
     assert injected.source.splitlines()[-1] == expected
 
 
