@@ -57,9 +57,13 @@ FORWARDED = (
 )
 
 
+#: the launcher's file name: also the name spark-submit gives an application started without --name
+LAUNCHER_NAME = "nbrunner_main.py"
+
+
 def launcher_path() -> Path:
     """The ``.py`` file spark-submit runs; it sits in a folder of its own and only calls the CLI."""
-    return Path(__file__).resolve().parent / "launcher" / "nbrunner_main.py"
+    return Path(__file__).resolve().parent / "launcher" / LAUNCHER_NAME
 
 
 def under_spark_submit(environ: Mapping[str, str]) -> bool:

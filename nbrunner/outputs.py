@@ -20,7 +20,7 @@ from nbrunner.errors import NbrunnerError, StorageError
 from nbrunner.execute import CellHooks
 from nbrunner.location import Artifacts, S3Uri
 from nbrunner.plan import Plan
-from nbrunner.record import RunRecord
+from nbrunner.record import RunRecord, papermill_cell, papermill_notebook
 from nbrunner.report import Reporter
 from nbrunner.signals import StopGuard, StopSignal
 from nbrunner.storage import S3Store
@@ -30,6 +30,10 @@ def write_local(local: Artifacts, nb: Any, html: str | None, record: RunRecord) 
     """The notebook, then its HTML, then the record: the record's presence means the set is complete."""
     assert isinstance(local.notebook, Path) and isinstance(local.html, Path) and isinstance(local.record, Path)  # noqa: S101
     nb.metadata["nbrunner"] = record.as_json()
+    nb.metadata["papermill"] = papermill_notebook(record)
+    for cell in nb.cells:
+        if "nbrunner" in cell.metadata:
+            cell.metadata["papermill"] = papermill_cell(cell.metadata["nbrunner"])
     notebook.write(local.notebook, nb)
     if html is not None:
         notebook.write_atomic(local.html, html, errors="xmlcharrefreplace")

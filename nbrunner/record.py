@@ -121,3 +121,34 @@ def banner(record: RunRecord) -> str:
     lines.append("")
     lines.append(f"Run `{record.run_id}`, started {record.started}, ended {record.ended}.")
     return "\n".join(lines)
+
+
+# papermill's conventions, so that tools reading papermill outputs (scrapbook, papermill's readers, commuter) find
+# what they look for: metadata.papermill on the notebook and on each executed cell, in papermill's words
+_PAPERMILL_STATUS = {"ok": "completed", "exited": "completed", "running": "running", "not-run": "pending"}
+
+
+def papermill_notebook(record: RunRecord) -> dict[str, Any]:
+    return {
+        "parameters": record.parameters,
+        "input_path": record.input,
+        "output_path": record.output,
+        "start_time": record.started,
+        "end_time": record.ended,
+        "duration": record.duration_s,
+        "exception": record.exit_code not in (0, None),
+        "environment_variables": {},
+        "version": f"nbrunner {__version__}",
+    }
+
+
+def papermill_cell(meta: dict[str, Any]) -> dict[str, Any]:
+    """A cell's papermill metadata from its nbrunner metadata: failed, timed out, killed... are all "failed"."""
+    status = _PAPERMILL_STATUS.get(str(meta.get("status")), "failed")
+    return {
+        "status": status,
+        "start_time": meta.get("start"),
+        "end_time": meta.get("end"),
+        "duration": meta.get("duration"),
+        "exception": status == "failed",
+    }

@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from nbrunner import notebook, outputs, spark
+from nbrunner import location, notebook, outputs, spark
 from nbrunner.config import RunConfig
 from nbrunner.errors import GatewayError, NbrunnerError, Stopped
 from nbrunner.execute import CellHooks, Progress, Settings, execute, finish_cell, utc_now
@@ -135,7 +135,7 @@ class Run:
         if driver is not None:
             sparkrun = spark.SparkRun(
                 driver, run_id=self.record.run_id, notebook=self.record.input, nb=nb,
-                define_session=config.spark.define_session,
+                app_name=location.stem(self.plan.source), define_session=config.spark.define_session,
             )  # fmt: skip
             settings.startup_code = sparkrun.startup_code
             settings.on_startup = sparkrun.ready

@@ -56,17 +56,23 @@ def labels(run_id: str, notebook: str, cells: Sequence[tuple[int, str]]) -> list
     return found
 
 
-def startup_code(cell_labels: Sequence[CellLabel], *, define_session: bool) -> str:
+def startup_code(cell_labels: Sequence[CellLabel], *, define_session: bool, app_name: str) -> str:
     """Code the kernel runs, silently, before the first cell.
 
     Creates ``spark``/``sc`` in the driver JVM (through the forwarded gateway) unless told not to, and registers an
     IPython ``pre_run_cell`` callback that labels each cell's Spark jobs from the thread that runs the cell (job
-    groups, descriptions and tags are thread-local in the JVM).
+    groups, descriptions and tags are thread-local in the JVM). The application is named after the notebook unless
+    ``--name`` / ``spark.app.name`` named it (spark-submit's default is the launcher's file name).
     """
     table = json.dumps([[label.group, label.description] for label in cell_labels], ensure_ascii=False)
     session = (
+        "    from pyspark import SparkConf, SparkContext\n"
         "    from pyspark.sql import SparkSession\n"
-        "    spark = SparkSession.builder.getOrCreate()\n"
+        "    SparkContext._ensure_initialized()\n"
+        "    builder = SparkSession.builder\n"
+        f"    if SparkConf().get('spark.app.name', '') in ('', {gateway.LAUNCHER_NAME!r}):\n"
+        f"        builder = builder.appName({app_name!r})\n"
+        "    spark = builder.getOrCreate()\n"
         "    get_ipython().user_ns.update(spark=spark, sc=spark.sparkContext)\n"
         if define_session
         else ""
@@ -100,11 +106,13 @@ def startup_code(cell_labels: Sequence[CellLabel], *, define_session: bool) -> s
 class SparkRun(CellHooks):
     """One run's Spark: the kernel's start-up code, per-cell labels and job ids, cancellation, facts."""
 
-    def __init__(self, driver: gateway.Driver, *, run_id: str, notebook: str, nb: Any, define_session: bool):
+    def __init__(
+        self, driver: gateway.Driver, *, run_id: str, notebook: str, app_name: str, nb: Any, define_session: bool
+    ):
         self.driver = driver
         cells = [(i, first_line(c.source)) for i, c in enumerate(nb.cells) if runs(c)]
         self.labels = {label.index: label for label in labels(run_id, notebook, cells)}
-        self.startup_code = startup_code(list(self.labels.values()), define_session=define_session)
+        self.startup_code = startup_code(list(self.labels.values()), define_session=define_session, app_name=app_name)
         self.reason = f"nbrunner {run_id} stopped"
         self.facts: dict[str, Any] = {"spark_version": driver.spark_version, "gateway_port": driver.port}
         self.current: int | None = None

@@ -105,9 +105,22 @@ def test_failing_spark_job_exits_4_through_spark_submit(notebooks: Path) -> None
     assert result.code == 4, result.stderr[-3000:]
     record = result.record
     assert record["failed_cell"]["index"] == 0 and "ZeroDivisionError" in record["failed_cell"]["evalue"]
+    # the message shows the Python worker's own exception, not only "An exception was thrown from the Python worker"
+    assert "ZeroDivisionError" in record["message"].splitlines()[0], record["message"]
     nb = read_nb(Path(record["output"]))
     assert nb.cells[1].metadata.nbrunner["status"] == "failed"
     assert nb.cells[2].outputs == []
+
+
+def test_facts_survive_the_notebook_stopping_its_session_and_the_app_is_named_after_it(notebooks: Path) -> None:
+    result = spark_submit("run", str(notebooks / "spark_stops.ipynb"))  # no --name
+    assert result.code == 0, result.stderr[-3000:]
+    spark = result.record["spark"]
+    assert spark["application_id"].startswith("local-") and spark["master"] == "local[2]"
+    assert spark["application_name"] == "spark_stops"  # not spark-submit's default, the launcher's file name
+    assert spark["ui_url"] is None or spark["ui_url"].startswith("http")
+    nb = read_nb(Path(result.record["output"]))
+    assert nb.cells[0].metadata.nbrunner["spark_job_ids"]  # captured as the cell ended
 
 
 def test_spark_job_outliving_cell_timeout_is_cancelled(notebooks: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nbformat
@@ -163,3 +164,99 @@ save(
     code("steps = 10  # how many progress lines\npause = 0.3  # seconds between them", **PARAMS),
     code("import time\nfor step in range(steps):\n    print(f'step {step}', flush=True)\n    time.sleep(pause)"),
 )
+
+# -- fidelity: what the written notebook says must be true ----------------------------------------------------------
+
+
+def with_outputs(source: str, text: str, count: int, **metadata: object) -> object:
+    cell = code(source, **metadata)
+    cell["execution_count"] = count  # type: ignore[index]
+    cell["outputs"] = [v4.new_output("stream", text=text)]  # type: ignore[index]
+    return cell
+
+
+save(
+    "stale_outputs",  # saved after an older, successful run: every cell has outputs and counts
+    with_outputs("x = 1", "", 1, **PARAMS),
+    with_outputs("print('fresh', x)", "OLD OUTPUT of cell 1\n", 2),
+    with_outputs("raise ValueError('this time it fails')", "OLD OUTPUT of cell 2\n", 3),
+    with_outputs("print('below the failure')", "OLD OUTPUT of cell 3: a chart of last week\n", 4),
+)
+save(
+    "papermill_failed",  # a papermill output notebook that once failed: papermill's banner and anchor cells
+    v4.new_markdown_cell(
+        '<span style="color:red; font-family:Helvetica Neue, Helvetica, Arial, sans-serif; font-size:2em;">'
+        "An Exception was encountered at '<a href=\"#papermill-error-cell\">In [2]</a>'.</span>",
+        metadata={"tags": ["papermill-error-cell-tag"]},
+    ),
+    code("x = 1", **PARAMS),
+    v4.new_markdown_cell(
+        '<span id="papermill-error-cell" style="color:red; font-family:Helvetica Neue, Helvetica, Arial, '
+        'sans-serif; font-size:2em;">Execution using papermill encountered an exception here and stopped:</span>',
+        metadata={"tags": ["papermill-error-cell-tag"]},
+    ),
+    code("print('now it works', x)"),
+)
+save(
+    "partial_lines",  # streams that do not end with a newline
+    code(
+        "import time\nfor i in range(3):\n    print(f'\\rprogress {i + 1}/3', end='', flush=True)\n    time.sleep(0.05)"
+    ),
+    code("print('no newline at the end', end='')"),
+    code("print('a whole line')"),
+)
+save(
+    "raises_expected",  # a cell the notebook says raises (nbclient goes on): not a failure
+    code("raise ValueError('expected')", tags=["raises-exception"]),
+    code("print('after the expected error')"),
+)
+save(
+    "sysexit_false",
+    code("import sys\nsys.exit(False)"),
+    code("raise RuntimeError('must not run')"),
+)
+save(
+    "tag_misuse",  # `parameters` on a markdown cell, and on two code cells
+    v4.new_markdown_cell("x = 'from markdown'", metadata={"tags": ["parameters"]}),
+    code("x = 1  # the real one", **PARAMS),
+    code("y = 2", **PARAMS),
+    code("print(x, y)"),
+)
+
+
+def save_v44(name: str, *cells: object) -> None:
+    """nbformat 4.4: no cell ids (as most notebooks in the wild still are)."""
+    nb = v4.new_notebook(cells=list(cells))
+    nb.nbformat_minor = 4
+    for cell in nb.cells:
+        del cell["id"]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (HERE / f"{name}.ipynb").write_text(json.dumps(nb, indent=1, sort_keys=True) + "\n")
+
+
+save_v44(
+    "v44",
+    code("n = 1", **PARAMS),
+    code("print('n is', n)"),
+    code("raise ValueError('so the banner is added too')"),
+)
+
+# -- Spark --------------------------------------------------------------------------------------------------------
+save(
+    "spark_stops",  # Spark's own testing notebooks stop their session at the end
+    code("spark.range(100).count()"),
+    code("spark.stop()"),
+)
+
+# -- a kernel in another language: bash (bash_kernel, from PyPI) ---------------------------------------------------
+nb = v4.new_notebook(
+    cells=[
+        v4.new_code_cell('name="nobody"', metadata={"tags": ["parameters"]}),
+        v4.new_code_cell('echo "hello $name from bash"'),
+    ]
+)
+for number, cell in enumerate(nb.cells):
+    cell["id"] = f"bash-{number}"
+nb.metadata["kernelspec"] = {"name": "bash", "display_name": "Bash", "language": "bash"}
+nb.metadata["language_info"] = {"name": "bash"}
+nbformat.write(nb, HERE / "bash.ipynb")
