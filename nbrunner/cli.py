@@ -91,6 +91,22 @@ def _storage_options(f: F) -> F:
                 help="Upload the partial notebook of an s3:// output at most every S seconds; 0: never.",
             ),
             click.option(
+                "--s3-timeout",
+                type=float,
+                default=300.0,
+                show_default=True,
+                metavar="S",
+                help="Seconds for reading an s3:// input, and for storing all results (retries included; exit 8).",
+            ),
+            click.option(
+                "--s3-check-timeout",
+                type=float,
+                default=10.0,
+                show_default=True,
+                metavar="S",
+                help="Seconds for checking the output bucket before the run; past that the run goes on.",
+            ),
+            click.option(
                 "--spool",
                 metavar="DIR",
                 envvar="NBRUNNER_SPOOL",
@@ -221,6 +237,8 @@ def _storage(options: dict[str, Any]) -> StorageOptions:
         acl=options.get("acl"),
         checkpoint_every=options.get("checkpoint_every", 300.0),
         spool=options.get("spool"),
+        timeout=options.get("s3_timeout", 300.0),
+        check_timeout=options.get("s3_check_timeout", 10.0),
     )
 
 

@@ -27,9 +27,13 @@ class StorageOptions:
     acl: str | None = None
     checkpoint_every: float = 300.0  # seconds between uploads of the partial notebook; 0: none
     spool: str | None = None  # folder for the local copy of s3:// outputs
+    timeout: float = 300.0  # seconds for reading an input, and for storing all results, retries included
+    check_timeout: float = 10.0  # seconds for the output-bucket check before the run
 
     def __post_init__(self) -> None:
         check_seconds("--checkpoint-every", self.checkpoint_every, zero_ok=True)
+        check_seconds("--s3-timeout", self.timeout)
+        check_seconds("--s3-check-timeout", self.check_timeout)
 
 
 @dataclass(frozen=True)

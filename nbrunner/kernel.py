@@ -18,6 +18,32 @@ from nbrunner.errors import KernelDied, UsageError
 
 #: The name nbrunner gives its own kernel: this interpreter, running ipykernel.
 SAME_INTERPRETER = "nbrunner-python"
+#: A run's kernel files live in TMPDIR/nbrunner-kernel-<nbrunner's pid>-<random>/
+RUNTIME_PREFIX = "nbrunner-kernel-"
+
+
+def sweep_stale() -> list[Path]:
+    """Remove the kernel folders of nbrunner processes that no longer exist (killed with SIGKILL)."""
+    import shutil
+
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{RUNTIME_PREFIX}*-*"):
+        pid = folder.name[len(RUNTIME_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def same_interpreter_spec() -> Any:
@@ -118,12 +144,15 @@ class Kernel:
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
-        # IPC sockets in a private folder: no TCP ports, no "unencrypted TCP" warning, nothing shared
-        self._ipc_dir = tempfile.TemporaryDirectory(prefix="nbrunner-kernel-")
+        # the connection file and IPC sockets in a private folder named after this process: no TCP ports, nothing
+        # shared, and what a SIGKILLed nbrunner leaves is found and removed by the next run (sweep_stale)
+        sweep_stale()
+        self._ipc_dir = tempfile.TemporaryDirectory(prefix=f"{RUNTIME_PREFIX}{os.getpid()}-")
         spec = self.spec
         # the kernelspec's env was merged by build_env, with nbrunner's variables protected
         spec.env = {}
         km = AsyncKernelManager(kernel_name=self.name, transport="ipc", ip=os.path.join(self._ipc_dir.name, "k"))
+        km.connection_file = os.path.join(self._ipc_dir.name, "kernel.json")
         km._kernel_spec = spec  # noqa: SLF001 - jupyter_client has no public way to pass a spec object
         km.shutdown_wait_time = 2.0
         self.manager = km

@@ -117,10 +117,11 @@ def keep(plan: Plan, nb: Any, html: str | None, record: RunRecord, reporter: Rep
 def store(s3: S3Store, local: Artifacts, targets: Artifacts, record: RunRecord) -> None:
     """Upload the notebook, its HTML and the run record, the record last; then remove the local copy."""
     metadata = {"nbrunner-run-id": str(record.run_id), "nbrunner-status": str(record.status)}
+    deadline = time.monotonic() + s3.options.timeout  # for all three, retries included
     for path, uri in ((local.notebook, targets.notebook), (local.html, targets.html), (local.record, targets.record)):
         assert isinstance(path, Path) and isinstance(uri, S3Uri)  # noqa: S101 - spool paths and s3:// targets
         if path.exists():
-            s3.put_file(path, uri, metadata)
+            s3.put_file(path, uri, metadata, timeout=max(0.1, deadline - time.monotonic()))
     assert isinstance(local.notebook, Path)  # noqa: S101
     shutil.rmtree(local.notebook.parent, ignore_errors=True)
 
@@ -170,7 +171,9 @@ class Checkpointer(CellHooks):
 
     def _upload(self) -> None:
         try:
-            self.store.put_file(self.partial, self.target, {"nbrunner-status": "running"})
+            self.store.put_file(
+                self.partial, self.target, {"nbrunner-status": "running"}, timeout=self.store.options.timeout
+            )
             self.uploads += 1
         except StorageError as e:
             self.reporter.warning(f"checkpoint: {e}")

@@ -115,7 +115,9 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
     local = targets
     if isinstance(target, S3Uri):
         if not config.prepare_only:
-            store().check_bucket(target)
+            warning = store().check_bucket(target)
+            if warning is not None:
+                reporter.warning(warning)
         local = spool_artifacts(target, run_id, config)
     else:
         location.check_writable(target)

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from nbrunner.config import StorageOptions
-from nbrunner.errors import NbrunnerError, StorageError, UsageError
+from nbrunner.errors import StorageError, UsageError
 from nbrunner.location import S3Uri
 
+T = TypeVar("T")
 CONTENT_TYPES = {".ipynb": "application/x-ipynb+json", ".html": "text/html; charset=utf-8", ".json": "application/json"}
 
 
@@ -25,9 +28,30 @@ def endpoint(options: StorageOptions) -> str | None:
     return options.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
 
 
-def without_credentials(url: str) -> str:
-    """``url`` with any ``user:password@`` removed: never printed nor stored."""
-    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", r"\1", url)
+def without_credentials(text: str) -> str:
+    """``text`` with the ``user:password@`` of any URL in it removed: never printed nor stored."""
+    return re.sub(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@", r"\1", text)
+
+
+def bounded(seconds: float, call: Callable[[], T]) -> T:
+    """``call()`` on a worker thread, given at most ``seconds``: TimeoutError past that (the thread is abandoned;
+    botocore's own timeouts end it). The caller's thread stays interruptible: a signal's stop wins."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as e:  # handed to the caller's thread
+            outcome["error"] = e
+
+    worker = threading.Thread(target=target, name="nbrunner-s3", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(f"no answer within {seconds:g}s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return cast(T, outcome["value"])
 
 
 def make_client(options: StorageOptions) -> Any:
@@ -41,8 +65,8 @@ def make_client(options: StorageOptions) -> Any:
     url = endpoint(options)
     config = Config(
         retries={"mode": os.environ.get("AWS_RETRY_MODE", "standard"), "max_attempts": 5},
-        connect_timeout=10,
-        read_timeout=60,
+        connect_timeout=5,
+        read_timeout=30,
         # S3-compatible stores (MinIO, Ceph RGW, ...) generally want path-style addressing
         s3={"addressing_style": "path"} if url else {},
     )
@@ -109,37 +133,45 @@ class S3Store:
         return f"{what}: {without_credentials(_first_line(error))}"
 
     def read(self, uri: S3Uri) -> bytes:
-        """An s3:// input (notebook or parameters file); any failure is a UsageError (exit 2)."""
-        try:
+        """An s3:// input (notebook or parameters file), within ``--s3-timeout``; any failure is a UsageError."""
+
+        def get() -> bytes:
             response = self.client.get_object(Bucket=uri.bucket, Key=uri.key)
             return bytes(response["Body"].read())
-        except NbrunnerError:
-            raise  # a stop (signal) while waiting on the network wins
+
+        try:
+            return bounded(self.options.timeout, get)
+        except TimeoutError as e:
+            raise UsageError(f"cannot read {uri}: {self.where} gave {e}; check the endpoint or --s3-timeout") from e
         except Exception as e:
             raise UsageError(self.explain(e, uri, "read")) from e
 
-    def check_bucket(self, target: S3Uri) -> None:
+    def check_bucket(self, target: S3Uri) -> str | None:
         """Fail fast (exit 8, before any kernel starts) when the output bucket surely cannot take the results.
 
         Only definitive answers stop the run: no such bucket, refused credentials. Anything else (403 from a
         policy that allows PutObject but not ListBucket, a transient network error) lets the run go on; storing
-        decides at the end. A stop (signal) during the check is never swallowed.
+        decides at the end, and so does an endpoint silent for ``--s3-check-timeout``: the warning is returned.
+        A stop (signal) during the check is never swallowed.
         """
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         try:
-            self.client.head_bucket(Bucket=target.bucket)
+            bounded(self.options.check_timeout, lambda: self.client.head_bucket(Bucket=target.bucket))
+        except TimeoutError as e:
+            return f"{self.where} gave {e} about bucket {target.bucket!r}; running anyway, storing will tell"
         except ClientError as e:
             code = str(e.response.get("Error", {}).get("Code", ""))
             if code in ("404", "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"):
                 raise StorageError(self.explain(e, target, "store results in")) from e
         except NoCredentialsError as e:
             raise StorageError(self.explain(e, target, "store results in")) from e
-        except BotoCoreError:
-            pass  # not definitive (network, timeouts): the final store will say
+        except BotoCoreError as e:  # not definitive (network, timeouts): the final store will say
+            return f"could not check bucket {target.bucket!r} at {self.where} ({type(e).__name__}); running anyway"
+        return None
 
-    def put_file(self, path: Path, uri: S3Uri, metadata: dict[str, str]) -> None:
-        """One file to one object; s3transfer goes multipart above its threshold (8 MiB)."""
+    def put_file(self, path: Path, uri: S3Uri, metadata: dict[str, str], *, timeout: float) -> None:
+        """One file to one object within ``timeout`` seconds; s3transfer goes multipart above its threshold."""
         args: dict[str, Any] = {
             "ContentType": CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
             "Metadata": metadata,
@@ -150,9 +182,19 @@ class S3Store:
             args["SSEKMSKeyId"] = self.options.kms_key_id
         if self.options.acl:
             args["ACL"] = self.options.acl
+        from boto3.s3.transfer import TransferConfig
+
+        # no s3transfer thread pool: its threads are joined at exit, which would outlast the timeout; the upload
+        # (multipart above 8 MiB) runs on bounded()'s daemon thread instead
+        transfer = TransferConfig(use_threads=False)
         try:
-            self.client.upload_file(str(path), uri.bucket, uri.key, ExtraArgs=args)
-        except NbrunnerError:
-            raise
+            bounded(
+                timeout,
+                lambda: self.client.upload_file(str(path), uri.bucket, uri.key, ExtraArgs=args, Config=transfer),
+            )
+        except TimeoutError as e:
+            raise StorageError(
+                f"cannot store {uri}: no answer from {self.where} within --s3-timeout {self.options.timeout:g}s"
+            ) from e
         except Exception as e:
             raise StorageError(self.explain(e, uri, "store")) from e
