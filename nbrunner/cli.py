@@ -73,6 +73,13 @@ def _endpoint_option(f: F) -> F:
     )(f)
 
 
+def _seconds(name: str, default: float | None, help_text: str) -> Callable[[F], F]:
+    """A duration option (checked in RunConfig: finite, and above 0 where 0 would mean nothing)."""
+    return click.option(
+        name, type=float, default=default, show_default=default is not None, metavar="S", help=help_text
+    )
+
+
 def _storage_options(f: F) -> F:
     """The options of object storage, for every command that reads or writes s3://."""
     for option in reversed(
@@ -82,29 +89,16 @@ def _storage_options(f: F) -> F:
             ),
             click.option("--sse-kms-key-id", metavar="KEY", help="The KMS key for --sse aws:kms."),
             click.option("--acl", metavar="ACL", help="A canned ACL for stored objects (none is set by default)."),
-            click.option(
+            _seconds(
                 "--checkpoint-every",
-                type=float,
-                default=300.0,
-                show_default=True,
-                metavar="S",
-                help="Upload the partial notebook of an s3:// output at most every S seconds; 0: never.",
+                300.0,
+                "Upload the partial notebook of an s3:// output at most every S seconds; 0: never.",
             ),
-            click.option(
-                "--s3-timeout",
-                type=float,
-                default=300.0,
-                show_default=True,
-                metavar="S",
-                help="Seconds for reading an s3:// input, and for storing all results (retries included; exit 8).",
+            _seconds(
+                "--s3-timeout", 300.0, "Seconds for reading an s3:// input, and for storing all results (exit 8)."
             ),
-            click.option(
-                "--s3-check-timeout",
-                type=float,
-                default=10.0,
-                show_default=True,
-                metavar="S",
-                help="Seconds for checking the output bucket before the run; past that the run goes on.",
+            _seconds(
+                "--s3-check-timeout", 10.0, "Seconds for checking the output bucket before the run; then it goes on."
             ),
             click.option(
                 "--spool",
@@ -166,12 +160,9 @@ def cli() -> None:
     "other than Python, else a kernel on this same Python (no kernelspec needed).",
 )  # fmt: skip
 @click.option("--cwd", metavar="DIR", help="The kernel's working directory. Default: the notebook's folder.")
-@click.option("--cell-timeout", type=float, metavar="S", help="Fail a cell that runs longer than S seconds (exit 5).")
-@click.option("--timeout", type=float, metavar="S", help="Fail the run if it lasts longer than S seconds (exit 5).")
-@click.option(
-    "--start-timeout", type=float, default=60.0, show_default=True, metavar="S",
-    help="Seconds the kernel has to start (exit 6).",
-)  # fmt: skip
+@_seconds("--cell-timeout", None, "Fail a cell that runs longer than S seconds (exit 5).")
+@_seconds("--timeout", None, "Fail the run if it lasts longer than S seconds (exit 5).")
+@_seconds("--start-timeout", 60.0, "Seconds the kernel has to start (exit 6).")
 @click.option("--log-output", is_flag=True, help="Stream cell outputs to stderr, prefixed with the cell index.")
 @click.option("-q", "--quiet", is_flag=True, help="No per-cell progress lines on stderr (--log-output still logs).")
 @click.option("--prepare-only", is_flag=True, help="Write the parameterized notebook; run nothing.")
