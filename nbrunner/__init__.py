@@ -1,7 +1,8 @@
 """nbrunner: run parameterized Jupyter notebooks unattended, under spark-submit, with results kept.
 
 The Python API (see the README): :func:`run_notebook`, :func:`inspect_notebook`, :class:`RunRecord`, and the error
-tree rooted at :class:`NbrunnerError`. Imported on first use, so ``import nbrunner`` costs nothing.
+tree rooted at :class:`NbrunnerError`; inside a notebook: :func:`output`, :func:`skip`, :func:`secret`. Imported on
+first use, so ``import nbrunner`` costs nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from nbrunner.config import StorageOptions as StorageOptions
     from nbrunner.errors import ExitCode as ExitCode
     from nbrunner.errors import NbrunnerError as NbrunnerError
+    from nbrunner.inside import output as output
+    from nbrunner.inside import secret as secret
+    from nbrunner.inside import skip as skip
     from nbrunner.record import RunRecord as RunRecord
     from nbrunner.report import LogReporter as LogReporter
     from nbrunner.report import Reporter as Reporter
@@ -35,6 +39,9 @@ _EXPORTS = {
     "Reporter": "nbrunner.report",
     "LogReporter": "nbrunner.report",
     "StreamReporter": "nbrunner.report",
+    "output": "nbrunner.inside",
+    "skip": "nbrunner.inside",
+    "secret": "nbrunner.inside",
 }
 __all__ = ["__version__", *_EXPORTS]
 

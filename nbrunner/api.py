@@ -42,6 +42,7 @@ def run_notebook(
     parameters: Mapping[str, Any] | None = None,
     *,
     parameter_files: Sequence[str | os.PathLike[str]] = (),
+    secrets: Mapping[str, str] | None = None,
     allow_undeclared: bool = False,
     allow_path_params: bool = False,
     kernel: str | None = None,
@@ -60,17 +61,25 @@ def run_notebook(
     ``input`` and ``output`` are local paths or ``s3://bucket/key`` URIs (``output`` may use the ``-o``
     placeholders: ``{notebook}``, ``{run_id}``, ``{started}``, any parameter). ``parameters`` are Python values
     (str, int, float, bool, None, lists and dicts of them), checked against the notebook's ``parameters`` cell;
-    ``parameter_files`` (YAML or JSON) are read first. Progress goes to ``reporter`` (default: the ``nbrunner``
+    ``parameter_files`` (YAML or JSON) are read first. ``secrets`` maps parameter names to references
+    (``"env:DB_PASSWORD"``, ``"file:/run/secrets/db"``): the notebook gets ``nbrunner.secret("name")``, and the value
+    is never written anywhere. Progress goes to ``reporter`` (default: the ``nbrunner``
     logger). Raises a :class:`~nbrunner.errors.NbrunnerError` subclass on any failure; the executed notebook is
     written whatever happens once the run started.
     """
-    from nbrunner.values import from_mapping
+    from nbrunner.secret_values import SecretRef
+    from nbrunner.values import Given, check_name, from_mapping
+
+    hidden = []
+    for name, ref in (secrets or {}).items():
+        check_name(name, source=f"secrets[{name!r}]")
+        hidden.append(Given(name, SecretRef(ref), None, f"secrets[{name!r}]"))
 
     config = RunConfig(
         notebook=os.fspath(input),
         output=os.fspath(output) if output is not None else None,
         param_files=tuple(os.fspath(name) for name in parameter_files),
-        parameters=tuple(from_mapping(dict(parameters or {}), source="parameters")),
+        parameters=(*from_mapping(dict(parameters or {}), source="parameters"), *hidden),
         allow_undeclared=allow_undeclared,
         allow_path_params=allow_path_params,
         kernel=kernel,
@@ -101,9 +110,16 @@ class NotebookInfo:
         return {
             "notebook": self.notebook,
             "parameters_cell": self.parameters_cell,
-            "parameters": [p.as_json() for p in self.parameters],
+            "parameters": [{**p.as_json(), "secret_capable": secret_capable(p)} for p in self.parameters],
             "kernel": {"name": self.kernel_name, "language": self.language},
         }
+
+
+def secret_capable(declared: Declared) -> bool:
+    """Whether a parameter can be given with ``--secret``: a secret is text."""
+    from nbrunner.params import accepts_text
+
+    return accepts_text(declared.type)
 
 
 def inspect_notebook(input: str | os.PathLike[str], *, storage: StorageOptions | None = None) -> NotebookInfo:  # noqa: A002

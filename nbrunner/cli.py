@@ -16,8 +16,16 @@ import click
 
 from nbrunner import __version__
 from nbrunner.config import RunConfig, SparkOptions, StorageOptions
-from nbrunner.errors import EXIT_CODE_HELP, ExitCode, InternalError, NbrunnerError, exit_code_of, status_of
-from nbrunner.values import Given, from_text
+from nbrunner.errors import (
+    EXIT_CODE_HELP,
+    ExitCode,
+    InternalError,
+    NbrunnerError,
+    Skipped,
+    exit_code_of,
+    status_of,
+)
+from nbrunner.values import Given, from_text, secret_from_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,7 +47,9 @@ class Assignment(click.ParamType):  # type: ignore[type-arg]
         self.option = option
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Given:
-        return value if isinstance(value, Given) else from_text(self.option, str(value))
+        if isinstance(value, Given):
+            return value
+        return secret_from_text(str(value)) if self.option == "--secret" else from_text(self.option, str(value))
 
 
 class _RunCommand(click.Command):
@@ -52,15 +62,18 @@ class _RunCommand(click.Command):
 
         def parse_args(args: list[str]) -> Any:
             opts, largs, order = parse(args=args)
-            ctx.meta["nbrunner.param_order"] = [param.name for param in order if param.name in ("typed", "raw")]
+            ctx.meta["nbrunner.param_order"] = [param.name for param in order if param.name in _PARAMETERS]
             return opts, largs, order
 
         parser.parse_args = parse_args  # type: ignore[method-assign]
         return parser
 
 
-def _ordered(ctx: click.Context, typed: Sequence[Given], raw: Sequence[Given]) -> tuple[Given, ...]:
-    queues = {"typed": list(typed), "raw": list(raw)}
+_PARAMETERS = ("typed", "raw", "secrets")  # the options that give parameters: a later one wins, whichever it is
+
+
+def _ordered(ctx: click.Context, options: dict[str, Any]) -> tuple[Given, ...]:
+    queues = {name: list(options[name]) for name in _PARAMETERS}
     return tuple(queues[name].pop(0) for name in ctx.meta.get("nbrunner.param_order", []))
 
 
@@ -146,6 +159,14 @@ def cli() -> None:
     "-r", "--raw-param", "raw", multiple=True, type=Assignment("-r"), help="A parameter kept as the raw string."
 )
 @click.option(
+    "--secret",
+    "secrets",
+    multiple=True,
+    type=Assignment("--secret"),
+    help="A secret parameter, NAME=env:VARIABLE or NAME=file:/path: its value is never written, and redacted from "
+    "outputs.",
+)
+@click.option(
     "-f",
     "--param-file",
     "files",
@@ -173,6 +194,17 @@ def cli() -> None:
     show_default=True,
     help="Under spark-submit, define `spark` and `sc` in the notebook before the first cell.",
 )
+@click.option(
+    "--outputs-file",
+    metavar="PATH",
+    help="Also write the notebook's outputs (nbrunner.output, scrapbook glue) to PATH as a JSON object, whatever the "
+    "outcome (Azkaban: $JOB_OUTPUT_PROP_FILE).",
+)
+@click.option(
+    "--print-set-value",
+    is_flag=True,
+    help="Also print each output as a DolphinScheduler ${setValue(name=value)} line on stdout, before the record.",
+)
 @_storage_options
 @click.pass_context
 def run(ctx: click.Context, /, **options: Any) -> int:
@@ -187,7 +219,7 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         notebook=options["notebook"],
         output=options["output"],
         param_files=tuple(options["files"]),
-        parameters=_ordered(ctx, options["typed"], options["raw"]),
+        parameters=_ordered(ctx, options),
         allow_undeclared=options["allow_undeclared"],
         allow_path_params=options["allow_path_params"],
         kernel=options["kernel"],
@@ -201,11 +233,13 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         spark=SparkOptions(define_session=options["spark_session"]),
     )
     reporter = StreamReporter(sys.stderr, progress=not options["quiet"], log_output=options["log_output"])
+    code = 0
     try:
         record = run_config(config, reporter)
     except NbrunnerError as e:
         if e.record is None:
             raise  # nothing ran: main says why
+        record, code = e.record, int(e.exit_code)
         if isinstance(e, InternalError) and e.__cause__ is not None:
             import traceback
 
@@ -213,11 +247,30 @@ def run(ctx: click.Context, /, **options: Any) -> int:
             click.echo(
                 "nbrunner: internal error (a bug in nbrunner); please report it with the traceback above", err=True
             )
-        click.echo(f"nbrunner: error: {e.record.message} (notebook: {e.record.output})", err=True)
-        _print_record(e.record.as_json())
-        return int(e.exit_code)
+        if isinstance(e, Skipped):
+            click.echo(f"nbrunner: {record.message} (notebook: {record.output})", err=True)
+        else:
+            click.echo(f"nbrunner: error: {record.message} (notebook: {record.output})", err=True)
+    _scheduler_outputs(record.outputs, options["outputs_file"], set_value=options["print_set_value"])
     _print_record(record.as_json())
-    return 0
+    return code
+
+
+def _scheduler_outputs(outputs: dict[str, Any], path: str | None, *, set_value: bool) -> None:
+    """The notebook's outputs where schedulers look for them: a JSON file, DolphinScheduler's setValue lines."""
+    if path is not None:
+        from pathlib import Path
+
+        from nbrunner.notebook import write_atomic
+
+        try:
+            write_atomic(Path(path), json.dumps(outputs, ensure_ascii=False, indent=2) + "\n")
+        except OSError as e:
+            click.echo(f"nbrunner: warning: --outputs-file {path}: cannot write it: {e.strerror or e}", err=True)
+    if set_value:
+        for name, value in outputs.items():
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            click.echo(f"${{setValue({name}={text})}}")
 
 
 def _storage(options: dict[str, Any]) -> StorageOptions:

@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     KERNEL_DIED = 6
     SPARK_GATEWAY = 7
     STORAGE = 8
+    SKIPPED = 99
     INTERRUPTED = 130
     TERMINATED = 143
 
@@ -38,6 +39,7 @@ EXIT_CODE_HELP: dict[ExitCode, str] = {
     ExitCode.KERNEL_DIED: "the kernel died or could not start",
     ExitCode.SPARK_GATEWAY: "Spark gateway problem (unreachable, refused, version mismatch, driver JVM gone)",
     ExitCode.STORAGE: "results could not be stored; the local copy is kept and its path printed",
+    ExitCode.SKIPPED: "skipped: the notebook called nbrunner.skip(reason) (Airflow's default skip code)",
     ExitCode.INTERRUPTED: "interrupted by SIGINT",
     ExitCode.TERMINATED: "terminated by SIGTERM",
 }
@@ -108,6 +110,13 @@ class GatewayError(NbrunnerError):
 class StorageError(NbrunnerError):
     exit_code = ExitCode.STORAGE
     status = "storage-error"
+
+
+class Skipped(NbrunnerError):
+    """The notebook asked to be skipped (``nbrunner.skip(reason)``): not a failure, but not a success either."""
+
+    exit_code = ExitCode.SKIPPED
+    status = "skipped"
 
 
 class InternalError(NbrunnerError):

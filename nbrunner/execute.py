@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nbrunner.errors import CellFailed, GatewayError, KernelDied, NbrunnerError, RunTimeout
+from nbrunner.secret_values import Redactor
 
 #: ``sys.exit(value)`` with these values ends the process with status 0: the run stops there, as a success
 SUCCESS_EXITS = ("", "0", "None", "False")
@@ -47,6 +48,7 @@ class Settings:
     stop_requested: Callable[[], NbrunnerError | None] | None = None  # why the run must stop, once it must
     startup_code: str | None = None  # run silently in the kernel before the first cell (Spark set-up)
     on_startup: Callable[[], None] | None = None  # the start-up code ran
+    redactor: Redactor | None = None  # secrets' values out of every output and message
 
 
 @dataclass
@@ -125,6 +127,8 @@ def _make_executor(engine: _Engine) -> Any:
 
     class Executor(ExecutePreprocessor):
         def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
+            if engine.settings.redactor:
+                msg = engine.settings.redactor.deep(msg)
             result = super().output(outs, msg, display_id, cell_index)
             engine.output(cell_index, msg)
             return result
@@ -158,6 +162,8 @@ def execute(nb: Any, km: Any, settings: Settings, progress: Progress, hooks: Seq
         if index is None:
             raise
         ename, evalue = str(e.ename), str(e.evalue)
+        if settings.redactor:
+            evalue = settings.redactor.text(evalue)
         if ename == "SystemExit" and evalue in SUCCESS_EXITS:
             progress.stopped_early = True
             return

@@ -6,6 +6,7 @@ pyspark included) and needs no installed kernelspec. ``--kernel NAME`` uses an i
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nbrunner.errors import KernelDied, UsageError
+from nbrunner.inside import SECRETS_FILE
 
 #: The name nbrunner gives its own kernel: this interpreter, running ipykernel.
 SAME_INTERPRETER = "nbrunner-python"
@@ -131,10 +133,21 @@ def build_env(base: Mapping[str, str], extra: Mapping[str, str], spec_env: Mappi
 class Kernel:
     """One kernel process, owned by this run: started by :meth:`start`, always ended by :meth:`stop`."""
 
-    def __init__(self, choice: KernelChoice, *, env: Mapping[str, str], cwd: Path):
+    def __init__(
+        self,
+        choice: KernelChoice,
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        secrets: Mapping[str, str] | None = None,
+        hide: frozenset[str] = frozenset(),
+    ):
         self.name = choice.name
         self.spec = choice.spec
-        self.env = build_env(os.environ, env, self.spec.env or {})
+        # variables that held secrets are not inherited: the kernel's children would see them
+        base = {key: value for key, value in os.environ.items() if key not in hide}
+        self.env = build_env(base, env, self.spec.env or {})
+        self.secrets = dict(secrets or {})
         self.cwd = cwd
         self._ipc_dir: tempfile.TemporaryDirectory[str] | None = None
         self._shutdown_requested = False
@@ -148,6 +161,13 @@ class Kernel:
         # shared, and what a SIGKILLed nbrunner leaves is found and removed by the next run (sweep_stale)
         sweep_stale()
         self._ipc_dir = tempfile.TemporaryDirectory(prefix=f"{RUNTIME_PREFIX}{os.getpid()}-")
+        if self.secrets:
+            # read by nbrunner.secret() in the kernel: only this path is in its environment, never a value
+            path = os.path.join(self._ipc_dir.name, "secrets.json")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self.secrets, handle)
+            self.env[SECRETS_FILE] = path
         spec = self.spec
         # the kernelspec's env was merged by build_env, with nbrunner's variables protected
         spec.env = {}

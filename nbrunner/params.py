@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nbrunner.errors import ParameterError
+from nbrunner.secret_values import Secret
 from nbrunner.values import Given
 
 
@@ -174,6 +175,11 @@ def _fits(value: Any, type_text: str) -> bool | None:
     return isinstance(value, allowed)
 
 
+def accepts_text(type_text: str | None) -> bool:
+    """Whether a parameter declared ``type_text`` (None: untyped) takes a string."""
+    return type_text is None or _fits("", type_text) is not False
+
+
 def resolve(given: Mapping[str, Given], declared: Declaration, *, allow_undeclared: bool) -> dict[str, Any]:
     """Check the given values against the declaration; return the values to inject, in the given order.
 
@@ -195,6 +201,11 @@ def resolve(given: Mapping[str, Given], declared: Declaration, *, allow_undeclar
             values[name] = item.value
             continue
         value = item.value
+        if isinstance(value, Secret):
+            if not accepts_text(spec.type):
+                raise ParameterError(f"{item.source}: parameter {name!r} is declared {spec.type}; a secret is text")
+            values[name] = value
+            continue
         if item.raw is not None and _strip_optional(spec.type)[0] == "str" and not isinstance(value, str):
             value = item.raw if value is not None else None
         if _fits(value, spec.type) is False:
@@ -211,7 +222,10 @@ def resolve(given: Mapping[str, Given], declared: Declaration, *, allow_undeclar
 
 
 def literal(value: Any) -> str:
-    """Python source that evaluates back to ``value``: a literal, never code from the user."""
+    """Python source that evaluates back to ``value``: a literal, never code from the user. A secret is fetched by
+    name in the kernel (``nbrunner.secret("password")``): its value is never written."""
+    if isinstance(value, Secret):
+        return f"nbrunner.secret({value.name!r})"
     if isinstance(value, float) and not math.isfinite(value):
         return f'float("{value}")'
     if isinstance(value, list):
@@ -223,6 +237,8 @@ def literal(value: Any) -> str:
 
 def render(values: Mapping[str, Any]) -> str:
     lines = ["# Parameters injected by nbrunner"]
+    if any(isinstance(value, Secret) for value in values.values()):
+        lines.append("import nbrunner")
     for name, value in values.items():
         if not name.isidentifier() or keyword.iskeyword(name):  # checked on input; never write code
             raise ParameterError(f"refusing to inject parameter name {name!r}")

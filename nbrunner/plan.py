@@ -19,6 +19,7 @@ from nbrunner.errors import UsageError
 from nbrunner.kernel import KernelChoice, kernel_choice
 from nbrunner.location import Artifacts, Location, S3Uri
 from nbrunner.report import Reporter
+from nbrunner.secret_values import SHOWN, Secret, SecretRef
 from nbrunner.storage import S3Store
 
 
@@ -45,33 +46,44 @@ class Plan:
     source: Location
     data: bytes  # the notebook as read; parsed with nbformat while the kernel starts
     sha256: str
-    values: dict[str, Any]
+    values: dict[str, Any]  # as the record shows them: a secret as "[secret]"
     injected: str | None  # the injected-parameters cell's source, if any
     targets: Artifacts  # where the results are stored
     local: Artifacts  # where they are written first (the same as targets for local outputs)
     cwd: Path
     kernel: KernelChoice
     store: S3Store | None = field(default=None)  # built when an input or output is s3://
+    secrets: dict[str, str] = field(default_factory=dict)  # name -> value, for the kernel only
+    secret_variables: frozenset[str] = frozenset()  # environment variables holding them: not passed to the kernel
 
     @property
     def stores_remotely(self) -> bool:
         return self.local != self.targets
 
 
-def load_given(config: RunConfig, store: LazyStore) -> dict[str, values.Given]:
-    """The parameters files in order, then the parameters: later values win."""
+def load_given(config: RunConfig, store: LazyStore) -> tuple[dict[str, values.Given], frozenset[str]]:
+    """The parameters files in order, then the parameters: later values win. Secrets are resolved; the environment
+    variables that held them are returned too (the kernel does not get them)."""
     given: list[values.Given] = []
     for name in config.param_files:
         where = location.parse(name, what="parameters file")
         text = inputs.read_text(where, what="parameters file", store=store)
         given.extend(values.from_mapping(values.parse_yaml(text, source=f"-f {name}"), source=f"-f {name}"))
-    return values.merge(given, config.parameters)
+    merged = values.merge(given, config.parameters)
+    variables = set()
+    for name, item in merged.items():
+        if isinstance(item.value, SecretRef):  # read now, from the environment or a file; never shown
+            merged[name] = values.Given(name, item.value.resolve(name), None, item.source)
+            variables.add(item.value.variable)
+    return merged, frozenset(v for v in variables if v)
 
 
 def render_parameters(given: dict[str, Any], kernel: KernelChoice) -> str:
     """The injected cell's code: Python literals, or the kernel's language through papermill's translators."""
     if kernel.is_python:
         return params.render(given)
+    if any(isinstance(value, Secret) for value in given.values()):
+        raise UsageError(f"secret parameters need a Python kernel; this notebook runs in {kernel.language}")
     from papermill.exceptions import PapermillException
     from papermill.translators import papermill_translators
 
@@ -97,7 +109,7 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
     declared = params.declaration(None if index is None else notebook.source_of(raw["cells"][index]))
     for message in declared.skipped:
         reporter.warning(f"parameters cell: {message}")
-    given = load_given(config, store)
+    given, variables = load_given(config, store)
     resolved = params.resolve(given, declared, allow_undeclared=config.allow_undeclared)
     metadata: dict[str, Any] = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
     kernel = kernel_choice(config.kernel, metadata)
@@ -106,7 +118,9 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
         if not declared.found:
             reporter.warning("the notebook has no cell tagged 'parameters'; parameters are injected at the top")
         injected = render_parameters(resolved, kernel)
-    fields: dict[str, Any] = dict(resolved)
+    secrets = {name: value.value for name, value in resolved.items() if isinstance(value, Secret)}
+    shown = {name: SHOWN if name in secrets else value for name, value in resolved.items()}
+    fields: dict[str, Any] = {name: value for name, value in resolved.items() if name not in secrets}
     fields.update(notebook=location.stem(source), run_id=run_id, started=started.strftime("%Y%m%dT%H%M%SZ"))
     template = config.output or os.environ.get("NBRUNNER_OUTPUT") or None
     target = location.output_location(template, source, fields, allow_path_params=config.allow_path_params)
@@ -129,8 +143,8 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
         cwd = source.parent if isinstance(source, Path) else Path.cwd()
     sha = hashlib.sha256(data).hexdigest()
     return Plan(
-        config, run_id, started, source, data, sha, resolved, injected, targets, local, cwd.resolve(), kernel,
-        store.store,
+        config, run_id, started, source, data, sha, shown, injected, targets, local, cwd.resolve(), kernel,
+        store.store, secrets, variables,
     )  # fmt: skip
 
 

@@ -54,6 +54,9 @@ class RunRecord:
     spark: dict[str, Any] | None = None
     storage: dict[str, Any] | None = None
     signal: str | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)  # nbrunner.output() / scrapbook glue values
+    outputs_truncated: bool = False
+    context: dict[str, str] = field(default_factory=dict)  # the scheduler's identifiers
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,6 +107,7 @@ _PHRASES = {
     "interrupted": "was interrupted (SIGINT)",
     "terminated": "was terminated (SIGTERM)",
     "internal-error": "hit an internal error in nbrunner",
+    "skipped": "was skipped by the notebook",
 }
 
 

@@ -15,13 +15,15 @@ from typing import Any
 
 from nbrunner import location, notebook, outputs, spark
 from nbrunner.config import RunConfig
-from nbrunner.errors import GatewayError, NbrunnerError, Stopped
+from nbrunner.errors import GatewayError, NbrunnerError, Skipped, Stopped
 from nbrunner.execute import CellHooks, Progress, Settings, execute, finish_cell, utc_now
 from nbrunner.kernel import Kernel
 from nbrunner.plan import Plan, make_plan
 from nbrunner.progress import OutputLog, ProgressLines
 from nbrunner.record import RunRecord, banner, count_cells, outcome, versions
 from nbrunner.report import Reporter
+from nbrunner.scraps import Scraps, scheduler_context
+from nbrunner.secret_values import Redactor
 from nbrunner.signals import StopGuard, StopSignal
 
 
@@ -76,7 +78,9 @@ class Run:
             record=str(plan.targets.record),
             started=utc_now(),
             parameters=plan.values,
+            context=scheduler_context(os.environ),
         )
+        self.scraps = Scraps()
 
     def go(self, driver: Any, kernel_env: dict[str, str]) -> tuple[RunRecord, BaseException | None]:
         config, record = self.plan.config, self.record
@@ -87,7 +91,10 @@ class Run:
             if config.prepare_only:
                 nb = notebook_of(self.plan)
             else:
-                kernel = Kernel(self.plan.kernel, env=kernel_env, cwd=self.plan.cwd)
+                kernel = Kernel(
+                    self.plan.kernel, env={**kernel_env, **self.run_env()}, cwd=self.plan.cwd,
+                    secrets=self.plan.secrets, hide=self.plan.secret_variables,
+                )  # fmt: skip
                 self.guard.running(kernel.signal)
                 try:
                     kernel.start()  # the kernel boots while nbrunner builds the notebook
@@ -112,7 +119,7 @@ class Run:
                 outcome(record, nb, e, stopped_early=False)
             record.ended = utc_now()
             record.duration_s = round(time.monotonic() - self.clock, 3)
-            if record.exit_code:
+            if record.exit_code and not isinstance(error, Skipped):
                 notebook.add_banner(nb, banner(record))
             html = self.render(renderer, nb)
             error = outputs.finish(self.plan, nb, record, html, self.reporter, self.guard) or error
@@ -120,6 +127,11 @@ class Run:
             if kernel is not None:
                 kernel.stop(now=False)  # asked to shut down already: it has exited while we wrote
         return record, error
+
+    def run_env(self) -> dict[str, str]:
+        """What the notebook can read of its run (papermill's --inject-paths idea)."""
+        return {"NBRUNNER_RUN_ID": self.record.run_id, "NBRUNNER_INPUT": self.record.input,
+                "NBRUNNER_OUTPUT": self.record.output}  # fmt: skip
 
     def execute(self, kernel: Kernel, nb: Any, driver: Any) -> None:
         config = self.plan.config
@@ -129,8 +141,9 @@ class Run:
             run_timeout=config.timeout,
             start_timeout=config.start_timeout,
             stop_requested=lambda: self.guard.reason,
+            redactor=Redactor(self.plan.secrets.values()),
         )
-        hooks: list[CellHooks] = [ProgressLines(self.reporter, len(nb.cells)), OutputLog(self.reporter)]
+        hooks: list[CellHooks] = [ProgressLines(self.reporter, len(nb.cells)), OutputLog(self.reporter), self.scraps]
         sparkrun = None
         if driver is not None:
             sparkrun = spark.SparkRun(
@@ -167,6 +180,9 @@ class Run:
         if guard.reason is not None and error is not None:
             error = guard.reason
             self.mark_stopped_cell(nb, guard.reason)
+        if error is None and self.scraps.skip_reason is not None and self.progress.stopped_early:
+            error = Skipped(f"skipped by the notebook: {self.scraps.skip_reason}", cell_index=self.scraps.skip_cell)
+        record.outputs, record.outputs_truncated = self.scraps.capped()
         if kernel is None:
             record.status, record.exit_code = "prepared", 0
         else:

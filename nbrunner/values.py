@@ -151,7 +151,7 @@ class Given:
 
     name: str
     value: Any
-    raw: str | None  # the command-line text, for ``-p``; None for ``-r``, files and the Python API
+    raw: str | None  # the command-line text, for ``-p``; None for ``-r``, files, secrets and the Python API
     source: str
 
 
@@ -161,14 +161,28 @@ def from_mapping(data: Any, *, source: str) -> list[Given]:
         return []
     if not isinstance(data, Mapping):
         raise ParameterError(f"{source}: expected a mapping of parameter names to values, got {type(data).__name__}")
+    from nbrunner.secret_values import reference_in
+
     given = []
     for name, value in data.items():
         if not isinstance(name, str):
             raise ParameterError(f"{source}: parameter name {name!r} is not a string")
         check_name(name, source=source)
-        check_value(value, name=name, source=source)
-        given.append(Given(name, value, None, source))
+        ref = reference_in(value)
+        if ref is None:
+            check_value(value, name=name, source=source)
+        given.append(Given(name, value if ref is None else ref, None, source))
     return given
+
+
+def secret_from_text(text: str) -> Given:
+    """One ``--secret NAME=env:VAR`` or ``--secret NAME=file:/path``: a reference, resolved before the run."""
+    from nbrunner.secret_values import SecretRef
+
+    name, ref = split_assignment(text, "--secret")
+    source = f"--secret {name}"
+    check_name(name, source=source)
+    return Given(name, SecretRef(ref), None, source)
 
 
 def from_text(option: str, text: str) -> Given:

@@ -260,3 +260,33 @@ for number, cell in enumerate(nb.cells):
 nb.metadata["kernelspec"] = {"name": "bash", "display_name": "Bash", "language": "bash"}
 nb.metadata["language_info"] = {"name": "bash"}
 nbformat.write(nb, HERE / "bash.ipynb")
+
+# -- the scheduler contract: secrets, outputs, skip, run context ----------------------------------------------------
+save(
+    "secret",
+    code('password = "none"  # the database password\nrows: int = 1', **PARAMS),
+    code(
+        "import os, subprocess\n"
+        "print('the password is', password)\n"
+        "print('length', len(password))\n"
+        "print('in my environment:', [k for k, v in os.environ.items() if v == password])\n"
+        "print('child sees:', subprocess.run(['env'], capture_output=True, text=True).stdout.count(password))"
+    ),
+    code("raise RuntimeError('failed with ' + password)"),
+)
+save(
+    "scheduler",
+    code("import json, os\nimport nbrunner\nfrom IPython.display import display"),
+    code("nbrunner.output('rows', 123)\nnbrunner.output('tables', ['a', 'b'])"),
+    code(
+        "display({'application/scrapbook.scrap.json+json': "
+        "{'name': 'glued', 'data': {'ok': True}, 'encoder': 'json', 'version': 1}}, raw=True)"
+    ),
+    code("nbrunner.output('huge', 'x' * 60000)"),
+    code("print(json.dumps({k: v for k, v in os.environ.items() if k.startswith('NBRUNNER_')}))"),
+)
+save(
+    "skip",
+    code("import nbrunner\nnbrunner.skip('no data for this day')"),
+    code("raise RuntimeError('must not run')"),
+)

@@ -1,0 +1,102 @@
+"""The notebook-scheduler contract: secrets by reference, outputs back to the scheduler, skip, run context."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nbrunner import run_notebook
+from nbrunner.errors import Skipped
+from tests.conftest import read_nb, run_cli
+from tests.test_run import outputs_text
+
+SECRET = "hunter2-Zq9!x"  # noqa: S105 - the value the tests look for everywhere
+
+
+def everything_written(result_out: Path, *streams: str) -> str:
+    """Every artifact of a run (notebook, HTML, record) and what it printed."""
+    files = [
+        result_out,
+        result_out.with_name(result_out.stem + ".html"),
+        result_out.with_name(result_out.stem + ".run.json"),
+    ]
+    return "".join(streams) + "".join(path.read_text() for path in files if path.exists())
+
+
+@pytest.mark.parametrize("kind", ["env", "file", "param-file"])
+def test_a_secret_reaches_the_notebook_and_is_never_written(notebooks: Path, tmp_path: Path, kind: str) -> None:
+    (tmp_path / "pw").write_text(SECRET + "\n")
+    (tmp_path / "p.yaml").write_text("password: {secret: env:DB_PASSWORD}\n")
+    how = {
+        "env": ["--secret", "password=env:DB_PASSWORD"],
+        "file": ["--secret", f"password=file:{tmp_path / 'pw'}"],
+        "param-file": ["-f", str(tmp_path / "p.yaml")],
+    }[kind]
+    out = tmp_path / "out" / "secret.ipynb"
+    env = {} if kind == "file" else {"DB_PASSWORD": SECRET}  # the variable that holds it is not inherited
+    result = run_cli("run", str(notebooks / "secret.ipynb"), *how, "--log-output", "-o", str(out), env=env)
+    assert result.code == 4, result.stderr  # the last cell fails, with the secret in its message
+    nb = read_nb(out)
+    assert "password = nbrunner.secret('password')" in nb.cells[2].source  # after the banner and parameters
+    shown = outputs_text(nb.cells[3])
+    assert f"length {len(SECRET)}" in shown  # the notebook had the real value
+    assert "the password is [REDACTED]" in shown
+    assert "in my environment: []" in shown and "child sees: 0" in shown  # not inherited by child processes
+    assert result.record["parameters"]["password"] == "[secret]"  # noqa: S105
+    assert "failed with [REDACTED]" in result.record["message"]
+    assert SECRET not in everything_written(out, result.stdout, result.stderr)
+
+
+def test_secret_checks_never_print_the_value(notebooks: Path) -> None:
+    env = {"DB_PASSWORD": SECRET}
+    typed = run_cli("run", str(notebooks / "secret.ipynb"), "--secret", "rows=env:DB_PASSWORD", env=env)
+    assert typed.code == 3 and "'rows' is declared int; a secret is text" in typed.stderr
+    undeclared = run_cli("run", str(notebooks / "secret.ipynb"), "--secret", "token=env:DB_PASSWORD", env=env)
+    assert undeclared.code == 3 and "does not declare parameter 'token'" in undeclared.stderr
+    missing = run_cli("run", str(notebooks / "secret.ipynb"), "--secret", "password=env:NOT_SET_ANYWHERE")
+    assert missing.code == 2 and "the environment variable NOT_SET_ANYWHERE is not set" in missing.stderr
+    bad = run_cli("run", str(notebooks / "secret.ipynb"), "--secret", "password=vault:x")
+    assert bad.code == 2 and "write env:VARIABLE or file:/path/to/file" in bad.stderr
+    for result in (typed, undeclared, missing, bad):
+        assert SECRET not in result.stdout + result.stderr
+
+
+def test_outputs_reach_the_record_the_outputs_file_and_set_value_lines(notebooks: Path, tmp_path: Path) -> None:
+    result = run_cli(
+        "run", str(notebooks / "scheduler.ipynb"), "--outputs-file", str(tmp_path / "outputs.json"),
+        "--print-set-value", env={"AIRFLOW_CTX_DAG_ID": "daily", "AIRFLOW_CTX_TRY_NUMBER": "2"},
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    record = result.record
+    assert record["outputs"] == {"rows": 123, "tables": ["a", "b"], "glued": {"ok": True}}
+    assert record["outputs_truncated"] is True  # 'huge' is over the cap
+    assert json.loads((tmp_path / "outputs.json").read_text()) == record["outputs"]
+    lines = result.stdout.splitlines()
+    assert lines[:3] == ["${setValue(rows=123)}", '${setValue(tables=["a", "b"])}', '${setValue(glued={"ok": true})}']
+    assert json.loads(lines[-1]) == record  # the record stays the last line
+    assert record["context"] == {"AIRFLOW_CTX_DAG_ID": "daily", "AIRFLOW_CTX_TRY_NUMBER": "2"}
+    seen = json.loads(outputs_text(read_nb(Path(record["output"])).cells[4]))
+    assert seen == {"NBRUNNER_RUN_ID": record["run_id"], "NBRUNNER_INPUT": record["input"],
+                    "NBRUNNER_OUTPUT": record["output"]}  # fmt: skip
+
+
+def test_a_notebook_can_ask_to_be_skipped(notebooks: Path, tmp_path: Path) -> None:
+    result = run_cli("run", str(notebooks / "skip.ipynb"))
+    assert result.code == 99, result.stderr
+    assert result.record["status"] == "skipped" and "no data for this day" in result.record["message"]
+    assert "nbrunner: skipped by the notebook: no data for this day" in result.stderr
+    nb = read_nb(Path(result.record["output"]))
+    assert nb.cells[0].metadata.get("tags") != ["nbrunner-error-banner"]  # a skip is not a failure: no banner
+    assert nb.cells[1].metadata.nbrunner == {"status": "not-run"}
+    with pytest.raises(Skipped) as caught:
+        run_notebook(notebooks / "skip.ipynb", tmp_path / "skip.ipynb")
+    assert caught.value.exit_code == 99 and caught.value.record.status == "skipped"
+
+
+def test_inspect_says_which_parameters_can_be_secrets(notebooks: Path) -> None:
+    result = run_cli("inspect", str(notebooks / "secret.ipynb"), "--json")
+    found = {p["name"]: p for p in json.loads(result.stdout)["parameters"]}
+    assert found["password"]["secret_capable"] is True and found["rows"]["secret_capable"] is False
+    assert json.loads(result.stdout)["kernel"]["language"] == "python"
