@@ -1,4 +1,4 @@
-"""The command line: options -> one frozen RunConfig -> one call of the Python API -> an exit code.
+"""The command line: options (see :mod:`nbrunner.options`) -> one frozen RunConfig -> one API call -> an exit code.
 
 Only this module prints to stdout (the run record) and exits; :func:`main` maps every outcome to a code through
 :func:`nbrunner.errors.exit_code_of`.
@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -25,104 +25,20 @@ from nbrunner.errors import (
     exit_code_of,
     status_of,
 )
-from nbrunner.values import Given, from_text, secret_from_text
-
-F = TypeVar("F", bound=Callable[..., Any])
+from nbrunner.options import (
+    Assignment,
+    RunCommand,
+    endpoint_option,
+    ordered_parameters,
+    seconds_option,
+    storage_option_group,
+    storage_options,
+)
 
 
 def _exit_code_table() -> str:
     rows = "\n".join(f"  {int(code):>3}  {text}" for code, text in EXIT_CODE_HELP.items())
     return f"\b\nExit codes:\n{rows}"
-
-
-class Assignment(click.ParamType):  # type: ignore[type-arg]
-    """``NAME=VALUE`` into a :class:`~nbrunner.values.Given`: typed like YAML for ``-p``, kept as text for ``-r``.
-
-    A bad name or value is a ParameterError (exit 3, as for parameters files), not a usage error.
-    """
-
-    name = "NAME=VALUE"
-
-    def __init__(self, option: str):
-        self.option = option
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Given:
-        if isinstance(value, Given):
-            return value
-        return secret_from_text(str(value)) if self.option == "--secret" else from_text(self.option, str(value))
-
-
-class _RunCommand(click.Command):
-    """Keeps the command-line order of ``-p`` and ``-r`` from click's own parse, so the later one wins whichever
-    of the two it is (``-r x=raw -qp x=typed`` gives the typed value)."""
-
-    def make_parser(self, ctx: click.Context) -> Any:
-        parser = super().make_parser(ctx)
-        parse = parser.parse_args
-
-        def parse_args(args: list[str]) -> Any:
-            opts, largs, order = parse(args=args)
-            ctx.meta["nbrunner.param_order"] = [param.name for param in order if param.name in _PARAMETERS]
-            return opts, largs, order
-
-        parser.parse_args = parse_args  # type: ignore[method-assign]
-        return parser
-
-
-_PARAMETERS = ("typed", "raw", "secrets")  # the options that give parameters: a later one wins, whichever it is
-
-
-def _ordered(ctx: click.Context, options: dict[str, Any]) -> tuple[Given, ...]:
-    queues = {name: list(options[name]) for name in _PARAMETERS}
-    return tuple(queues[name].pop(0) for name in ctx.meta.get("nbrunner.param_order", []))
-
-
-def _endpoint_option(f: F) -> F:
-    return click.option(
-        "--endpoint-url",
-        metavar="URL",
-        envvar="NBRUNNER_S3_ENDPOINT_URL",
-        help="S3 endpoint (S3-compatible stores). Default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / AWS.",
-    )(f)
-
-
-def _seconds(name: str, default: float | None, help_text: str) -> Callable[[F], F]:
-    """A duration option (checked in RunConfig: finite, and above 0 where 0 would mean nothing)."""
-    return click.option(
-        name, type=float, default=default, show_default=default is not None, metavar="S", help=help_text
-    )
-
-
-def _storage_options(f: F) -> F:
-    """The options of object storage, for every command that reads or writes s3://."""
-    for option in reversed(
-        [
-            click.option(
-                "--sse", type=click.Choice(["AES256", "aws:kms"]), help="Server-side encryption of stored objects."
-            ),
-            click.option("--sse-kms-key-id", metavar="KEY", help="The KMS key for --sse aws:kms."),
-            click.option("--acl", metavar="ACL", help="A canned ACL for stored objects (none is set by default)."),
-            _seconds(
-                "--checkpoint-every",
-                300.0,
-                "Upload the partial notebook of an s3:// output at most every S seconds; 0: never.",
-            ),
-            _seconds(
-                "--s3-timeout", 300.0, "Seconds for reading an s3:// input, and for storing all results (exit 8)."
-            ),
-            _seconds(
-                "--s3-check-timeout", 10.0, "Seconds for checking the output bucket before the run; then it goes on."
-            ),
-            click.option(
-                "--spool",
-                metavar="DIR",
-                envvar="NBRUNNER_SPOOL",
-                help="Folder for the local copy of s3:// outputs (default: $NBRUNNER_SPOOL, else a temp folder).",
-            ),
-        ]
-    ):
-        f = option(f)
-    return _endpoint_option(f)
 
 
 @click.group(epilog=_exit_code_table(), context_settings={"help_option_names": ["-h", "--help"]})
@@ -137,7 +53,7 @@ def cli() -> None:
     """
 
 
-@cli.command(cls=_RunCommand, epilog=_exit_code_table())
+@cli.command(cls=RunCommand, epilog=_exit_code_table())
 @click.argument("notebook")
 @click.option(
     "-o",
@@ -181,9 +97,9 @@ def cli() -> None:
     "other than Python, else a kernel on this same Python (no kernelspec needed).",
 )  # fmt: skip
 @click.option("--cwd", metavar="DIR", help="The kernel's working directory. Default: the notebook's folder.")
-@_seconds("--cell-timeout", None, "Fail a cell that runs longer than S seconds (exit 5).")
-@_seconds("--timeout", None, "Fail the run if it lasts longer than S seconds (exit 5).")
-@_seconds("--start-timeout", 60.0, "Seconds the kernel has to start (exit 6).")
+@seconds_option("--cell-timeout", None, "Fail a cell that runs longer than S seconds (exit 5).")
+@seconds_option("--timeout", None, "Fail the run if it lasts longer than S seconds (exit 5).")
+@seconds_option("--start-timeout", 60.0, "Seconds the kernel has to start (exit 6).")
 @click.option("--log-output", is_flag=True, help="Stream cell outputs to stderr, prefixed with the cell index.")
 @click.option("-q", "--quiet", is_flag=True, help="No per-cell progress lines on stderr (--log-output still logs).")
 @click.option("--prepare-only", is_flag=True, help="Write the parameterized notebook; run nothing.")
@@ -205,7 +121,7 @@ def cli() -> None:
     is_flag=True,
     help="Also print each output as a DolphinScheduler ${setValue(name=value)} line on stdout, before the record.",
 )
-@_storage_options
+@storage_option_group
 @click.pass_context
 def run(ctx: click.Context, /, **options: Any) -> int:
     """Parameterize, execute and keep NOTEBOOK (a local path or s3://).
@@ -219,7 +135,7 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         notebook=options["notebook"],
         output=options["output"],
         param_files=tuple(options["files"]),
-        parameters=_ordered(ctx, options),
+        parameters=ordered_parameters(ctx, options),
         allow_undeclared=options["allow_undeclared"],
         allow_path_params=options["allow_path_params"],
         kernel=options["kernel"],
@@ -229,7 +145,7 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         start_timeout=options["start_timeout"],
         prepare_only=options["prepare_only"],
         html=options["html"],
-        storage=_storage(options),
+        storage=storage_options(options),
         spark=SparkOptions(define_session=options["spark_session"]),
     )
     reporter = StreamReporter(sys.stderr, progress=not options["quiet"], log_output=options["log_output"])
@@ -273,19 +189,6 @@ def _scheduler_outputs(outputs: dict[str, Any], path: str | None, *, set_value: 
             click.echo(f"${{setValue({name}={text})}}")
 
 
-def _storage(options: dict[str, Any]) -> StorageOptions:
-    return StorageOptions(
-        endpoint_url=options["endpoint_url"],
-        sse=options.get("sse"),
-        kms_key_id=options.get("sse_kms_key_id"),
-        acl=options.get("acl"),
-        checkpoint_every=options.get("checkpoint_every", 300.0),
-        spool=options.get("spool"),
-        timeout=options.get("s3_timeout", 300.0),
-        check_timeout=options.get("s3_check_timeout", 10.0),
-    )
-
-
 def _print_record(record: dict[str, Any]) -> None:
     """The record as the last line of stdout, even where stderr is merged into it (spark-submit does that)."""
     try:
@@ -297,7 +200,7 @@ def _print_record(record: dict[str, Any]) -> None:
 @cli.command()
 @click.argument("notebook")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@_endpoint_option
+@endpoint_option
 def inspect(notebook: str, as_json: bool, endpoint_url: str | None) -> int:
     """List the parameters NOTEBOOK declares (name, type, default, help) and its kernel."""
     from nbrunner.api import inspect_notebook

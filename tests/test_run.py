@@ -168,7 +168,7 @@ def test_inspect_lists_parameters_and_survives_odd_cells(notebooks: Path) -> Non
     found = {p["name"]: p for p in json.loads(result.stdout)["parameters"]}
     assert set(found) == {"items", "rate", "today", "a", "b"}
     assert found["rate"] == {"name": "rate", "type": "float", "default": 1.5, "default_source": None,
-                             "help": "a rate", "line": 7}  # fmt: skip
+                             "help": "a rate", "line": 7, "secret_capable": False}  # fmt: skip
     assert found["today"]["default_source"] == "datetime.date.today()"
     assert "line 6 skipped" in result.stderr
     table = run_cli("inspect", str(notebooks / "params.ipynb"))
