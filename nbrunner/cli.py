@@ -103,6 +103,12 @@ def cli() -> None:
 @click.option("--log-output", is_flag=True, help="Stream cell outputs to stderr, prefixed with the cell index.")
 @click.option("-q", "--quiet", is_flag=True, help="No per-cell progress lines on stderr (--log-output still logs).")
 @click.option("--prepare-only", is_flag=True, help="Write the parameterized notebook; run nothing.")
+@click.option(
+    "--resume",
+    metavar="RECORD",
+    help="Resume the failed run of this .run.json (local or s3://): cells tagged setup, the parameters, then from the "
+    "failed cell on.",
+)
 @click.option("--html/--no-html", default=True, show_default=True, help="Also write an HTML rendering.")
 @click.option(
     "--spark-session/--no-spark-session",
@@ -144,6 +150,7 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         timeout=options["timeout"],
         start_timeout=options["start_timeout"],
         prepare_only=options["prepare_only"],
+        resume=options["resume"],
         html=options["html"],
         storage=storage_options(options),
         spark=SparkOptions(define_session=options["spark_session"]),

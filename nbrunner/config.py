@@ -55,6 +55,7 @@ class RunConfig:
     timeout: float | None = None
     start_timeout: float = 60.0
     prepare_only: bool = False
+    resume: str | None = None  # a failed run's record: run again from its failed cell
     html: bool = True
     storage: StorageOptions = field(default_factory=StorageOptions)
     spark: SparkOptions = field(default_factory=SparkOptions)

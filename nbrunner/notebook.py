@@ -118,18 +118,21 @@ def prepare(nb: Any) -> None:
 
 
 def normalize(nb: Any) -> None:
-    """nbformat 4.5, with a valid, unique ``id`` on every cell, so what nbrunner writes always validates."""
-    from nbformat.corpus.words import generate_corpus_id as random_cell_id
+    """nbformat 4.5, with a valid, unique ``id`` on every cell, so what nbrunner writes always validates.
+
+    A missing or invalid id is made from the cell's place and source: the same notebook gets the same ids on every
+    run, so a failed cell can be found again (``--resume``)."""
+    import hashlib
 
     nb.nbformat, nb.nbformat_minor = 4, max(5, int(nb.get("nbformat_minor", 5)))
     seen: set[str] = set()
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
         cid = cell.get("id")
-        if not isinstance(cid, str) or not _CELL_ID.match(cid) or cid in seen:
-            cid = random_cell_id()
-            while cid in seen:
-                cid = random_cell_id()
-            cell["id"] = cid
+        salt = 0
+        while not isinstance(cid, str) or not _CELL_ID.match(cid) or cid in seen:
+            digest = hashlib.sha256(f"{index}:{salt}:{cell.get('source', '')}".encode("utf-8", "surrogatepass"))
+            cid, salt = f"nbr-{digest.hexdigest()[:12]}", salt + 1
+        cell["id"] = cid
         seen.add(cid)
 
 

@@ -19,6 +19,8 @@ from nbrunner.errors import UsageError
 from nbrunner.kernel import KernelChoice, kernel_choice
 from nbrunner.location import Artifacts, Location, S3Uri
 from nbrunner.report import Reporter
+from nbrunner.resume import Resume
+from nbrunner.resume import load as load_resume
 from nbrunner.secret_values import SHOWN, Secret, SecretRef
 from nbrunner.storage import S3Store
 
@@ -54,28 +56,32 @@ class Plan:
     kernel: KernelChoice
     store: S3Store | None = field(default=None)  # built when an input or output is s3://
     secrets: dict[str, str] = field(default_factory=dict)  # name -> value, for the kernel only
+    secret_refs: dict[str, str] = field(default_factory=dict)  # name -> env:VAR / file:PATH, for the record
     secret_variables: frozenset[str] = frozenset()  # environment variables holding them: not passed to the kernel
+    resume: Resume | None = None  # --resume: where the resumed run failed, and what it had
 
     @property
     def stores_remotely(self) -> bool:
         return self.local != self.targets
 
 
-def load_given(config: RunConfig, store: LazyStore) -> tuple[dict[str, values.Given], frozenset[str]]:
-    """The parameters files in order, then the parameters: later values win. Secrets are resolved; the environment
-    variables that held them are returned too (the kernel does not get them)."""
+def load_given(
+    config: RunConfig, store: LazyStore, resume: Resume | None
+) -> tuple[dict[str, values.Given], dict[str, str]]:
+    """The parameters files in order, then the parameters: later values win (or a resumed run's own). Secrets are
+    resolved; their references are returned too (the record keeps them, the kernel does not get their variables)."""
     given: list[values.Given] = []
     for name in config.param_files:
         where = location.parse(name, what="parameters file")
         text = inputs.read_text(where, what="parameters file", store=store)
         given.extend(values.from_mapping(values.parse_yaml(text, source=f"-f {name}"), source=f"-f {name}"))
-    merged = values.merge(given, config.parameters)
-    variables = set()
+    merged = values.merge(given, config.parameters if resume is None else resume.parameters)
+    refs = {}
     for name, item in merged.items():
         if isinstance(item.value, SecretRef):  # read now, from the environment or a file; never shown
             merged[name] = values.Given(name, item.value.resolve(name), None, item.source)
-            variables.add(item.value.variable)
-    return merged, frozenset(v for v in variables if v)
+            refs[name] = item.value.ref
+    return merged, refs
 
 
 def render_parameters(given: dict[str, Any], kernel: KernelChoice) -> str:
@@ -109,7 +115,13 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
     declared = params.declaration(None if index is None else notebook.source_of(raw["cells"][index]))
     for message in declared.skipped:
         reporter.warning(f"parameters cell: {message}")
-    given, variables = load_given(config, store)
+    sha = hashlib.sha256(data).hexdigest()
+    resume = None
+    if config.resume is not None:
+        if config.parameters or config.param_files:
+            raise UsageError("--resume reruns with the resumed run's own parameters; drop -p, -r, -f and --secret")
+        resume = load_resume(config.resume, sha256=sha, store=store, reporter=reporter)
+    given, refs = load_given(config, store, resume)
     resolved = params.resolve(given, declared, allow_undeclared=config.allow_undeclared)
     metadata: dict[str, Any] = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
     kernel = kernel_choice(config.kernel, metadata)
@@ -141,10 +153,10 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
             raise UsageError(f"--cwd {config.cwd}: not a directory; create it or pick another")
     else:
         cwd = source.parent if isinstance(source, Path) else Path.cwd()
-    sha = hashlib.sha256(data).hexdigest()
+    variables = frozenset(SecretRef(ref).variable or "" for ref in refs.values()) - {""}
     return Plan(
         config, run_id, started, source, data, sha, shown, injected, targets, local, cwd.resolve(), kernel,
-        store.store, secrets, variables,
+        store.store, secrets, refs, variables, resume,
     )  # fmt: skip
 
 

@@ -57,6 +57,8 @@ class RunRecord:
     outputs: dict[str, Any] = field(default_factory=dict)  # nbrunner.output() / scrapbook glue values
     outputs_truncated: bool = False
     context: dict[str, str] = field(default_factory=dict)  # the scheduler's identifiers
+    secrets: dict[str, str] = field(default_factory=dict)  # name -> reference (env:VAR, file:PATH), never a value
+    resumed_from: str | None = None  # the run id this run resumed
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,6 +81,7 @@ def outcome(record: RunRecord, nb: Any, error: BaseException | None, *, stopped_
         cell = nb.cells[index]
         record.failed_cell = {
             "index": index,
+            "id": cell.get("id"),
             "execution_count": cell.get("execution_count"),
             "first_line": first_line(cell.source),
         }
@@ -129,7 +132,13 @@ def banner(record: RunRecord) -> str:
 
 # papermill's conventions, so that tools reading papermill outputs (scrapbook, papermill's readers, commuter) find
 # what they look for: metadata.papermill on the notebook and on each executed cell, in papermill's words
-_PAPERMILL_STATUS = {"ok": "completed", "exited": "completed", "running": "running", "not-run": "pending"}
+_PAPERMILL_STATUS = {
+    "ok": "completed",
+    "exited": "completed",
+    "kept": "completed",  # by an earlier run (--resume)
+    "running": "running",
+    "not-run": "pending",
+}
 
 
 def papermill_notebook(record: RunRecord) -> dict[str, Any]:

@@ -18,6 +18,11 @@ class Reporter:
     def progress(self, line: str) -> None:
         """One line per cell as it ends (``[nbrunner] cell 3/12 ok 0.42s ...``)."""
 
+    @property
+    def wants_outputs(self) -> bool:
+        """Whether :meth:`cell_output` is worth calling (cutting outputs into lines costs time on every message)."""
+        return False
+
     def cell_output(self, index: int, line: str) -> None:
         """One line of a cell's output, as it comes (``--log-output``)."""
 
@@ -51,6 +56,10 @@ class StreamReporter(Reporter):
         if self.show_progress:
             self._write(line)
 
+    @property
+    def wants_outputs(self) -> bool:
+        return self.log_output
+
     def cell_output(self, index: int, line: str) -> None:
         if self.log_output:
             self._write(f"[cell {index}] {line}")
@@ -71,6 +80,10 @@ class LogReporter(Reporter):
 
     def progress(self, line: str) -> None:
         self.logger.info("%s", line)
+
+    @property
+    def wants_outputs(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO if self.log_output else logging.DEBUG)
 
     def cell_output(self, index: int, line: str) -> None:
         self.logger.log(logging.INFO if self.log_output else logging.DEBUG, "[cell %d] %s", index, line)

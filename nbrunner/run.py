@@ -22,6 +22,7 @@ from nbrunner.plan import Plan, make_plan
 from nbrunner.progress import OutputLog, ProgressLines
 from nbrunner.record import RunRecord, banner, count_cells, outcome, versions
 from nbrunner.report import Reporter
+from nbrunner.resume import Resume
 from nbrunner.scraps import Scraps, scheduler_context
 from nbrunner.secret_values import Redactor
 from nbrunner.signals import StopGuard, StopSignal
@@ -79,7 +80,10 @@ class Run:
             started=utc_now(),
             parameters=plan.values,
             context=scheduler_context(os.environ),
+            secrets=plan.secret_refs,
+            resumed_from=plan.resume.run_id if plan.resume is not None else None,
         )
+        self.kept: list[str] = []  # the cells a resume did not run again
         self.scraps = Scraps()
 
     def go(self, driver: Any, kernel_env: dict[str, str]) -> tuple[RunRecord, BaseException | None]:
@@ -102,6 +106,8 @@ class Run:
                     error = e
                     kernel.stop(now=True)
                 nb = notebook_of(self.plan)
+                if self.plan.resume is not None:
+                    self.kept = self.plan.resume.apply(nb)
             if config.html:
                 from nbrunner.render import Renderer
 
@@ -143,7 +149,9 @@ class Run:
             stop_requested=lambda: self.guard.reason,
             redactor=Redactor(self.plan.secrets.values()),
         )
-        hooks: list[CellHooks] = [ProgressLines(self.reporter, len(nb.cells)), OutputLog(self.reporter), self.scraps]
+        hooks: list[CellHooks] = [ProgressLines(self.reporter, len(nb.cells)), self.scraps]
+        if self.reporter.wants_outputs:
+            hooks.append(OutputLog(self.reporter))
         sparkrun = None
         if driver is not None:
             sparkrun = spark.SparkRun(
@@ -188,6 +196,7 @@ class Run:
         else:
             record.versions = versions(nb, kernel.name)
             outcome(record, nb, error, stopped_early=self.progress.stopped_early)
+            Resume.untag(nb, self.kept)
             notebook.mark_not_run(nb)
         if guard.signum is not None:
             record.signal = signal.Signals(guard.signum).name

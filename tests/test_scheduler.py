@@ -100,3 +100,45 @@ def test_inspect_says_which_parameters_can_be_secrets(notebooks: Path) -> None:
     found = {p["name"]: p for p in json.loads(result.stdout)["parameters"]}
     assert found["password"]["secret_capable"] is True and found["rows"]["secret_capable"] is False
     assert json.loads(result.stdout)["kernel"]["language"] == "python"
+
+
+def test_resume_reruns_setup_and_parameters_then_continues_from_the_failed_cell(
+    notebooks: Path, tmp_path: Path
+) -> None:
+    log, flag = tmp_path / "log.txt", tmp_path / "fault"
+    flag.touch()
+    args = ("-r", f"log={log}", "-r", f"flag={flag}", "-o", str(tmp_path / "first.ipynb"))
+    first = run_cli("run", str(notebooks / "resume.ipynb"), *args)
+    assert first.code == 4, first.stderr
+    assert log.read_text() == "setup\nexpensive\n"
+    flag.unlink()
+    again = run_cli("run", str(notebooks / "resume.ipynb"), "--resume", str(tmp_path / "first.run.json"),
+                    "-o", str(tmp_path / "second.ipynb"))  # fmt: skip
+    assert again.code == 0, again.stderr
+    assert log.read_text() == "setup\nexpensive\nsetup\nchecked\n"  # the expensive cell did not run again
+    record = again.record
+    assert record["resumed_from"] == first.record["run_id"]
+    assert record["parameters"] == first.record["parameters"]
+    nb = read_nb(tmp_path / "second.ipynb")
+    kept = nb.cells[3]
+    assert kept.metadata.nbrunner["status"] == "kept" and "expensive work done" in outputs_text(kept)
+    assert "skip-execution" not in kept.metadata.get("tags", [])
+    assert nb.cells[4].metadata.nbrunner["status"] == "ok"
+    assert "done; result in memory: None" in outputs_text(nb.cells[5])  # what skipped cells left is not restored
+
+
+def test_resume_refuses_a_changed_notebook_or_a_run_that_succeeded(notebooks: Path, tmp_path: Path) -> None:
+    flag = tmp_path / "fault"
+    flag.touch()
+    first = run_cli("run", str(notebooks / "resume.ipynb"), "-r", f"log={tmp_path / 'log'}", "-r", f"flag={flag}")
+    assert first.code == 4
+    record = first.record["record"]
+    changed = notebooks / "changed.ipynb"
+    changed.write_text((notebooks / "resume.ipynb").read_text().replace("expensive work done", "changed"))
+    refused = run_cli("run", str(changed), "--resume", record)
+    assert refused.code == 2 and "the notebook changed since run" in refused.stderr
+    extra = run_cli("run", str(notebooks / "resume.ipynb"), "--resume", record, "-p", "log=x")
+    assert extra.code == 2 and "drop -p, -r, -f and --secret" in extra.stderr
+    ok = run_cli("run", str(notebooks / "ok.ipynb"))
+    done = run_cli("run", str(notebooks / "ok.ipynb"), "--resume", ok.record["record"])
+    assert done.code == 2 and "there is nothing to resume" in done.stderr

@@ -123,6 +123,20 @@ def test_facts_survive_the_notebook_stopping_its_session_and_the_app_is_named_af
     assert nb.cells[0].metadata.nbrunner["spark_job_ids"]  # captured as the cell ended
 
 
+def test_resume_of_a_spark_notebook_reruns_its_setup_in_a_new_application(notebooks: Path, tmp_path: Path) -> None:
+    flag = tmp_path / "fault"
+    flag.touch()
+    first = spark_submit("run", str(notebooks / "spark_resume.ipynb"), "-r", f"flag={flag}")
+    assert first.code == 4, first.stderr[-3000:]
+    flag.unlink()
+    again = spark_submit("run", str(notebooks / "spark_resume.ipynb"), "--resume", first.record["record"])
+    assert again.code == 0, again.stderr[-3000:]
+    nb = read_nb(Path(again.record["output"]))
+    assert nb.cells[3].metadata.nbrunner["status"] == "kept" and "distinct keys 10" in outputs_text(nb.cells[3])
+    assert f"rows 1000 app {again.record['spark']['application_id']}" in outputs_text(nb.cells[5])
+    assert again.record["spark"]["application_id"] != first.record["spark"]["application_id"]
+
+
 def test_spark_job_outliving_cell_timeout_is_cancelled(notebooks: Path) -> None:
     started = time.monotonic()
     result = spark_submit("run", str(notebooks / "spark_slow.ipynb"), "--cell-timeout", "8")

@@ -290,3 +290,25 @@ save(
     code("import nbrunner\nnbrunner.skip('no data for this day')"),
     code("raise RuntimeError('must not run')"),
 )
+save(
+    "resume",  # a long notebook whose cell 3 meets a fault from outside (the flag file)
+    code(
+        "log = ''  # a file each cell appends its name to\nflag = ''  # the fault: fail while this file exists",
+        **PARAMS,
+    ),
+    code("import os\nopen(log, 'a').write('setup\\n')", tags=["setup"]),
+    code("open(log, 'a').write('expensive\\n')\nresult = 42\nprint('expensive work done')"),
+    code(
+        "if os.path.exists(flag):\n    raise RuntimeError('a fault outside the notebook')\n"
+        "open(log, 'a').write('checked\\n')"
+    ),
+    code("print('done; result in memory:', globals().get('result'))"),
+)
+save(
+    "spark_resume",  # a Spark notebook whose setup cell defines the DataFrame later cells use
+    code("flag = ''  # the fault: fail while this file exists", **PARAMS),
+    code("import os\nevents = spark.range(1000).selectExpr('id % 10 as k')", tags=["setup"]),
+    code("print('distinct keys', events.select('k').distinct().count())"),
+    code("if os.path.exists(flag):\n    raise RuntimeError('a fault outside the notebook')"),
+    code("print('rows', events.count(), 'app', spark.sparkContext.applicationId)"),
+)

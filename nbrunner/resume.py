@@ -1,0 +1,102 @@
+"""Resuming a failed run (``--resume RECORD``): the same notebook, the same parameters, from the failed cell.
+
+What runs again: the cells tagged ``setup`` (imports, connections, ``spark``), the ``parameters`` and injected cells,
+then the failed cell and everything after it. The cells in between are not run; they keep the outputs they had in
+the resumed run's notebook (when it can be read) and are marked ``kept``. What those cells left in memory (variables,
+cached DataFrames) is not restored: what a later cell needs must come from a ``setup`` cell or from storage.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nbrunner import inputs, location, notebook
+from nbrunner.errors import NbrunnerError, UsageError
+from nbrunner.report import Reporter
+from nbrunner.secret_values import SHOWN, SecretRef
+from nbrunner.storage import S3Store
+from nbrunner.values import Given
+
+SETUP_TAG = "setup"
+SKIP_TAG = "skip-execution"  # nbclient's own: the cells a resume does not run carry it during the run
+KEPT = "kept"
+
+
+@dataclass(frozen=True)
+class Resume:
+    run_id: str  # the run resumed
+    from_cell: str  # the id of the cell it failed in
+    parameters: tuple[Given, ...]
+    previous: dict[str, Any] = field(default_factory=dict)  # cell id -> the cell in the resumed run's notebook
+
+    def apply(self, nb: Any) -> list[str]:
+        """Tag the cells not to run again and give them their earlier outputs; return their ids."""
+        ids = [cell.get("id") for cell in nb.cells]
+        if self.from_cell not in ids:
+            raise UsageError(f"--resume: the failed cell {self.from_cell} is not in the notebook")
+        start = ids.index(self.from_cell)
+        skipped = []
+        for cell in nb.cells[:start]:
+            tags = notebook.tags(cell)
+            if cell.cell_type != "code" or {SETUP_TAG, notebook.PARAMETERS_TAG, notebook.INJECTED_TAG} & set(tags):
+                continue
+            if SKIP_TAG in tags:
+                continue  # the notebook's own: not run in any case
+            cell.metadata["tags"] = [*tags, SKIP_TAG]
+            old = self.previous.get(cell.get("id"))
+            if old is not None:
+                cell.outputs = old.get("outputs", [])
+                cell.execution_count = old.get("execution_count")
+            cell.metadata["nbrunner"] = {"status": KEPT, "resumed_from": self.run_id}
+            skipped.append(cell.get("id"))
+        return skipped
+
+    @staticmethod
+    def untag(nb: Any, skipped: list[str]) -> None:
+        for cell in nb.cells:
+            if cell.get("id") in skipped:
+                cell.metadata["tags"] = [tag for tag in notebook.tags(cell) if tag != SKIP_TAG]
+                if not cell.metadata["tags"]:
+                    del cell.metadata["tags"]
+
+
+def load(where: str, *, sha256: str, store: Callable[[], S3Store], reporter: Reporter) -> Resume:
+    """The resume point of a run record (local or s3://); UsageError (exit 2) when it cannot be resumed."""
+    ref = location.parse(where, what="--resume record")
+    try:
+        record = json.loads(inputs.read_text(ref, what="--resume record", store=store))
+        run_id, input_sha, status = record["run_id"], record["input_sha256"], record["status"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"--resume {where}: not an nbrunner run record (.run.json)") from e
+    if status in ("succeeded", "prepared"):
+        raise UsageError(f"--resume {where}: run {run_id} {status}; there is nothing to resume")
+    if input_sha != sha256:
+        raise UsageError(
+            f"--resume {where}: the notebook changed since run {run_id} (its sha256 differs); "
+            "resume only the same notebook, or run it afresh"
+        )
+    failed = record.get("failed_cell") or {}
+    if not isinstance(failed.get("id"), str):
+        raise UsageError(f"--resume {where}: run {run_id} did not stop in a cell; run it afresh")
+    parameters = [
+        Given(name, value, None, "--resume")
+        for name, value in (record.get("parameters") or {}).items()
+        if value != SHOWN
+    ]
+    for name, ref_text in (record.get("secrets") or {}).items():
+        parameters.append(Given(name, SecretRef(ref_text), None, "--resume"))  # re-resolved, never stored
+    return Resume(run_id, failed["id"], tuple(parameters), previous_cells(record, store, reporter))
+
+
+def previous_cells(record: dict[str, Any], store: Callable[[], S3Store], reporter: Reporter) -> dict[str, Any]:
+    """The resumed run's cells by id, from its notebook; without it the kept cells show no outputs."""
+    try:
+        where = location.parse(str(record["output"]), what="resumed notebook")
+        old = json.loads(inputs.read_text(where, what="resumed notebook", store=store))
+        return {cell["id"]: cell for cell in old.get("cells", []) if isinstance(cell, dict) and "id" in cell}
+    except (NbrunnerError, ValueError, KeyError, TypeError) as e:
+        reporter.warning(f"--resume: cannot read the resumed run's notebook ({e}); kept cells show no outputs")
+        return {}
