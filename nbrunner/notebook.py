@@ -136,6 +136,21 @@ def normalize(nb: Any) -> None:
         seen.add(cid)
 
 
+def repair(nb: Any) -> list[str]:
+    """Make ``nb`` valid nbformat in place, whatever the input held (a kernelspec without a name, metadata of the
+    wrong type): nbformat's own normalization, dropping invalid metadata. Returns what was wrong (empty: nothing)."""
+    import nbformat
+    from nbformat import validator
+
+    if validator.isvalid(nb):
+        return []
+    problems = [str(error.message)[:200] for error in validator.iter_validate(nb)][:5]
+    _, fixed = validator.normalize(nb, strip_invalid_metadata=True)
+    fixed = nbformat.from_dict(fixed)
+    nb.metadata, nb.cells = fixed.metadata, fixed.cells
+    return problems
+
+
 _CELL_ID = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
 
 

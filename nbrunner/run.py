@@ -127,6 +127,8 @@ class Run:
             record.duration_s = round(time.monotonic() - self.clock, 3)
             if record.exit_code and not isinstance(error, Skipped):
                 notebook.add_banner(nb, banner(record))
+            for problem in notebook.repair(nb):
+                self.reporter.warning(f"the notebook was not valid nbformat, repaired: {problem}")
             html = self.render(renderer, nb)
             error = outputs.finish(self.plan, nb, record, html, self.reporter, self.guard) or error
         finally:

@@ -123,3 +123,12 @@ def test_a_notebook_whose_kernel_is_not_installed_exits_2_naming_it(notebooks: P
     result = run_cli("run", str(notebooks / "report.ipynb"), env={"JUPYTER_PATH": str(tmp_path)})
     assert result.code == 2, result.stderr
     assert "the notebook's kernel 'ir' (R): no such kernelspec is installed" in result.stderr
+
+
+def test_an_input_with_invalid_metadata_gives_a_valid_notebook_and_its_html(notebooks: Path) -> None:
+    result = run_cli("run", str(notebooks / "invalid_metadata.ipynb"))
+    assert result.code == 0, result.stderr
+    nb = read_nb(Path(result.record["output"]))  # validates
+    assert outputs_text(nb.cells[3]) == "42"
+    assert "the notebook was not valid nbformat, repaired" in result.stderr
+    assert "42" in Path(result.record["html"]).read_text()

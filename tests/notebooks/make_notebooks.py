@@ -312,3 +312,5 @@ save(
     code("if os.path.exists(flag):\n    raise RuntimeError('a fault outside the notebook')"),
     code("print('rows', events.count(), 'app', spark.sparkContext.applicationId)"),
 )
+# invalid_metadata.ipynb is ok.ipynb with a kernelspec lacking name/display_name and a non-boolean `collapsed`, as
+# found in the wild (nbclient's own Output.ipynb has the first); it is edited by hand, not generated here.
