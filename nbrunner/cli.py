@@ -117,6 +117,13 @@ def cli() -> None:
     help="Under spark-submit, define `spark` and `sc` in the notebook before the first cell.",
 )
 @click.option(
+    "--spark-early-context/--no-spark-early-context",
+    default=True,
+    show_default=True,
+    help="Create the SparkContext from nbrunner while the kernel starts (the kernel wraps it); off: the kernel "
+    "creates it.",
+)
+@click.option(
     "--outputs-file",
     metavar="PATH",
     help="Also write the notebook's outputs (nbrunner.output, scrapbook glue) to PATH as a JSON object, whatever the "
@@ -153,7 +160,7 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         resume=options["resume"],
         html=options["html"],
         storage=storage_options(options),
-        spark=SparkOptions(define_session=options["spark_session"]),
+        spark=SparkOptions(define_session=options["spark_session"], early_context=options["spark_early_context"]),
     )
     reporter = StreamReporter(sys.stderr, progress=not options["quiet"], log_output=options["log_output"])
     code = 0

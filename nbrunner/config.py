@@ -39,6 +39,7 @@ class StorageOptions:
 @dataclass(frozen=True)
 class SparkOptions:
     define_session: bool = True  # `spark` and `sc` predefined in the notebook under spark-submit
+    early_context: bool = True  # create them from nbrunner's own connection while the kernel starts
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,11 @@ FORWARDED = (
 
 #: the launcher's file name: also the name spark-submit gives an application started without --name
 LAUNCHER_NAME = "nbrunner_main.py"
+#: what pyspark's SparkContext sets on the conf when missing (pyspark.core.context.DEFAULT_CONFIGS, checked by a test)
+PYSPARK_DEFAULT_CONFIGS = {
+    "spark.serializer.objectStreamReset": "100",
+    "spark.sql.artifact.isolation.enabled": "false",
+}
 
 
 def launcher_path() -> Path:
@@ -174,6 +179,28 @@ class Driver:
             return active.get() if active.isDefined() else None
         except Exception:
             return None
+
+    def create_session(self, app_name: str) -> None:
+        """Create the SparkContext and the default SparkSession in the driver JVM, as pyspark's
+        ``SparkSession.builder.getOrCreate()`` would: spark-submit's conf (the JVM's system properties), pyspark's
+        defaults, and the notebook's name unless ``--name``/``spark.app.name`` gave one. The kernel then wraps them
+        (``SparkContext(jsc=...)``), so this costly step overlaps the kernel's start. GatewayError when it fails."""
+        try:
+            jvm = self.jvm
+            conf = jvm.org.apache.spark.SparkConf(True)
+            for key, value in PYSPARK_DEFAULT_CONFIGS.items():
+                conf.setIfMissing(key, value)
+            if conf.get("spark.app.name", "") in ("", LAUNCHER_NAME):
+                conf.setAppName(app_name)
+            jsc = jvm.org.apache.spark.api.java.JavaSparkContext(conf)
+            sql = jvm.org.apache.spark.sql
+            session_class = sql.classic.SparkSession if int(self.spark_version.split(".")[0]) >= 4 else sql.SparkSession
+            session_class.setDefaultSession(session_class(jsc.sc(), {}))
+        except Exception as e:
+            first = str(e).strip().splitlines()
+            raise GatewayError(
+                f"could not create the SparkContext: {type(e).__name__}: {first[0] if first else ''}"
+            ) from e
 
     def context_gone(self) -> bool:
         """Whether the SparkContext is stopped or stopping, or the JVM no longer answers."""

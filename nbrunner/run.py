@@ -84,6 +84,7 @@ class Run:
             resumed_from=plan.resume.run_id if plan.resume is not None else None,
         )
         self.kept: list[str] = []  # the cells a resume did not run again
+        self.early: spark.EarlyContext | None = None  # the SparkContext being created while the kernel starts
         self.scraps = Scraps()
 
     def go(self, driver: Any, kernel_env: dict[str, str]) -> tuple[RunRecord, BaseException | None]:
@@ -95,6 +96,8 @@ class Run:
             if config.prepare_only:
                 nb = notebook_of(self.plan)
             else:
+                if driver is not None and config.spark.define_session and config.spark.early_context:
+                    self.early = spark.EarlyContext(driver, location.stem(self.plan.source))
                 kernel = Kernel(
                     self.plan.kernel, env={**kernel_env, **self.run_env()}, cwd=self.plan.cwd,
                     secrets=self.plan.secrets, hide=self.plan.secret_variables,
@@ -171,6 +174,8 @@ class Run:
             hooks.append(checkpointer)
         failed = True
         try:
+            if self.early is not None:
+                self.early.wait(self.guard)
             execute(nb, kernel.manager, settings, self.progress, hooks, cwd=self.plan.cwd)
             failed = False
         finally:

@@ -59,7 +59,8 @@ def labels(run_id: str, notebook: str, cells: Sequence[tuple[int, str]]) -> list
 def startup_code(cell_labels: Sequence[CellLabel], *, define_session: bool, app_name: str) -> str:
     """Code the kernel runs, silently, before the first cell.
 
-    Creates ``spark``/``sc`` in the driver JVM (through the forwarded gateway) unless told not to, and registers an
+    Defines ``spark``/``sc`` unless told not to: it wraps the JVM's SparkContext when nbrunner created it already
+    (:class:`EarlyContext`), else creates it in the driver JVM through the forwarded gateway. Registers an
     IPython ``pre_run_cell`` callback that labels each cell's Spark jobs from the thread that runs the cell (job
     groups, descriptions and tags are thread-local in the JVM). The application is named after the notebook unless
     ``--name`` / ``spark.app.name`` named it (spark-submit's default is the launcher's file name).
@@ -69,6 +70,10 @@ def startup_code(cell_labels: Sequence[CellLabel], *, define_session: bool, app_
         "    from pyspark import SparkConf, SparkContext\n"
         "    from pyspark.sql import SparkSession\n"
         "    SparkContext._ensure_initialized()\n"
+        "    jvm = SparkContext._jvm\n"
+        "    active = getattr(getattr(jvm.org.apache.spark, 'SparkContext$'), 'MODULE$').getActive()\n"
+        "    if active.isDefined() and SparkContext._active_spark_context is None:\n"
+        "        SparkContext(jsc=jvm.org.apache.spark.api.java.JavaSparkContext.fromSparkContext(active.get()))\n"
         "    builder = SparkSession.builder\n"
         f"    if SparkConf().get('spark.app.name', '') in ('', {gateway.LAUNCHER_NAME!r}):\n"
         f"        builder = builder.appName({app_name!r})\n"
@@ -101,6 +106,31 @@ def startup_code(cell_labels: Sequence[CellLabel], *, define_session: bool, app_
         "_nbrunner_startup()\n"
         "del _nbrunner_startup\n"
     )
+
+
+class EarlyContext:
+    """Creates the SparkContext and SparkSession in the driver JVM on a thread, while the kernel starts."""
+
+    def __init__(self, driver: gateway.Driver, app_name: str):
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._create, args=(driver, app_name), name="nbrunner-spark-context")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _create(self, driver: gateway.Driver, app_name: str) -> None:
+        try:
+            driver.create_session(app_name)
+        except BaseException as e:  # handed to wait(), on the run's thread
+            self.error = e
+
+    def wait(self, guard: StopGuard) -> None:
+        """Until the context exists; a stop (signal, JVM gone) does not wait for it. Raises what creating raised."""
+        while self._thread.is_alive():
+            self._thread.join(0.05)
+            if guard.reason is not None:
+                raise guard.reason
+        if self.error is not None:
+            raise self.error
 
 
 class SparkRun(CellHooks):

@@ -74,6 +74,24 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from standalone_cluster(tmp_path_factory.mktemp("standalone"))
 
 
+def test_the_kernel_can_still_create_the_context_itself(notebooks: Path) -> None:
+    result = spark_submit(
+        "run", str(notebooks / "spark_facts.ipynb"), "--no-spark-early-context",
+        spark_args=("--name", "nbrunner-test", "--conf", "spark.nbrunner.marker=seen"),
+    )  # fmt: skip
+    check_attached(result, master_prefix="local[2]")
+
+
+def test_the_early_context_gets_pysparks_own_defaults() -> None:
+    try:
+        from pyspark.core.context import DEFAULT_CONFIGS  # pyspark 4
+    except ImportError:
+        from pyspark.context import DEFAULT_CONFIGS  # type: ignore[no-redef]  # pyspark 3.5
+    from nbrunner.gateway import PYSPARK_DEFAULT_CONFIGS
+
+    assert {key: str(value) for key, value in DEFAULT_CONFIGS.items()} == PYSPARK_DEFAULT_CONFIGS
+
+
 def test_standalone_cluster_client_mode(notebooks: Path, cluster: str) -> None:
     result = spark_submit(
         "run", str(notebooks / "spark_facts.ipynb"), master=cluster,
