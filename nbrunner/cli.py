@@ -54,7 +54,7 @@ def cli() -> None:
 
 
 @cli.command(cls=RunCommand, epilog=_exit_code_table())
-@click.argument("notebook")
+@click.argument("notebooks", nargs=-1, required=True, metavar="NOTEBOOK...")
 @click.option(
     "-o",
     "--output",
@@ -104,6 +104,11 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No per-cell progress lines on stderr (--log-output still logs).")
 @click.option("--prepare-only", is_flag=True, help="Write the parameterized notebook; run nothing.")
 @click.option(
+    "--keep-going",
+    is_flag=True,
+    help="With several notebooks: run the rest after one fails (exit: the first failure's).",
+)
+@click.option(
     "--resume",
     metavar="RECORD",
     help="Resume the failed run of this .run.json (local or s3://): cells tagged setup, the parameters, then from the "
@@ -137,15 +142,16 @@ def cli() -> None:
 @storage_option_group
 @click.pass_context
 def run(ctx: click.Context, /, **options: Any) -> int:
-    """Parameterize, execute and keep NOTEBOOK (a local path or s3://).
+    """Parameterize, execute and keep NOTEBOOK (a local path or s3://); several run in order, in one process (under
+    spark-submit: one Spark application), each with its own output.
 
-    Progress goes to stderr; the run record (one JSON line) is the last line of stdout.
+    Progress goes to stderr; the run record (one JSON line; a summary for several notebooks) is the last line of stdout.
     """
     from nbrunner.api import run_config
     from nbrunner.report import StreamReporter
 
     config = RunConfig(
-        notebook=options["notebook"],
+        notebook=options["notebooks"][0],
         output=options["output"],
         param_files=tuple(options["files"]),
         parameters=ordered_parameters(ctx, options),
@@ -163,6 +169,12 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         spark=SparkOptions(define_session=options["spark_session"], early_context=options["spark_early_context"]),
     )
     reporter = StreamReporter(sys.stderr, progress=not options["quiet"], log_output=options["log_output"])
+    if len(options["notebooks"]) > 1:
+        from nbrunner.chain import configs_for, run_chain
+
+        summary = run_chain(configs_for(config, options["notebooks"]), reporter, keep_going=options["keep_going"])
+        _print_record(summary.as_json())
+        return summary.exit_code
     code = 0
     try:
         record = run_config(config, reporter)

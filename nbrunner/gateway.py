@@ -185,6 +185,8 @@ class Driver:
         ``SparkSession.builder.getOrCreate()`` would: spark-submit's conf (the JVM's system properties), pyspark's
         defaults, and the notebook's name unless ``--name``/``spark.app.name`` gave one. The kernel then wraps them
         (``SparkContext(jsc=...)``), so this costly step overlaps the kernel's start. GatewayError when it fails."""
+        if not self.context_gone():
+            return  # an earlier notebook of the chain made it: the kernel wraps that one
         try:
             jvm = self.jvm
             conf = jvm.org.apache.spark.SparkConf(True)

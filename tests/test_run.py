@@ -423,3 +423,16 @@ def test_all_notebooks_are_checked_in() -> None:
         "odd_params",
         "unicode",
     } <= names
+
+
+def test_several_notebooks_run_in_order_and_the_first_failure_decides(notebooks: Path, tmp_path: Path) -> None:
+    paths = [str(notebooks / name) for name in ("ok.ipynb", "fails.ipynb", "sysexit0.ipynb")]
+    stop = run_cli("run", *paths, "-o", f"{tmp_path}/{{notebook}}.ipynb")
+    assert stop.code == 4, stop.stderr
+    assert [run["status"] for run in stop.record["runs"]] == ["succeeded", "failed", "not-run"]
+    assert not (tmp_path / "sysexit0.ipynb").exists()
+    going = run_cli("run", *paths, "-o", f"{tmp_path}/{{notebook}}.ipynb", "--keep-going")
+    assert going.code == 4 and [run["status"] for run in going.record["runs"]] == ["succeeded", "failed", "succeeded"]
+    assert read_nb(tmp_path / "sysexit0.ipynb").metadata.nbrunner["status"] == "succeeded"
+    clash = run_cli("run", *paths, "-o", str(tmp_path / "one.ipynb"))
+    assert clash.code == 2 and "put {notebook} in it" in clash.stderr

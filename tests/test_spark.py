@@ -74,6 +74,28 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from standalone_cluster(tmp_path_factory.mktemp("standalone"))
 
 
+def test_a_chain_of_notebooks_runs_in_one_application_and_stops_at_the_first_failure(
+    notebooks: Path, tmp_path: Path
+) -> None:
+    names = ("chain_a", "chain_b", "spark_fails", "chain_b")
+    result = spark_submit(
+        "run", *(str(notebooks / f"{n}.ipynb") for n in names), "-o", f"{tmp_path}/{{notebook}}.ipynb"
+    )
+    assert result.code == 4, result.stderr[-3000:]
+    summary = result.record
+    assert summary["chain"] is True and summary["exit_code"] == 4 and summary["status"] == "failed"
+    statuses = [run["status"] for run in summary["runs"]]
+    assert statuses == ["succeeded", "succeeded", "failed", "not-run"]
+    apps = {run["spark"]["application_id"] for run in summary["runs"][:3]}
+    assert len(apps) == 1  # one Spark application for the whole chain
+    shared = outputs_text(read_nb(tmp_path / "chain_b.ipynb").cells[0])
+    assert f"rows 10 app {apps.pop()}" in shared  # the temp view of the first notebook, through the same session
+    for name in names[:3]:
+        assert json.loads((tmp_path / f"{name}.run.json").read_text())["run_id"]  # each has its own record
+    groups = [read_nb(tmp_path / f"{n}.ipynb").cells[0].metadata.nbrunner.get("spark_job_ids") for n in names[:2]]
+    assert all(groups), groups  # job ids found per notebook, under its own run's labels
+
+
 def test_the_kernel_can_still_create_the_context_itself(notebooks: Path) -> None:
     result = spark_submit(
         "run", str(notebooks / "spark_facts.ipynb"), "--no-spark-early-context",

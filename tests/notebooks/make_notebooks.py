@@ -314,3 +314,14 @@ save(
 )
 # invalid_metadata.ipynb is ok.ipynb with a kernelspec lacking name/display_name and a non-boolean `collapsed`, as
 # found in the wild (nbclient's own Output.ipynb has the first); it is edited by hand, not generated here.
+save(
+    "chain_a",  # the first notebook of a chain: leaves a temp view in the shared session
+    code(
+        "spark.range(10).createOrReplaceTempView('shared')\n"
+        "print('app', sc.applicationId, spark.table('shared').count())"
+    ),
+)
+save(
+    "chain_b",  # the next one reads it: same application, same session
+    code("print('rows', spark.table('shared').count(), 'app', sc.applicationId)"),
+)
