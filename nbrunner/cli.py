@@ -123,10 +123,10 @@ def cli() -> None:
 )
 @click.option(
     "--spark-early-context/--no-spark-early-context",
-    default=True,
+    default=False,
     show_default=True,
-    help="Create the SparkContext from nbrunner while the kernel starts (the kernel wraps it); off: the kernel "
-    "creates it.",
+    help="Create the SparkContext from nbrunner while the kernel starts (the kernel wraps it), instead of in the "
+    "kernel once it is up. Slower on a 2-core driver; try it on larger ones.",
 )
 @click.option(
     "--outputs-file",

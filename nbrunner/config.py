@@ -39,7 +39,8 @@ class StorageOptions:
 @dataclass(frozen=True)
 class SparkOptions:
     define_session: bool = True  # `spark` and `sc` predefined in the notebook under spark-submit
-    early_context: bool = True  # create them from nbrunner's own connection while the kernel starts
+    # create them from nbrunner's own connection while the kernel starts: measured slower on 2 cores (bench/RESULTS.md)
+    early_context: bool = False
 
 
 @dataclass(frozen=True)

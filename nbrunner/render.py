@@ -19,7 +19,9 @@ MAX_OUTPUT = 256_000  # characters of one output kept in the HTML
 def exporter() -> Any:
     from nbconvert import HTMLExporter
 
-    return HTMLExporter(template_name="nbrunner", extra_template_basedirs=[str(TEMPLATES)])
+    # optimistic_validation: nbconvert validates the notebook once, not after each of its 13 preprocessors (half the
+    # rendering time of a 300-cell notebook); nbrunner has repaired the notebook to valid nbformat already
+    return HTMLExporter(template_name="nbrunner", extra_template_basedirs=[str(TEMPLATES)], optimistic_validation=True)
 
 
 class Renderer:

@@ -96,9 +96,9 @@ def test_a_chain_of_notebooks_runs_in_one_application_and_stops_at_the_first_fai
     assert all(groups), groups  # job ids found per notebook, under its own run's labels
 
 
-def test_the_kernel_can_still_create_the_context_itself(notebooks: Path) -> None:
+def test_the_context_can_be_created_while_the_kernel_starts_and_wrapped_by_it(notebooks: Path) -> None:
     result = spark_submit(
-        "run", str(notebooks / "spark_facts.ipynb"), "--no-spark-early-context",
+        "run", str(notebooks / "spark_facts.ipynb"), "--spark-early-context",
         spark_args=("--name", "nbrunner-test", "--conf", "spark.nbrunner.marker=seen"),
     )  # fmt: skip
     check_attached(result, master_prefix="local[2]")
