@@ -96,6 +96,50 @@ def test_a_chain_of_notebooks_runs_in_one_application_and_stops_at_the_first_fai
     assert all(groups), groups  # job ids found per notebook, under its own run's labels
 
 
+def test_a_chain_on_the_standalone_cluster_shares_one_application(
+    notebooks: Path, tmp_path: Path, cluster: str
+) -> None:
+    result = spark_submit(
+        "run", str(notebooks / "chain_a.ipynb"), str(notebooks / "chain_b.ipynb"),
+        "-o", f"{tmp_path}/{{notebook}}.ipynb",
+        master=cluster, spark_args=("--conf", "spark.executor.memory=512m", "--conf", "spark.cores.max=2"),
+    )  # fmt: skip
+    assert result.code == 0, result.stderr[-3000:]
+    runs = result.record["runs"]
+    assert [run["status"] for run in runs] == ["succeeded", "succeeded"]
+    app = runs[0]["spark"]["application_id"]
+    assert app.startswith("app-") and runs[1]["spark"]["application_id"] == app
+    assert f"rows 10 app {app}" in outputs_text(read_nb(tmp_path / "chain_b.ipynb").cells[0])
+
+
+def test_the_driver_jvm_dying_stops_the_chain_with_the_partial_notebook_written(
+    notebooks: Path, tmp_path: Path
+) -> None:
+    names = ("chain_a", "spark_slow", "chain_b")
+    proc = subprocess.Popen(
+        [str(BIN / "spark-submit"), "--master", "local[2]", *LOOPBACK_CONF, entrypoint(), "run",
+         *(str(notebooks / f"{n}.ipynb") for n in names), "-o", f"{tmp_path}/{{notebook}}.ipynb"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=spark_env(), stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    for line in proc.stdout:  # the second notebook's slow Spark cell is running
+        if "starting the slow job" in line or "[nbrunner] cell 1/3" in line:
+            break
+    time.sleep(2)
+    proc.kill()  # SIGKILL to the driver JVM: no shutdown hook, no exit code from it
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (tmp_path / "spark_slow.run.json").exists():
+        time.sleep(0.2)
+    assert json.loads((tmp_path / "chain_a.run.json").read_text())["status"] == "succeeded"
+    slow = json.loads((tmp_path / "spark_slow.run.json").read_text())
+    assert slow["status"] == "spark-gateway-error" and slow["exit_code"] == 7
+    assert "starting the slow job" in outputs_text(read_nb(tmp_path / "spark_slow.ipynb").cells[3])
+    time.sleep(1)
+    assert not (tmp_path / "chain_b.ipynb").exists()  # the chain stopped there
+    assert processes_matching(str(notebooks / "spark_slow.ipynb")) == []
+
+
 def test_the_context_can_be_created_while_the_kernel_starts_and_wrapped_by_it(notebooks: Path) -> None:
     result = spark_submit(
         "run", str(notebooks / "spark_facts.ipynb"), "--spark-early-context",
