@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -261,6 +262,29 @@ def test_sigterm_to_spark_submit_leaves_no_nbrunner_or_kernel(notebooks: Path, t
     nb = read_nb(notebooks / "spark_slow.out.ipynb")
     assert nb.metadata.nbrunner["status"] in ("spark-gateway-error", "terminated")
     assert "starting the slow job" in outputs_text(nb.cells[4])
+
+
+def test_sigterm_to_the_process_group_the_record_and_spark_submit_agree(notebooks: Path, tmp_path: Path) -> None:
+    # what schedulers do (Airflow signals the task's process group): nbrunner gets the SIGTERM too
+    proc = subprocess.Popen(
+        [str(BIN / "spark-submit"), "--master", "local[2]", *LOOPBACK_CONF, entrypoint(), "run",
+         str(notebooks / "spark_slow.ipynb"), "-o", str(tmp_path / "slow.ipynb")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=spark_env(), stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "[nbrunner] cell 1/3" in line:
+            break
+    time.sleep(1)
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.communicate(timeout=60)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (tmp_path / "slow.run.json").exists():
+        time.sleep(0.2)
+    record = json.loads((tmp_path / "slow.run.json").read_text())
+    assert proc.returncode == 143 and record["exit_code"] == 143, (proc.returncode, record["exit_code"])
+    assert record["status"] == "terminated"
 
 
 def test_unreachable_gateway_exits_7(notebooks: Path) -> None:
