@@ -49,6 +49,8 @@ def run(config: RunConfig, reporter: Reporter) -> tuple[RunRecord, BaseException
         try:
             driver, kernel_env = attached if attached is not None else (None, {})
             return Run(plan, guard, reporter, clock).go(driver, kernel_env)
+        except StopSignal as stop:  # in the instant between the plan and the kernel's start
+            raise guard.error(stop) from None
         finally:
             if driver is not None:
                 driver.close()
