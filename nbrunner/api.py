@@ -126,7 +126,7 @@ def secret_capable(declared: Declared) -> bool:
 
 def inspect_notebook(input: str | os.PathLike[str], *, storage: StorageOptions | None = None) -> NotebookInfo:  # noqa: A002
     """The parameters a notebook declares (name, type, default, help) and its kernel, without running it."""
-    from nbrunner import inputs, location, notebook, params
+    from nbrunner import inputs, location, notebook
     from nbrunner.kernel import notebook_language
     from nbrunner.plan import LazyStore
 
@@ -134,11 +134,8 @@ def inspect_notebook(input: str | os.PathLike[str], *, storage: StorageOptions |
     where = location.parse(name, what="notebook")
     text = inputs.read_text(where, what="notebook", store=LazyStore(storage or StorageOptions()))
     raw = notebook.parse_json(text, source=name)
-    index, warnings = notebook.parameters_cells(raw["cells"])
-    declared = params.declaration(None if index is None else notebook.source_of(raw["cells"][index]))
-    notes = [*warnings, *(f"parameters cell: {message}" for message in declared.skipped)]
+    declared, notes = notebook.declared_parameters(raw)
     if not declared.found:
         notes.append("the notebook has no code cell tagged 'parameters'")
-    metadata: dict[str, Any] = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
-    kernel_name, language = notebook_language(metadata)
+    kernel_name, language = notebook_language(notebook.raw_metadata(raw))
     return NotebookInfo(name, declared.found, declared.parameters, kernel_name, language, tuple(notes))

@@ -24,18 +24,14 @@ SAME_INTERPRETER = "nbrunner-python"
 RUNTIME_PREFIX = "nbrunner-kernel-"
 
 
-def sweep_stale() -> list[Path]:
+def sweep_stale() -> None:
     """Remove the kernel folders of nbrunner processes that no longer exist (killed with SIGKILL)."""
     import shutil
 
-    removed = []
     for folder in Path(tempfile.gettempdir()).glob(f"{RUNTIME_PREFIX}*-*"):
         pid = folder.name[len(RUNTIME_PREFIX) :].split("-", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        removed.append(folder)
-    return removed
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
@@ -71,7 +67,11 @@ class KernelChoice:
 
     @property
     def is_python(self) -> bool:
-        return self.language.lower().startswith("python")
+        return is_python(self.language)
+
+
+def is_python(language: str) -> bool:
+    return language.lower().startswith("python")
 
 
 def notebook_language(metadata: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -90,7 +90,7 @@ def kernel_choice(name: str | None, metadata: Mapping[str, Any] | None = None) -
     how = f"--kernel {name}"
     if name is None:
         declared, language = notebook_language(metadata or {})
-        if language is None or language.lower().startswith("python"):
+        if language is None or is_python(language):
             return KernelChoice(SAME_INTERPRETER, same_interpreter_spec())
         if declared is None:
             raise UsageError(

@@ -8,9 +8,12 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from nbrunner.errors import UsageError
+
+if TYPE_CHECKING:
+    from nbrunner.params import Declaration
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
@@ -70,6 +73,20 @@ def parameters_cells(cells: list[Any]) -> tuple[int | None, list[str]]:
         others = ", ".join(str(i) for i in code[1:])
         warnings.append(f"{len(code)} cells are tagged 'parameters'; cell {code[0]} declares them (not {others})")
     return (code[0] if code else None), warnings
+
+
+def declared_parameters(raw: dict[str, Any]) -> tuple[Declaration, list[str]]:
+    """What the raw notebook's ``parameters`` cell declares, and warnings: the tag's misuses, unreadable lines."""
+    from nbrunner.params import declaration
+
+    index, warnings = parameters_cells(raw["cells"])
+    declared = declaration(None if index is None else source_of(raw["cells"][index]))
+    return declared, [*warnings, *(f"parameters cell: {message}" for message in declared.skipped)]
+
+
+def raw_metadata(raw: dict[str, Any]) -> dict[str, Any]:
+    metadata = raw.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def source_of(cell: Any) -> str:

@@ -54,13 +54,13 @@ def rescue_places(plan: Plan) -> list[Artifacts]:
     return [location.artifacts(folder / name) for folder in folders if folder != here]
 
 
-def write_somewhere(plan: Plan, nb: Any, html: str | None, record: RunRecord, reporter: Reporter) -> Artifacts:
+def write_somewhere(plan: Plan, nb: Any, html: str | None, record: RunRecord) -> Artifacts:
     """Write the set to its local place, else to the first rescue place that takes it; return where it went."""
     places = [plan.local, *rescue_places(plan)]
     failures: list[str] = []
     for place in places:
         if place is not plan.local:
-            failed(record, f"could not write {plan.local.notebook}: {'; '.join(failures)}", place, reporter)
+            failed(record, f"could not write {plan.local.notebook}: {'; '.join(failures)}", place)
         try:
             write_local(place, nb, html, record)
             return place
@@ -69,7 +69,7 @@ def write_somewhere(plan: Plan, nb: Any, html: str | None, record: RunRecord, re
     raise StorageError(f"could not write the notebook anywhere ({'; '.join(failures)})")
 
 
-def failed(record: RunRecord, message: str, kept: Artifacts, reporter: Reporter) -> None:
+def failed(record: RunRecord, message: str, kept: Artifacts) -> None:
     """Storing failed: never report success; say where the complete local copy is."""
     record.storage = {**(record.storage or {}), "error": message, "local_copy": str(kept.notebook)}
     if record.exit_code == 0:
@@ -85,7 +85,7 @@ def finish(
     Returns the error that now decides the outcome (storing failed after a success, or a stop), else None.
     """
     before = record.exit_code
-    written = write_somewhere(plan, nb, html, record, reporter)
+    written = write_somewhere(plan, nb, html, record)
     if written is not plan.local:
         reporter.notice(f"error: {(record.storage or {}).get('error')}; the local copy is kept at {written.notebook}")
     elif plan.stores_remotely:
@@ -109,7 +109,7 @@ def finish(
 
 
 def keep(plan: Plan, nb: Any, html: str | None, record: RunRecord, reporter: Reporter, message: str) -> None:
-    failed(record, message, plan.local, reporter)
+    failed(record, message, plan.local)
     write_local(plan.local, nb, html, record)
     reporter.notice(f"error: {message}; the local copy is kept at {plan.local.notebook}")
 

@@ -57,12 +57,17 @@ class Plan:
     store: S3Store | None = field(default=None)  # built when an input or output is s3://
     secrets: dict[str, str] = field(default_factory=dict)  # name -> value, for the kernel only
     secret_refs: dict[str, str] = field(default_factory=dict)  # name -> env:VAR / file:PATH, for the record
-    secret_variables: frozenset[str] = frozenset()  # environment variables holding them: not passed to the kernel
     resume: Resume | None = None  # --resume: where the resumed run failed, and what it had
 
     @property
     def stores_remotely(self) -> bool:
         return self.local != self.targets
+
+    @property
+    def secret_variables(self) -> frozenset[str]:
+        """The environment variables that hold secrets: not passed to the kernel."""
+        found = (SecretRef(ref).variable for ref in self.secret_refs.values())
+        return frozenset(variable for variable in found if variable)
 
 
 def load_given(
@@ -109,12 +114,9 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
     data = inputs.read_bytes(source, what="notebook", store=store)
     text = inputs.decode(data, what="notebook", name=str(source))
     raw = notebook.parse_json(text, source=str(source))
-    index, warnings = notebook.parameters_cells(raw["cells"])
+    declared, warnings = notebook.declared_parameters(raw)
     for message in warnings:
         reporter.warning(message)
-    declared = params.declaration(None if index is None else notebook.source_of(raw["cells"][index]))
-    for message in declared.skipped:
-        reporter.warning(f"parameters cell: {message}")
     sha = hashlib.sha256(data).hexdigest()
     resume = None
     if config.resume is not None:
@@ -123,8 +125,7 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
         resume = load_resume(config.resume, sha256=sha, store=store, reporter=reporter)
     given, refs = load_given(config, store, resume)
     resolved = params.resolve(given, declared, allow_undeclared=config.allow_undeclared)
-    metadata: dict[str, Any] = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
-    kernel = kernel_choice(config.kernel, metadata)
+    kernel = kernel_choice(config.kernel, notebook.raw_metadata(raw))
     injected = None
     if given:
         if not declared.found:
@@ -153,10 +154,9 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
             raise UsageError(f"--cwd {config.cwd}: not a directory; create it or pick another")
     else:
         cwd = source.parent if isinstance(source, Path) else Path.cwd()
-    variables = frozenset(SecretRef(ref).variable or "" for ref in refs.values()) - {""}
     return Plan(
         config, run_id, started, source, data, sha, shown, injected, targets, local, cwd.resolve(), kernel,
-        store.store, secrets, refs, variables, resume,
+        store.store, secrets, refs, resume,
     )  # fmt: skip
 
 

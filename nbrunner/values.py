@@ -9,7 +9,7 @@ from __future__ import annotations
 import keyword
 import math
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,11 +196,6 @@ def from_text(option: str, text: str) -> Given:
     value = typed_value(raw, source=source)
     check_value(value, name=name, source=source)
     return Given(name, value, raw, source)
-
-
-def from_command_line(items: Iterable[tuple[str, str]]) -> list[Given]:
-    """``items`` are ("-p" | "-r", "NAME=VALUE") pairs in command-line order."""
-    return [from_text(option, text) for option, text in items]
 
 
 def merge(*groups: Sequence[Given]) -> dict[str, Given]:

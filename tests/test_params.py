@@ -34,7 +34,7 @@ def test_typed_value_is_a_yaml_scalar_with_dates_kept_as_strings(raw: str, expec
 
 def test_raw_params_keep_the_string_and_later_sources_win() -> None:
     files = values.from_mapping({"n": 1, "date": "2026-01-01"}, source="-f p.yaml")
-    cli = values.from_command_line([("-p", "n=2"), ("-r", "n=007"), ("-p", "x=true")])
+    cli = from_command_line([("-p", "n=2"), ("-r", "n=007"), ("-p", "x=true")])
     merged = values.merge(files, cli)
     assert merged["n"].value == "007"
     assert merged["date"].value == "2026-01-01"
@@ -44,11 +44,11 @@ def test_raw_params_keep_the_string_and_later_sources_win() -> None:
 @pytest.mark.parametrize("name", ["import os;x", "1x", "class", "a b", "a.b", "", "x\ny"])
 def test_bad_names_are_refused(name: str) -> None:
     with pytest.raises(ParameterError, match="not a Python identifier"):
-        values.from_command_line([("-p", f"{name}=1")])
+        from_command_line([("-p", f"{name}=1")])
 
 
 def test_code_after_the_first_equals_sign_is_only_ever_a_string_value() -> None:
-    (given,) = values.from_command_line([("-p", "x=1;import os;y=2")])
+    (given,) = from_command_line([("-p", "x=1;import os;y=2")])
     assert (given.name, given.value) == ("x", "1;import os;y=2")
     assert params.render({"x": given.value}) == "# Parameters injected by nbrunner\nx = '1;import os;y=2'\n"
     with pytest.raises(ParameterError, match="declared int but got str"):
@@ -57,7 +57,12 @@ def test_code_after_the_first_equals_sign_is_only_ever_a_string_value() -> None:
 
 def test_missing_equals_is_refused() -> None:
     with pytest.raises(ParameterError, match="expected NAME=VALUE"):
-        values.from_command_line([("-p", "date")])
+        from_command_line([("-p", "date")])
+
+
+def from_command_line(items: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> list[values.Given]:
+    """("-p" | "-r", "NAME=VALUE") pairs in command-line order, as the command line's ParamType converts them."""
+    return [values.from_text(option, text) for option, text in items]
 
 
 DECLARED = params.declaration(
@@ -72,7 +77,7 @@ DECLARED = params.declaration(
 
 
 def resolve(*items: tuple[str, str], allow: bool = False) -> dict[str, object]:
-    return params.resolve(values.merge(values.from_command_line(items)), DECLARED, allow_undeclared=allow)
+    return params.resolve(values.merge(from_command_line(items)), DECLARED, allow_undeclared=allow)
 
 
 def test_declaration_reads_names_types_defaults_and_help() -> None:
@@ -120,7 +125,7 @@ def test_undeclared_names_are_refused_listing_the_declared_ones() -> None:
 
 def test_without_a_parameters_cell_any_name_is_accepted() -> None:
     none = params.declaration(None)
-    given = values.merge(values.from_command_line([("-p", "whatever=1")]))
+    given = values.merge(from_command_line([("-p", "whatever=1")]))
     assert params.resolve(given, none, allow_undeclared=False) == {"whatever": 1}
 
 
