@@ -21,7 +21,13 @@ def exporter() -> Any:
 
     # optimistic_validation: nbconvert validates the notebook once, not after each of its 13 preprocessors (half the
     # rendering time of a 300-cell notebook); nbrunner has repaired the notebook to valid nbformat already
-    return HTMLExporter(template_name="nbrunner", extra_template_basedirs=[str(TEMPLATES)], optimistic_validation=True)
+    html = HTMLExporter(template_name="nbrunner", extra_template_basedirs=[str(TEMPLATES)], optimistic_validation=True)
+    highlighter = cached_highlighter(html)
+    if highlighter is not None:
+        # set once, before the templates are compiled: assigning ``filters`` later makes nbconvert build a new
+        # template environment, compiling every template again (two thirds of rendering a small notebook)
+        html.filters = {**html.filters, "highlight_code": highlighter}
+    return html
 
 
 class Renderer:
@@ -57,10 +63,10 @@ class Renderer:
         again with its metadata reduced to what rendering needs, rather than not at all."""
         self._thread.join()
         html = self._exporter or exporter()
-        info = nb.metadata.get("language_info", {})
-        highlighter = cached_highlighter(info.get("pygments_lexer", info.get("name")), html)
+        highlighter = html.filters.get("highlight_code")
         if highlighter is not None:
-            html.filters = {**html.filters, "highlight_code": highlighter}
+            info = nb.metadata.get("language_info", {})
+            highlighter.pygments_lexer = info.get("pygments_lexer", info.get("name")) or "ipython3"  # nbconvert's
         resources = {"metadata": {"name": title}}
         short = shortened(nb, max_output)
         try:
@@ -84,8 +90,9 @@ def plain(nb: Any) -> Any:
     return nbformat.from_dict({**nb, "metadata": keep, "cells": cells})
 
 
-def cached_highlighter(lexer: str | None, parent: Any) -> Any:
-    """nbconvert's highlight_code filter, keeping one pygments HtmlFormatter per language.
+def cached_highlighter(parent: Any) -> Any:
+    """nbconvert's highlight_code filter, keeping one pygments HtmlFormatter per language; the notebook's language
+    is set on it (``pygments_lexer``) before each rendering.
 
     nbconvert builds a new HtmlFormatter (and its whole stylesheet) for every cell: a third of the time it takes
     to render a notebook of small cells. The output is the same. None if nbconvert's internals moved.
@@ -108,7 +115,7 @@ def cached_highlighter(lexer: str | None, parent: Any) -> Any:
                 formatter = formatters[language] = HtmlFormatter(cssclass=css, **self.extra_formatter_options)
             return _pygments_highlight(source if len(source) > 0 else " ", formatter, language, metadata)
 
-    return CachedHighlight2HTML(pygments_lexer=lexer, parent=parent)  # type: ignore[no-untyped-call]
+    return CachedHighlight2HTML(pygments_lexer=None, parent=parent)  # type: ignore[no-untyped-call]
 
 
 def _shorten(text: str, limit: int) -> str:
