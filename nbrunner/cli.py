@@ -123,10 +123,10 @@ def cli() -> None:
 )
 @click.option(
     "--spark-early-context/--no-spark-early-context",
-    default=False,
+    default=True,
     show_default=True,
-    help="Create the SparkContext from nbrunner while the kernel starts (the kernel wraps it), instead of in the "
-    "kernel once it is up. Slower on a 2-core driver; try it on larger ones.",
+    help="Under spark-submit, create the SparkContext and SparkSession from nbrunner while the kernel starts (the "
+    "kernel wraps them); with --no-spark-early-context the kernel creates them once it is up.",
 )
 @click.option(
     "--outputs-file",

@@ -39,8 +39,8 @@ class StorageOptions:
 @dataclass(frozen=True)
 class SparkOptions:
     define_session: bool = True  # `spark` and `sc` predefined in the notebook under spark-submit
-    # create them from nbrunner's own connection while the kernel starts: measured slower on 2 cores (bench/RESULTS.md)
-    early_context: bool = False
+    # create them from nbrunner's own connection while the kernel starts and imports pyspark (bench/RESULTS.md)
+    early_context: bool = True
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,24 @@ def status_of(error: BaseException | None) -> str:
     return "internal-error"
 
 
+def error_line(evalue: str) -> str:
+    """The line of an exception's value that says what went wrong.
+
+    A PySpark error raised in a Python worker reads "An exception was thrown from the Python worker..." and then
+    the worker's traceback: its last line (``ZeroDivisionError: division by zero``) is the message that matters.
+    A Java exception through Py4J reads "An error occurred while calling o42.collect." and then ": " and the Java
+    exception (``java.lang.IllegalArgumentException: System memory ...``): that line is the one.
+    """
+    lines = [line.strip() for line in evalue.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if "exception was thrown from the Python worker" in lines[0] and len(lines) > 1:
+        return f"{lines[0].rstrip('.')}: {lines[-1]}"[:300]
+    if lines[0].startswith("An error occurred while calling") and len(lines) > 1 and lines[1].startswith(":"):
+        return lines[1].lstrip(": ")[:300]
+    return lines[0][:300]
+
+
 def message_of(error: BaseException) -> str:
     """The one-line message of an outcome."""
     if isinstance(error, NbrunnerError):

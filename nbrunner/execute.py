@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from nbrunner.errors import CellFailed, GatewayError, KernelDied, NbrunnerError, RunTimeout
+from nbrunner.errors import CellFailed, GatewayError, KernelDied, NbrunnerError, RunTimeout, error_line
 from nbrunner.secret_values import Redactor
 
 #: ``sys.exit(value)`` with these values ends the process with status 0: the run stops there, as a success
@@ -46,8 +46,9 @@ class Settings:
     run_timeout: float | None = None
     start_timeout: float = 60.0
     stop_requested: Callable[[], NbrunnerError | None] | None = None  # why the run must stop, once it must
-    startup_code: str | None = None  # run silently in the kernel before the first cell (Spark set-up)
-    on_startup: Callable[[], None] | None = None  # the start-up code ran
+    # before the first cell, in order: code run silently in the kernel (Spark set-up), or a call to wait for something
+    startup: Sequence[str | Callable[[], None]] = ()
+    on_startup: Callable[[], None] | None = None  # the start-up steps are done
     redactor: Redactor | None = None  # secrets' values out of every output and message
 
 
@@ -153,8 +154,8 @@ def execute(nb: Any, km: Any, settings: Settings, progress: Progress, hooks: Seq
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     executor = _make_executor(_Engine(settings, progress, hooks))
-    if settings.startup_code is not None:
-        executor.on_notebook_start = _startup(executor, settings.startup_code, settings.on_startup)
+    if settings.startup:
+        executor.on_notebook_start = _startup(executor, settings.startup, settings.on_startup)
     try:
         executor.preprocess(nb, {"metadata": {"path": str(cwd)}}, km=km)
     except CellExecutionError as e:
@@ -168,7 +169,7 @@ def execute(nb: Any, km: Any, settings: Settings, progress: Progress, hooks: Seq
             progress.stopped_early = True
             return
         code = _exit_status(evalue) if ename == "SystemExit" else None
-        what = f"sys.exit({evalue})" if ename == "SystemExit" else f"{ename}: {_message(evalue)}"
+        what = f"sys.exit({evalue})" if ename == "SystemExit" else f"{ename}: {error_line(evalue)}"
         raise CellFailed(
             f"cell {index} failed: {what}", cell_index=index, ename=ename, evalue=evalue, sys_exit_code=code
         ) from e
@@ -204,35 +205,28 @@ def execute(nb: Any, km: Any, settings: Settings, progress: Progress, hooks: Seq
         raise
 
 
-def _startup(executor: Any, code: str, done: Callable[[], None] | None) -> Callable[..., Any]:
-    """An nbclient on_notebook_start hook that runs ``code`` silently; its failure is a GatewayError (exit 7)."""
+def _startup(
+    executor: Any, steps: Sequence[str | Callable[[], None]], done: Callable[[], None] | None
+) -> Callable[..., Any]:
+    """An nbclient on_notebook_start hook that takes the steps in order: code is run silently (its failure is a
+    GatewayError, exit 7), a callable is called (what it raises ends the run)."""
 
     async def hook(notebook: Any) -> None:
-        reply = await executor.kc.execute_interactive(
-            code, silent=True, store_history=False, allow_stdin=False, output_hook=lambda msg: None
-        )
-        content = reply.get("content", {})
-        if content.get("status") != "ok":
-            what = f"{content.get('ename')}: {_message(str(content.get('evalue', '')))}"
-            raise GatewayError(f"could not set up Spark in the kernel: {what}")
+        for step in steps:
+            if callable(step):
+                step()
+                continue
+            reply = await executor.kc.execute_interactive(
+                step, silent=True, store_history=False, allow_stdin=False, output_hook=lambda msg: None
+            )
+            content = reply.get("content", {})
+            if content.get("status") != "ok":
+                what = f"{content.get('ename')}: {error_line(str(content.get('evalue', '')))}"
+                raise GatewayError(f"could not set up Spark in the kernel: {what}")
         if done is not None:
             done()
 
     return hook
-
-
-def _message(evalue: str) -> str:
-    """The line of an exception's value that says what went wrong.
-
-    A PySpark error raised in a Python worker reads "An exception was thrown from the Python worker..." and then
-    the worker's traceback: its last line (``ZeroDivisionError: division by zero``) is the message that matters.
-    """
-    lines = [line.strip() for line in evalue.splitlines() if line.strip()]
-    if not lines:
-        return ""
-    if "exception was thrown from the Python worker" in lines[0] and len(lines) > 1:
-        return f"{lines[0].rstrip('.')}: {lines[-1]}"[:300]
-    return lines[0][:300]
 
 
 def _exit_status(evalue: str) -> int:

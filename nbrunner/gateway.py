@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nbrunner.errors import GatewayError
+from nbrunner.errors import GatewayError, error_line
 
 GATEWAY_VARS = ("PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET")
 
@@ -121,12 +121,14 @@ def pyspark_version_of(argv0: str, env: Mapping[str, str]) -> tuple[str, str] | 
 
 
 class Driver:
-    """nbrunner's own connection to the driver JVM's Py4J gateway. It never creates a SparkContext."""
+    """nbrunner's own connection to the driver JVM's Py4J gateway. It creates a SparkContext only when asked
+    (:meth:`create_session`)."""
 
     def __init__(self, environ: Mapping[str, str]):
         self.port = int(environ["PYSPARK_GATEWAY_PORT"])
         self.secret = environ["PYSPARK_GATEWAY_SECRET"]
         self.pinned = environ.get("PYSPARK_PIN_THREAD", "true").lower() == "true"
+        self.connect_mode = any(environ.get(name) for name in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED"))
         self._gateway: Any = None
 
     def connect(self) -> None:
@@ -184,12 +186,17 @@ class Driver:
         """Create the SparkContext and the default SparkSession in the driver JVM, as pyspark's
         ``SparkSession.builder.getOrCreate()`` would: spark-submit's conf (the JVM's system properties), pyspark's
         defaults, and the notebook's name unless ``--name``/``spark.app.name`` gave one. The kernel then wraps them
-        (``SparkContext(jsc=...)``), so this costly step overlaps the kernel's start. GatewayError when it fails."""
-        if not self.context_gone():
-            return  # an earlier notebook of the chain made it: the kernel wraps that one
+        (``SparkContext(jsc=...)``), so this costly step overlaps the kernel's start. GatewayError when it fails.
+
+        Nothing is created when a context exists (an earlier notebook of the chain made it: the kernel wraps that
+        one) or when Spark Connect is asked for (pyspark's builder then starts its own server, in the kernel)."""
+        if not self.context_gone() or self.connect_mode:
+            return
         try:
             jvm = self.jvm
             conf = jvm.org.apache.spark.SparkConf(True)
+            if conf.get("spark.api.mode", "classic").lower() == "connect" or conf.contains("spark.remote"):
+                return
             for key, value in PYSPARK_DEFAULT_CONFIGS.items():
                 conf.setIfMissing(key, value)
             if conf.get("spark.app.name", "") in ("", LAUNCHER_NAME):
@@ -199,10 +206,7 @@ class Driver:
             session_class = sql.classic.SparkSession if int(self.spark_version.split(".")[0]) >= 4 else sql.SparkSession
             session_class.setDefaultSession(session_class(jsc.sc(), {}))
         except Exception as e:
-            first = str(e).strip().splitlines()
-            raise GatewayError(
-                f"could not create the SparkContext: {type(e).__name__}: {first[0] if first else ''}"
-            ) from e
+            raise GatewayError(f"could not create the SparkContext: {type(e).__name__}: {error_line(str(e))}") from e
 
     def context_gone(self) -> bool:
         """Whether the SparkContext is stopped or stopping, or the JVM no longer answers."""

@@ -165,7 +165,7 @@ class Run:
                 driver, run_id=self.record.run_id, notebook=self.record.input, nb=nb,
                 app_name=location.stem(self.plan.source), define_session=config.spark.define_session,
             )  # fmt: skip
-            settings.startup_code = sparkrun.startup_code
+            settings.startup = sparkrun.startup(self.early, self.guard)
             settings.on_startup = sparkrun.ready
             self.guard.on_stop.append(sparkrun.cancel_running_jobs)
             sparkrun.watch_jvm(self.guard)
@@ -176,8 +176,6 @@ class Run:
             hooks.append(checkpointer)
         failed = True
         try:
-            if self.early is not None:
-                self.early.wait(self.guard)
             execute(nb, kernel.manager, settings, self.progress, hooks, cwd=self.plan.cwd)
             failed = False
         finally:

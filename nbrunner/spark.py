@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +30,14 @@ def attach(environ: Mapping[str, str], kernel: KernelChoice) -> tuple[gateway.Dr
     if not gateway.under_spark_submit(environ):
         return None
     env = gateway.kernel_env(environ)
+    same = kernel.name == SAME_INTERPRETER
+    if same and env.get("PYTHONPATH"):
+        from nbrunner.pythonpath import interpreter_site, kernel_pythonpath
+
+        env["PYTHONPATH"] = kernel_pythonpath(env["PYTHONPATH"], interpreter_site(sys.path, env["PYTHONPATH"]))
     driver = gateway.Driver(environ)
     driver.connect()
     try:
-        same = kernel.name == SAME_INTERPRETER
         gateway.check_kernel_pyspark(driver, kernel.spec, {**environ, **env}, same_interpreter=same)
     except BaseException:
         driver.close()
@@ -56,32 +61,12 @@ def labels(run_id: str, notebook: str, cells: Sequence[tuple[int, str]]) -> list
     return found
 
 
-def startup_code(cell_labels: Sequence[CellLabel], *, define_session: bool, app_name: str) -> str:
-    """Code the kernel runs, silently, before the first cell.
-
-    Defines ``spark``/``sc`` unless told not to: it wraps the JVM's SparkContext when nbrunner created it already
-    (:class:`EarlyContext`), else creates it in the driver JVM through the forwarded gateway. Registers an
-    IPython ``pre_run_cell`` callback that labels each cell's Spark jobs from the thread that runs the cell (job
-    groups, descriptions and tags are thread-local in the JVM). The application is named after the notebook unless
-    ``--name`` / ``spark.app.name`` named it (spark-submit's default is the launcher's file name).
-    """
+def startup_code(cell_labels: Sequence[CellLabel], *, define_session: bool) -> str:
+    """Code the kernel runs, silently, before the first cell, while the driver JVM may still be creating the
+    SparkContext (:class:`EarlyContext`): it imports pyspark (the kernel's costliest step, overlapped that way) and
+    registers an IPython ``pre_run_cell`` callback that labels each cell's Spark jobs from the thread that runs the
+    cell (job groups, descriptions and tags are thread-local in the JVM). Needs no SparkContext."""
     table = json.dumps([[label.group, label.description] for label in cell_labels], ensure_ascii=False)
-    session = (
-        "    from pyspark import SparkConf, SparkContext\n"
-        "    from pyspark.sql import SparkSession\n"
-        "    SparkContext._ensure_initialized()\n"
-        "    jvm = SparkContext._jvm\n"
-        "    active = getattr(getattr(jvm.org.apache.spark, 'SparkContext$'), 'MODULE$').getActive()\n"
-        "    if active.isDefined() and SparkContext._active_spark_context is None:\n"
-        "        SparkContext(jsc=jvm.org.apache.spark.api.java.JavaSparkContext.fromSparkContext(active.get()))\n"
-        "    builder = SparkSession.builder\n"
-        f"    if SparkConf().get('spark.app.name', '') in ('', {gateway.LAUNCHER_NAME!r}):\n"
-        f"        builder = builder.appName({app_name!r})\n"
-        "    spark = builder.getOrCreate()\n"
-        "    get_ipython().user_ns.update(spark=spark, sc=spark.sparkContext)\n"
-        if define_session
-        else ""
-    )
     return (
         "def _nbrunner_startup():\n"
         "    import json\n"
@@ -102,9 +87,37 @@ def startup_code(cell_labels: Sequence[CellLabel], *, define_session: bool, app_
         "            sc.clearJobTags()\n"
         "            sc.addJobTag(group)\n"
         "    get_ipython().events.register('pre_run_cell', label_jobs)\n"
-        f"{session}"
-        "_nbrunner_startup()\n"
+        + ("    import pyspark.sql\n" if define_session else "")
+        + "_nbrunner_startup()\n"
         "del _nbrunner_startup\n"
+    )
+
+
+def session_code(app_name: str) -> str:
+    """Code the kernel runs, silently, once the start-up code ran: defines ``spark`` and ``sc``.
+
+    It wraps the JVM's SparkContext and default SparkSession when they exist (nbrunner created them, or an earlier
+    notebook of the chain did), without options, so wrapping does not build the session state before a cell needs
+    it; else it creates them in the driver JVM through the forwarded gateway, named after the notebook unless
+    ``--name`` / ``spark.app.name`` named the application (spark-submit's default is the launcher's file name).
+    """
+    return (
+        "def _nbrunner_session():\n"
+        "    from pyspark import SparkConf, SparkContext\n"
+        "    from pyspark.sql import SparkSession\n"
+        "    SparkContext._ensure_initialized()\n"
+        "    jvm = SparkContext._jvm\n"
+        "    active = getattr(getattr(jvm.org.apache.spark, 'SparkContext$'), 'MODULE$').getActive()\n"
+        "    builder = SparkSession.builder\n"
+        "    if active.isDefined():\n"
+        "        if SparkContext._active_spark_context is None:\n"
+        "            SparkContext(jsc=jvm.org.apache.spark.api.java.JavaSparkContext.fromSparkContext(active.get()))\n"
+        f"    elif SparkConf().get('spark.app.name', '') in ('', {gateway.LAUNCHER_NAME!r}):\n"
+        f"        builder = builder.appName({app_name!r})\n"
+        "    spark = builder.getOrCreate()\n"
+        "    get_ipython().user_ns.update(spark=spark, sc=spark.sparkContext)\n"
+        "_nbrunner_session()\n"
+        "del _nbrunner_session\n"
     )
 
 
@@ -142,13 +155,24 @@ class SparkRun(CellHooks):
         self.driver = driver
         cells = [(i, first_line(c.source)) for i, c in enumerate(nb.cells) if runs(c)]
         self.labels = {label.index: label for label in labels(run_id, notebook, cells)}
-        self.startup_code = startup_code(list(self.labels.values()), define_session=define_session, app_name=app_name)
+        self.startup_code = startup_code(list(self.labels.values()), define_session=define_session)
+        self.session_code = session_code(app_name) if define_session else None
         self.reason = f"nbrunner {run_id} stopped"
         self.facts: dict[str, Any] = {"spark_version": driver.spark_version, "gateway_port": driver.port}
         self.current: int | None = None
         self.cancelled: dict[str, Any] | None = None
         self._cancel_once = threading.Lock()
         self.jvm_gone: threading.Event | None = None
+
+    def startup(self, early: EarlyContext | None, guard: StopGuard) -> list[str | Callable[[], None]]:
+        """What the kernel runs before the first cell, in order: the imports and job labels (while the JVM creates
+        the SparkContext), then, once ``early`` made it, the session."""
+        steps: list[str | Callable[[], None]] = [self.startup_code]
+        if self.session_code is not None:
+            if early is not None:
+                steps.append(lambda: early.wait(guard))
+            steps.append(self.session_code)
+        return steps
 
     def refresh_facts(self) -> None:
         """Keep the facts of the live context; once it is stopped (by the notebook, or with the JVM) keep the last."""

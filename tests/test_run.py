@@ -436,3 +436,27 @@ def test_several_notebooks_run_in_order_and_the_first_failure_decides(notebooks:
     assert read_nb(tmp_path / "sysexit0.ipynb").metadata.nbrunner["status"] == "succeeded"
     clash = run_cli("run", *paths, "-o", str(tmp_path / "one.ipynb"))
     assert clash.code == 2 and "put {notebook} in it" in clash.stderr
+
+
+@pytest.mark.parametrize(
+    ("evalue", "line"),
+    [
+        ("division by zero", "division by zero"),
+        (
+            "An exception was thrown from the Python worker. Please see the stack trace below.\nTraceback (most "
+            'recent call last):\n  File "<stdin>", line 1\nZeroDivisionError: division by zero\n',
+            "An exception was thrown from the Python worker. Please see the stack trace below: ZeroDivisionError: "
+            "division by zero",
+        ),
+        (
+            "An error occurred while calling None.org.apache.spark.api.java.JavaSparkContext.\n: java.lang."
+            "IllegalArgumentException: System memory 1024 must be at least 471859200.\n\tat org.apache.spark.x(y)\n",
+            "java.lang.IllegalArgumentException: System memory 1024 must be at least 471859200.",
+        ),
+        ("", ""),
+    ],
+)
+def test_the_line_of_an_error_that_says_what_went_wrong(evalue: str, line: str) -> None:
+    from nbrunner.errors import error_line
+
+    assert error_line(evalue) == line

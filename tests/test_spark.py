@@ -68,6 +68,8 @@ def test_local_mode_notebook_runs_in_the_driver_jvm(notebooks: Path) -> None:
         spark_args=("--name", "nbrunner-test", "--conf", "spark.nbrunner.marker=seen"),
     )  # fmt: skip
     check_attached(result, master_prefix="local[2]")
+    # pip's pyspark is its own SPARK_HOME here: the kernel imports it installed, not from spark-submit's pyspark.zip
+    assert "pyspark.zip" not in str(notebook_facts(result)["pyspark_from"])
 
 
 @pytest.fixture(scope="module")
@@ -141,12 +143,26 @@ def test_the_driver_jvm_dying_stops_the_chain_with_the_partial_notebook_written(
     assert processes_matching(str(notebooks / "spark_slow.ipynb")) == []
 
 
-def test_the_context_can_be_created_while_the_kernel_starts_and_wrapped_by_it(notebooks: Path) -> None:
+def test_the_kernel_can_create_the_context_itself(notebooks: Path) -> None:
     result = spark_submit(
-        "run", str(notebooks / "spark_facts.ipynb"), "--spark-early-context",
+        "run", str(notebooks / "spark_facts.ipynb"), "--no-spark-early-context",
         spark_args=("--name", "nbrunner-test", "--conf", "spark.nbrunner.marker=seen"),
     )  # fmt: skip
     check_attached(result, master_prefix="local[2]")
+
+
+@pytest.mark.parametrize("early", ["--spark-early-context", "--no-spark-early-context"])
+def test_a_context_that_cannot_be_created_exits_7_with_the_notebook_written(notebooks: Path, early: str) -> None:
+    # the driver JVM refuses to create a SparkContext with less memory than it needs
+    result = spark_submit(
+        "run", str(notebooks / "spark_facts.ipynb"), early, spark_args=("--conf", "spark.testing.memory=1024"),
+    )  # fmt: skip
+    assert result.code == 7, result.stderr[-3000:]
+    record = result.record
+    assert record["status"] == "spark-gateway-error"
+    assert "System memory 1024 must be at least" in record["message"], record["message"]
+    nb = read_nb(Path(record["output"]))
+    assert all(cell.get("outputs") == [] for cell in nb.cells if cell.cell_type == "code")
 
 
 def test_the_early_context_gets_pysparks_own_defaults() -> None:
@@ -183,6 +199,8 @@ def test_kernelspec_env_cannot_detach_the_kernel(notebooks: Path, tmp_path: Path
         env=spark_env(JUPYTER_PATH=str(tmp_path)),
     )  # fmt: skip
     check_attached(result, master_prefix="local[2]")
+    # a kernelspec's interpreter may have another pyspark installed: its PYTHONPATH stays spark-submit's
+    assert "pyspark.zip" in str(notebook_facts(result)["pyspark_from"])
 
 
 def test_failing_spark_job_exits_4_through_spark_submit(notebooks: Path) -> None:

@@ -129,6 +129,7 @@ save(
         "    group=sc.getLocalProperty('spark.jobGroup.id'),\n"
         "    description=sc.getLocalProperty('spark.job.description'),\n"
         "    gateway_port=sc._gateway.java_gateway_server.getListeningPort(),\n"
+        "    pyspark_from=__import__('pyspark').__file__,\n"
         ")\n"
         "import os, pathlib\n"
         "def children(pid):\n"
