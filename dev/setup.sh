@@ -44,3 +44,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q -e ".${extras}"
   echo "$want" > "$stamp"
 fi
+# the bytecode an installed package has (pip compiles it; an editable install leaves it to the first import, which
+# PYTHONDONTWRITEBYTECODE=1 turns into a compilation on every run)
+.venv/bin/python -m compileall -q nbrunner >/dev/null

@@ -59,15 +59,21 @@ def same_interpreter_spec() -> Any:
 
 @dataclass(frozen=True)
 class KernelChoice:
-    """Which kernel to start: its name, its kernelspec and its language, looked up before anything runs."""
+    """Which kernel to start: its name, its installed kernelspec (None: this interpreter's kernel) and its language,
+    looked up before anything runs."""
 
     name: str
-    spec: Any
+    spec: Any = None
     language: str = "python"
 
     @property
     def is_python(self) -> bool:
         return is_python(self.language)
+
+    def kernelspec(self) -> Any:
+        """The jupyter_client KernelSpec to start. This interpreter's is made only now: importing jupyter_client
+        takes 0.15 s that, under spark-submit, had better overlap the SparkContext's creation than precede it."""
+        return self.spec if self.spec is not None else same_interpreter_spec()
 
 
 def is_python(language: str) -> bool:
@@ -91,7 +97,7 @@ def kernel_choice(name: str | None, metadata: Mapping[str, Any] | None = None) -
     if name is None:
         declared, language = notebook_language(metadata or {})
         if language is None or is_python(language):
-            return KernelChoice(SAME_INTERPRETER, same_interpreter_spec())
+            return KernelChoice(SAME_INTERPRETER)
         if declared is None:
             raise UsageError(
                 f"the notebook is written in {language} but names no kernelspec; pass --kernel NAME for a {language} "
@@ -99,7 +105,7 @@ def kernel_choice(name: str | None, metadata: Mapping[str, Any] | None = None) -
             )
         name, how = declared, f"the notebook's kernel {declared!r} ({language})"
     if name == SAME_INTERPRETER:
-        return KernelChoice(SAME_INTERPRETER, same_interpreter_spec())
+        return KernelChoice(SAME_INTERPRETER)
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     manager = KernelSpecManager()
@@ -143,7 +149,7 @@ class Kernel:
         hide: frozenset[str] = frozenset(),
     ):
         self.name = choice.name
-        self.spec = choice.spec
+        self.spec = choice.kernelspec()
         # variables that held secrets are not inherited: the kernel's children would see them
         base = {key: value for key, value in os.environ.items() if key not in hide}
         self.env = build_env(base, env, self.spec.env or {})
@@ -239,7 +245,7 @@ class Kernel:
                     else:  # shutdown requested earlier (request_stop) or now; wait, then kill
                         if not self._shutdown_requested:
                             run_sync(km.request_shutdown)()
-                        run_sync(km.finish_shutdown)()
+                        run_sync(km.finish_shutdown)(pollinterval=0.01)  # jupyter_client's 0.1 s: the run's end
             except Exception:
                 self.signal(9)
             try:

@@ -31,10 +31,13 @@ def attach(environ: Mapping[str, str], kernel: KernelChoice) -> tuple[gateway.Dr
         return None
     env = gateway.kernel_env(environ)
     same = kernel.name == SAME_INTERPRETER
-    if same and env.get("PYTHONPATH"):
-        from nbrunner.pythonpath import interpreter_site, kernel_pythonpath
+    if env.get("PYTHONPATH"):
+        from nbrunner.pythonpath import interpreter_site, kernel_pythonpath, leave_out
 
-        env["PYTHONPATH"] = kernel_pythonpath(env["PYTHONPATH"], interpreter_site(sys.path, env["PYTHONPATH"]))
+        lean = kernel_pythonpath(env["PYTHONPATH"], interpreter_site(sys.path, env["PYTHONPATH"]))
+        leave_out(sys.path, env["PYTHONPATH"], lean)  # nbrunner's own py4j import, before connecting
+        if same:
+            env["PYTHONPATH"] = lean
     driver = gateway.Driver(environ)
     driver.connect()
     try:

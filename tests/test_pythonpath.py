@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nbrunner.pythonpath import interpreter_site, kernel_pythonpath
+from nbrunner.pythonpath import interpreter_site, kernel_pythonpath, leave_out
 
 pyspark = pytest.importorskip("pyspark")
 SPARK_LIB = Path(pyspark.__file__).parent / "python" / "lib"  # pip's pyspark is its own SPARK_HOME
@@ -69,3 +69,18 @@ def test_the_interpreter_site_leaves_out_the_script_folder_and_pythonpath() -> N
     assert interpreter_site(["/launcher", "/from/pythonpath", "", "/usr/lib/python3"], "/from/pythonpath") == [
         "/usr/lib/python3"
     ]
+
+
+def test_nbrunner_leaves_the_dropped_zips_out_of_its_own_import_path(tmp_path: Path) -> None:
+    deps = str(tmp_path / "deps.zip")
+    given = os.pathsep.join([deps, str(PYSPARK_ZIP), str(PY4J_ZIP)])
+    path = ["/launcher", deps, str(PYSPARK_ZIP), str(PY4J_ZIP), "", "/usr/lib/python3"]
+    leave_out(path, given, kernel_pythonpath(given, SITE))
+    assert path == ["/launcher", deps, "", "/usr/lib/python3"]
+
+
+def test_nothing_leaves_the_import_path_when_every_zip_is_kept(tmp_path: Path) -> None:
+    path = ["/launcher", str(PYSPARK_ZIP), str(PY4J_ZIP)]
+    given = os.pathsep.join(path[1:])
+    leave_out(path, given, kernel_pythonpath(given, [str(tmp_path)]))  # no installed pyspark or py4j to use
+    assert path == ["/launcher", str(PYSPARK_ZIP), str(PY4J_ZIP)]

@@ -460,3 +460,17 @@ def test_the_line_of_an_error_that_says_what_went_wrong(evalue: str, line: str) 
     from nbrunner.errors import error_line
 
     assert error_line(evalue) == line
+
+
+def test_choosing_this_interpreters_kernel_imports_no_jupyter_client() -> None:
+    # under spark-submit the SparkContext's creation starts right after the plan: choosing the kernel stays light
+    code = (
+        "import sys\n"
+        "from nbrunner.kernel import kernel_choice\n"
+        "choice = kernel_choice(None, {'kernelspec': {'name': 'python3', 'language': 'python'}})\n"
+        "print('jupyter_client' in sys.modules)\n"
+        "spec = choice.kernelspec()\n"
+        "print(spec.argv[0] == sys.executable, spec.language)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["False", "True", "python"]
