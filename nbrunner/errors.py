@@ -177,7 +177,8 @@ def error_line(evalue: str) -> str:
     A PySpark error raised in a Python worker reads "An exception was thrown from the Python worker..." and then
     the worker's traceback: its last line (``ZeroDivisionError: division by zero``) is the message that matters.
     A Java exception through Py4J reads "An error occurred while calling o42.collect." and then ": " and the Java
-    exception (``java.lang.IllegalArgumentException: System memory ...``): that line is the one.
+    exception (``java.lang.IllegalArgumentException: System memory ...``): that line is the one, unless it ends in
+    a Python worker's traceback (pyspark 3.5 raises a job's failure so): then the worker's exception is.
     """
     lines = [line.strip() for line in evalue.splitlines() if line.strip()]
     if not lines:
@@ -185,8 +186,31 @@ def error_line(evalue: str) -> str:
     if "exception was thrown from the Python worker" in lines[0] and len(lines) > 1:
         return f"{lines[0].rstrip('.')}: {lines[-1]}"[:300]
     if lines[0].startswith("An error occurred while calling") and len(lines) > 1 and lines[1].startswith(":"):
+        worker = _python_worker_exception(evalue)
+        if worker is not None:
+            return f"An exception was thrown from the Python worker: {worker}"[:300]
         return lines[1].lstrip(": ")[:300]
     return lines[0][:300]
+
+
+_CHAINING = ("Traceback (most recent call last):", "During handling of the above exception",
+             "The above exception was the direct cause")  # fmt: skip
+
+
+def _python_worker_exception(evalue: str) -> str | None:
+    """The exception line of the first Python traceback a Java exception carries (``PythonException: Traceback
+    ...``): the last unindented line before the Java frames (traceback entries are indented, frames are ``\tat``)."""
+    raw = evalue.splitlines()
+    start = next((i for i, line in enumerate(raw) if line.rstrip().endswith("PythonException: " + _CHAINING[0])), None)
+    if start is None:
+        return None
+    found = None
+    for line in raw[start + 1 :]:
+        if line.lstrip().startswith("at ") and line[:1].isspace():
+            break  # the Java stack trace
+        if line.strip() and not line[:1].isspace() and not line.startswith(_CHAINING):
+            found = line.strip()
+    return found
 
 
 def message_of(error: BaseException) -> str:

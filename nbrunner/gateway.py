@@ -59,11 +59,17 @@ FORWARDED = (
 
 #: the launcher's file name: also the name spark-submit gives an application started without --name
 LAUNCHER_NAME = "nbrunner_main.py"
-#: what pyspark's SparkContext sets on the conf when missing (pyspark.core.context.DEFAULT_CONFIGS, checked by a test)
+#: what pyspark's SparkContext sets on the conf when missing, by Spark major version (DEFAULT_CONFIGS of
+#: pyspark.core.context in 4.x, of pyspark.context in 3.5; a test checks the installed pyspark's)
 PYSPARK_DEFAULT_CONFIGS = {
-    "spark.serializer.objectStreamReset": "100",
-    "spark.sql.artifact.isolation.enabled": "false",
+    3: {"spark.serializer.objectStreamReset": "100", "spark.rdd.compress": "True"},
+    4: {"spark.serializer.objectStreamReset": "100", "spark.sql.artifact.isolation.enabled": "false"},
 }
+
+
+def pyspark_default_configs(spark_version: str) -> dict[str, str]:
+    major = int(spark_version.split(".")[0])
+    return PYSPARK_DEFAULT_CONFIGS.get(major, PYSPARK_DEFAULT_CONFIGS[max(PYSPARK_DEFAULT_CONFIGS)])
 
 
 def launcher_path() -> Path:
@@ -197,7 +203,7 @@ class Driver:
             conf = jvm.org.apache.spark.SparkConf(True)
             if conf.get("spark.api.mode", "classic").lower() == "connect" or conf.contains("spark.remote"):
                 return
-            for key, value in PYSPARK_DEFAULT_CONFIGS.items():
+            for key, value in pyspark_default_configs(self.spark_version).items():
                 conf.setIfMissing(key, value)
             if conf.get("spark.app.name", "") in ("", LAUNCHER_NAME):
                 conf.setAppName(app_name)

@@ -453,6 +453,24 @@ def test_several_notebooks_run_in_order_and_the_first_failure_decides(notebooks:
             "IllegalArgumentException: System memory 1024 must be at least 471859200.\n\tat org.apache.spark.x(y)\n",
             "java.lang.IllegalArgumentException: System memory 1024 must be at least 471859200.",
         ),
+        (
+            # pyspark 3.5: a task's Python exception reaches the notebook as a Py4JJavaError around its traceback
+            "An error occurred while calling z:org.apache.spark.api.python.PythonRDD.collectAndServe.\n"
+            ": org.apache.spark.SparkException: Job aborted due to stage failure: Task 1 in stage 0.0 failed 1 "
+            "times, most recent failure: Lost task 1.0 (TID 1) (127.0.0.1 executor driver): org.apache.spark.api."
+            "python.PythonException: Traceback (most recent call last):\n"
+            '  File "/venv/pyspark/python/lib/pyspark.zip/pyspark/worker.py", line 1247, in main\n'
+            "    process()\n"
+            '  File "/tmp/ipykernel_1/42.py", line 1, in <lambda>\n'
+            "ZeroDivisionError: division by zero\n"
+            "\n"
+            "\tat org.apache.spark.api.python.BasePythonRunner$ReaderIterator.handlePythonException(PythonRunner."
+            "scala:572)\n"
+            "Driver stacktrace:\n"
+            "\tat org.apache.spark.scheduler.DAGScheduler.failJobAndIndependentStages(DAGScheduler.scala:2898)\n"
+            "Caused by: org.apache.spark.api.python.PythonException: Traceback (most recent call last):\n",
+            "An exception was thrown from the Python worker: ZeroDivisionError: division by zero",
+        ),
         ("", ""),
     ],
 )

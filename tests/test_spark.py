@@ -170,9 +170,11 @@ def test_the_early_context_gets_pysparks_own_defaults() -> None:
         from pyspark.core.context import DEFAULT_CONFIGS  # pyspark 4
     except ImportError:
         from pyspark.context import DEFAULT_CONFIGS  # type: ignore[no-redef]  # pyspark 3.5
-    from nbrunner.gateway import PYSPARK_DEFAULT_CONFIGS
+    import pyspark
 
-    assert {key: str(value) for key, value in DEFAULT_CONFIGS.items()} == PYSPARK_DEFAULT_CONFIGS
+    from nbrunner.gateway import pyspark_default_configs
+
+    assert {key: str(value) for key, value in DEFAULT_CONFIGS.items()} == pyspark_default_configs(pyspark.__version__)
 
 
 def test_standalone_cluster_client_mode(notebooks: Path, cluster: str) -> None:
