@@ -242,16 +242,25 @@ def test_resume_of_a_spark_notebook_reruns_its_setup_in_a_new_application(notebo
     assert again.record["spark"]["application_id"] != first.record["spark"]["application_id"]
 
 
-def test_spark_job_outliving_cell_timeout_is_cancelled(notebooks: Path) -> None:
+def test_spark_job_outliving_cell_timeout_is_cancelled_and_stops_the_chain(notebooks: Path, tmp_path: Path) -> None:
+    names = ("chain_a", "spark_slow", "chain_b")
     started = time.monotonic()
-    result = spark_submit("run", str(notebooks / "spark_slow.ipynb"), "--cell-timeout", "8")
+    result = spark_submit(
+        "run", *(str(notebooks / f"{n}.ipynb") for n in names), "--cell-timeout", "8",
+        "-o", f"{tmp_path}/{{notebook}}.ipynb",
+    )  # fmt: skip
     elapsed = time.monotonic() - started
     assert result.code == 5, result.stderr[-3000:]
     assert elapsed < 90  # the tasks sleep 120 s
-    record = result.record
+    runs = result.record["runs"]
+    assert [run["status"] for run in runs] == ["succeeded", "timeout", "not-run"]
+    record = runs[1]
     assert record["failed_cell"]["timeout_scope"] == "cell"
     cancelled = record["spark"]["cancelled_jobs"]
     assert cancelled and set(cancelled.values()) == {"FAILED"}, cancelled
+    # per cell: the jobs cancelled are the timed-out cell's own, under this notebook's labels
+    cell = next(c for c in read_nb(tmp_path / "spark_slow.ipynb").cells if c.get("id") == record["failed_cell"]["id"])
+    assert {int(job) for job in cancelled} == set(cell.metadata.nbrunner.spark_job_ids)
 
 
 def test_sigterm_to_spark_submit_leaves_no_nbrunner_or_kernel(notebooks: Path, tmp_path: Path) -> None:
