@@ -238,7 +238,8 @@ def bench_spark(repeat: int, chain_repeat: int, report: list[str]) -> None:
     ]  # fmt: skip
     interleave(contenders, repeat, WORK)
     plain, nbr, late, pm = contenders
-    report += ["## 4. Spark under spark-submit (local[2], the bundled example)", "", *table(contenders, base=plain), ""]
+    report += [f"## 4. Spark under spark-submit (local[2], the bundled example; {repeat} interleaved runs each)", "",
+               *table(contenders, base=plain), ""]  # fmt: skip
     report += [
         f"- nbrunner - plain = **{median(nbr) - median(plain):+.2f} s** (target <= +0.5 s: "
         f"{verdict(median(nbr) - median(plain) <= 0.5)}); median of the run-by-run differences: "
