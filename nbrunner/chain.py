@@ -7,12 +7,13 @@ always); the chain's exit code is the first failure's, and its summary lists eve
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nbrunner.config import RunConfig
-from nbrunner.errors import GatewayError, NbrunnerError, Stopped, UsageError, status_of
+from nbrunner.errors import GatewayError, NbrunnerError, ParameterError, Stopped, UsageError, status_of
 from nbrunner.report import Reporter
 
 
@@ -32,15 +33,81 @@ class ChainRecord:
 
 def configs_for(config: RunConfig, notebooks: Sequence[str]) -> list[RunConfig]:
     """One configuration per notebook; their outputs must not collide."""
-    template = config.output
     if len(notebooks) > 1:
-        if config.resume is not None:
-            raise UsageError("--resume takes one notebook")
-        if template is not None and "{notebook}" not in template and not template.endswith("/"):
-            raise UsageError(
-                f"-o {template!r}: with several notebooks, put {{notebook}} in it or end it with / (a folder)"
-            )
+        _check_shared(config, len(notebooks))
     return [replace(config, notebook=notebook) for notebook in notebooks]
+
+
+def _check_shared(config: RunConfig, sharing: int) -> None:
+    """Several notebooks: no --resume, and an -o that ``sharing`` of them use must tell them apart."""
+    if config.resume is not None:
+        raise UsageError("--resume takes one notebook")
+    template = config.output
+    if sharing > 1 and template is not None and "{notebook}" not in template and not template.endswith("/"):
+        raise UsageError(f"-o {template!r}: with several notebooks, put {{notebook}} in it or end it with / (a folder)")
+
+
+ENTRY_KEYS = ("notebook", "parameters", "output")
+
+
+def configs_from_file(config: RunConfig, name: str) -> list[RunConfig]:
+    """One configuration per entry of a chain file (``--chain-file``): YAML or JSON, local or s3://, either a list
+    or a mapping with one key, ``notebooks``, holding the list. An entry is a notebook, or a mapping with
+    ``notebook`` and optionally ``parameters`` (a mapping, as in a ``-f`` file) and ``output`` (an ``-o``
+    template). Relative paths are the chain file's. Parameters: ``-f`` files, then the entry's, then ``-p``/``-r``/
+    ``--secret``; an entry without ``output`` uses ``-o``. UsageError (exit 2) for anything else."""
+    from nbrunner import inputs, location, values
+    from nbrunner.plan import LazyStore
+
+    what = f"--chain-file {name}"
+    where = location.parse(name, what="chain file")
+    text = inputs.read_text(where, what="chain file", store=LazyStore(config.storage))
+    try:
+        data = values.parse_yaml(text, source=what)
+    except ParameterError as e:  # the file's shape is the command's, not a parameter's: exit 2
+        raise UsageError(str(e)) from e
+    if isinstance(data, dict) and list(data) == ["notebooks"]:
+        data = data["notebooks"]
+    if not isinstance(data, list) or not data:
+        raise UsageError(f"{what}: expected a list of notebooks (or notebooks: [...]), got {_kind(data)}")
+    configs = []
+    for number, entry in enumerate(data, 1):
+        source = f"{what}, entry {number}"
+        if isinstance(entry, str):
+            entry = {"notebook": entry}
+        if not isinstance(entry, dict):
+            raise UsageError(f"{source}: expected a notebook or a mapping with 'notebook', got {_kind(entry)}")
+        unknown = [str(key) for key in entry if key not in ENTRY_KEYS]
+        if unknown:
+            raise UsageError(f"{source}: unknown key {unknown[0]!r}; an entry has {', '.join(ENTRY_KEYS)}")
+        notebook, output = entry.get("notebook"), entry.get("output")
+        if not isinstance(notebook, str) or not notebook:
+            raise UsageError(f"{source}: 'notebook' must be the notebook's path or s3:// URI")
+        if output is not None and (not isinstance(output, str) or not output):
+            raise UsageError(f"{source}: 'output' must be a path, an s3:// URI or a template like -o")
+        given = tuple(values.from_mapping(entry.get("parameters"), source=f"{source}, parameters"))
+        own_output = config.output if output is None else _beside(where, output)
+        configs.append(
+            replace(config, notebook=_beside(where, notebook), output=own_output, parameters=given + config.parameters)
+        )
+    _check_shared(config, sum(1 for entry in data if not isinstance(entry, dict) or entry.get("output") is None))
+    return configs
+
+
+def _beside(chain_file: Any, path: str) -> str:
+    """``path`` as written in the chain file: relative to the file's own folder (local, or its s3:// prefix)."""
+    from pathlib import Path
+
+    if path.startswith(("s3://", "s3a://", "/")) or "://" in path:
+        return path
+    if isinstance(chain_file, Path):
+        return path if chain_file.parent == Path(".") else os.path.join(str(chain_file.parent), path)
+    head = chain_file.key.rpartition("/")[0]
+    return f"s3://{chain_file.bucket}/{head + '/' if head else ''}{path}"
+
+
+def _kind(value: Any) -> str:
+    return "an empty list" if value == [] else "nothing" if value is None else type(value).__name__
 
 
 def run_chain(configs: Sequence[RunConfig], reporter: Reporter, *, keep_going: bool = False) -> ChainRecord:

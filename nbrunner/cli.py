@@ -54,7 +54,7 @@ def cli() -> None:
 
 
 @cli.command(cls=RunCommand, epilog=_exit_code_table())
-@click.argument("notebooks", nargs=-1, required=True, metavar="NOTEBOOK...")
+@click.argument("notebooks", nargs=-1, metavar="NOTEBOOK...")
 @click.option(
     "-o",
     "--output",
@@ -104,6 +104,12 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No per-cell progress lines on stderr (--log-output still logs).")
 @click.option("--prepare-only", is_flag=True, help="Write the parameterized notebook; run nothing.")
 @click.option(
+    "--chain-file",
+    metavar="FILE",
+    help="Run the notebooks this YAML or JSON list names (local or s3://), each with its own parameters and output, "
+    "instead of NOTEBOOK...",
+)
+@click.option(
     "--keep-going",
     is_flag=True,
     help="With several notebooks: run the rest after one fails (exit: the first failure's).",
@@ -142,16 +148,20 @@ def cli() -> None:
 @storage_option_group
 @click.pass_context
 def run(ctx: click.Context, /, **options: Any) -> int:
-    """Parameterize, execute and keep NOTEBOOK (a local path or s3://); several run in order, in one process (under
-    spark-submit: one Spark application), each with its own output.
+    """Parameterize, execute and keep NOTEBOOK (a local path or s3://); several (or a --chain-file's) run in order,
+    in one process (under spark-submit: one Spark application), each with its own output.
 
     Progress goes to stderr; the run record (one JSON line; a summary for several notebooks) is the last line of stdout.
     """
     from nbrunner.api import run_config
     from nbrunner.report import StreamReporter
 
+    notebooks, chain_file = options["notebooks"], options["chain_file"]
+    if bool(notebooks) == bool(chain_file):
+        raise click.UsageError("give the notebooks to run as NOTEBOOK... or in --chain-file FILE" + (
+            ", not both" if notebooks else ""))  # fmt: skip
     config = RunConfig(
-        notebook=options["notebooks"][0],
+        notebook=notebooks[0] if notebooks else chain_file,
         output=options["output"],
         param_files=tuple(options["files"]),
         parameters=ordered_parameters(ctx, options),
@@ -169,10 +179,11 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         spark=SparkOptions(define_session=options["spark_session"], early_context=options["spark_early_context"]),
     )
     reporter = StreamReporter(sys.stderr, progress=not options["quiet"], log_output=options["log_output"])
-    if len(options["notebooks"]) > 1:
-        from nbrunner.chain import configs_for, run_chain
+    if len(notebooks) > 1 or chain_file:
+        from nbrunner.chain import configs_for, configs_from_file, run_chain
 
-        summary = run_chain(configs_for(config, options["notebooks"]), reporter, keep_going=options["keep_going"])
+        configs = configs_from_file(config, chain_file) if chain_file else configs_for(config, notebooks)
+        summary = run_chain(configs, reporter, keep_going=options["keep_going"])
         _print_record(summary.as_json())
         return summary.exit_code
     code = 0

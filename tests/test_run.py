@@ -492,3 +492,59 @@ def test_choosing_this_interpreters_kernel_imports_no_jupyter_client() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.split() == ["False", "True", "python"]
+
+
+def test_a_chain_file_gives_each_notebook_its_own_parameters_and_output(notebooks: Path, tmp_path: Path) -> None:
+    (tmp_path / "common.yaml").write_text("n: 9\nratio: 0.25\n")
+    chain = tmp_path / "nightly.yaml"
+    chain.write_text(
+        "notebooks:\n"
+        "  - notebook: nbs/params.ipynb\n"  # paths are the chain file's
+        "    parameters: {n: 3}\n"
+        "    output: out/first.ipynb\n"
+        "  - notebook: nbs/params.ipynb\n"
+        "    parameters: {n: 4, label: second}\n"
+        "  - nbs/ok.ipynb\n"
+    )
+    result = run_cli(
+        "run", "--chain-file", str(chain), "-f", str(tmp_path / "common.yaml"), "-o", f"{tmp_path}/{{notebook}}.ipynb",
+        "--allow-undeclared", "-p", "label=cli", cwd=notebooks,
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    runs = result.record["runs"]
+    assert [run["status"] for run in runs] == ["succeeded"] * 3
+    # -f, then the entry's parameters, then -p: a later one wins
+    assert runs[0]["parameters"] == {"n": 3, "ratio": 0.25, "label": "cli"}
+    assert runs[1]["parameters"] == {"n": 4, "ratio": 0.25, "label": "cli"}
+    assert runs[0]["output"] == str(tmp_path / "out" / "first.ipynb")
+    assert runs[1]["output"] == str(tmp_path / "params.ipynb") and runs[2]["output"] == str(tmp_path / "ok.ipynb")
+    cells = read_nb(tmp_path / "out" / "first.ipynb").cells
+    injected = [cell for cell in cells if "injected-parameters" in cell.metadata.get("tags", [])]
+    assert "n = 3" in injected[0].source and "label = 'cli'" in injected[0].source
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "code", "message"),
+    [
+        ("- notebook: nbs/ok.ipynb\n  parameter: {x: 1}\n", (), 2, "entry 1: unknown key 'parameter'"),
+        ("notebooks: []\n", (), 2, "expected a list of notebooks (or notebooks: [...]), got an empty list"),
+        ("notebook: nbs/ok.ipynb\n", (), 2, "got dict"),
+        ("- [nbs/ok.ipynb]\n", (), 2, "entry 1: expected a notebook or a mapping with 'notebook', got list"),
+        ("- {output: x.ipynb}\n", (), 2, "entry 1: 'notebook' must be the notebook's path"),
+        ("- {notebook: nbs/ok.ipynb, parameters: [1]}\n", (), 3, "entry 1, parameters: expected a mapping"),
+        ("- {notebook: nbs/ok.ipynb, parameters: {1x: 2}}\n", (), 3, "entry 1, parameters"),
+        ("[nbs/ok.ipynb,\n", (), 2, "not valid YAML or JSON"),
+        ("- nbs/ok.ipynb\n- nbs/ok.ipynb\n", ("-o", "one.ipynb"), 2, "put {notebook} in it"),
+        ("- nbs/ok.ipynb\n", ("nbs/ok.ipynb",), 2, "not both"),
+        ("- nbs/ok.ipynb\n", ("--resume", "x.run.json"), 2, "--resume takes one notebook"),
+    ],
+)
+def test_a_chain_file_that_cannot_be_run_is_refused_in_one_line(
+    notebooks: Path, content: str, extra: tuple[str, ...], code: int, message: str
+) -> None:
+    chain = notebooks.parent / "chain.yaml"
+    chain.write_text(content)
+    result = run_cli("run", "--chain-file", str(chain), *extra, cwd=notebooks.parent)
+    assert result.code == code, result.stderr
+    assert message in result.stderr, result.stderr
+    assert not list(notebooks.glob("*.out.ipynb"))  # nothing ran

@@ -192,3 +192,22 @@ def test_checkpoints_during_a_slow_cell(s3: s3_server.S3Server, s3_env: dict[str
     assert result.record["storage"]["checkpoints"] == len(checkpoints)
     final = s3.puts("reports")[-3:]
     assert [p.status_meta for p in final] == ["succeeded"] * 3
+
+
+def test_a_chain_file_in_s3_names_notebooks_beside_it(
+    s3: s3_server.S3Server, s3_env: dict[str, str], notebooks: Path
+) -> None:
+    client = s3.client()
+    client.put_object(Bucket="notebooks", Key="nightly/params.ipynb", Body=(notebooks / "params.ipynb").read_bytes())
+    client.put_object(
+        Bucket="notebooks", Key="nightly/chain.yaml", Body=b"- {notebook: params.ipynb, parameters: {n: 7}}\n"
+    )
+    result = run_cli(
+        "run", "--chain-file", "s3://notebooks/nightly/chain.yaml", "-o", "s3://reports/chain/{notebook}-{n}.ipynb",
+        env=s3_env,
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    run = result.record["runs"][0]
+    assert run["input"] == "s3://notebooks/nightly/params.ipynb" and run["parameters"] == {"n": 7}
+    printed = json.loads(outputs_text(get_nb(s3, "reports", "chain/params-7.ipynb").cells[2]))  # type: ignore[attr-defined]
+    assert printed["n"] == [7, "int"]

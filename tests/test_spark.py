@@ -99,12 +99,13 @@ def test_a_chain_of_notebooks_runs_in_one_application_and_stops_at_the_first_fai
     assert all(groups), groups  # job ids found per notebook, under its own run's labels
 
 
-def test_a_chain_on_the_standalone_cluster_shares_one_application(
+def test_a_chain_file_on_the_standalone_cluster_shares_one_application(
     notebooks: Path, tmp_path: Path, cluster: str
 ) -> None:
+    chain = notebooks / "nightly.yaml"
+    chain.write_text("- chain_a.ipynb\n- {notebook: chain_b.ipynb, output: ../out/b.ipynb}\n")
     result = spark_submit(
-        "run", str(notebooks / "chain_a.ipynb"), str(notebooks / "chain_b.ipynb"),
-        "-o", f"{tmp_path}/{{notebook}}.ipynb",
+        "run", "--chain-file", str(chain), "-o", f"{tmp_path}/{{notebook}}.ipynb",
         master=cluster, spark_args=("--conf", "spark.executor.memory=512m", "--conf", "spark.cores.max=2"),
     )  # fmt: skip
     assert result.code == 0, result.stderr[-3000:]
@@ -112,7 +113,8 @@ def test_a_chain_on_the_standalone_cluster_shares_one_application(
     assert [run["status"] for run in runs] == ["succeeded", "succeeded"]
     app = runs[0]["spark"]["application_id"]
     assert app.startswith("app-") and runs[1]["spark"]["application_id"] == app
-    assert f"rows 10 app {app}" in outputs_text(read_nb(tmp_path / "chain_b.ipynb").cells[0])
+    assert runs[1]["output"] == str(notebooks / ".." / "out" / "b.ipynb")  # the chain file's relative path
+    assert f"rows 10 app {app}" in outputs_text(read_nb(tmp_path / "out" / "b.ipynb").cells[0])
 
 
 def test_the_driver_jvm_dying_stops_the_chain_with_the_partial_notebook_written(
