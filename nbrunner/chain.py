@@ -71,6 +71,7 @@ def configs_from_file(config: RunConfig, name: str) -> list[RunConfig]:
     if not isinstance(data, list) or not data:
         raise UsageError(f"{what}: expected a list of notebooks (or notebooks: [...]), got {_kind(data)}")
     configs = []
+    using_o = 0  # entries without an output of their own: -o must tell them apart
     for number, entry in enumerate(data, 1):
         source = f"{what}, entry {number}"
         if isinstance(entry, str):
@@ -86,11 +87,12 @@ def configs_from_file(config: RunConfig, name: str) -> list[RunConfig]:
         if output is not None and (not isinstance(output, str) or not output):
             raise UsageError(f"{source}: 'output' must be a path, an s3:// URI or a template like -o")
         given = tuple(values.from_mapping(entry.get("parameters"), source=f"{source}, parameters"))
+        using_o += output is None
         own_output = config.output if output is None else _beside(where, output)
         configs.append(
             replace(config, notebook=_beside(where, notebook), output=own_output, parameters=given + config.parameters)
         )
-    _check_shared(config, sum(1 for entry in data if not isinstance(entry, dict) or entry.get("output") is None))
+    _check_shared(config, using_o)
     return configs
 
 
@@ -98,12 +100,11 @@ def _beside(chain_file: Any, path: str) -> str:
     """``path`` as written in the chain file: relative to the file's own folder (local, or its s3:// prefix)."""
     from pathlib import Path
 
-    if path.startswith(("s3://", "s3a://", "/")) or "://" in path:
+    if path.startswith("/") or "://" in path:
         return path
     if isinstance(chain_file, Path):
         return path if chain_file.parent == Path(".") else os.path.join(str(chain_file.parent), path)
-    head = chain_file.key.rpartition("/")[0]
-    return f"s3://{chain_file.bucket}/{head + '/' if head else ''}{path}"
+    return str(chain_file.with_name(path))
 
 
 def _kind(value: Any) -> str:
