@@ -74,7 +74,7 @@ def run_notebook(
     hidden = []
     for name, ref in (secrets or {}).items():
         check_name(name, source=f"secrets[{name!r}]")
-        hidden.append(Given(name, SecretRef(ref), None, f"secrets[{name!r}]"))
+        hidden.append(Given(name, SecretRef(ref, name), None, f"secrets[{name!r}]"))
 
     config = RunConfig(
         notebook=os.fspath(input),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from nbrunner.errors import UsageError
 from nbrunner.values import Given
@@ -29,8 +30,14 @@ class StorageOptions:
     spool: str | None = None  # folder for the local copy of s3:// outputs
     timeout: float = 300.0  # seconds for reading an input, and for storing all results, retries included
     check_timeout: float = 10.0  # seconds for the output-bucket check before the run
+    # a boto3 S3 client of the caller's (the Python API), used as given: its endpoint, credentials and retries
+    client: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.endpoint_url is not None:
+            from nbrunner.urls import check_endpoint
+
+            check_endpoint(self.endpoint_url)
         check_seconds("--checkpoint-every", self.checkpoint_every, zero_ok=True)
         check_seconds("--s3-timeout", self.timeout)
         check_seconds("--s3-check-timeout", self.check_timeout)

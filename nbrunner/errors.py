@@ -61,6 +61,19 @@ class NbrunnerError(Exception):
         self.cell_index = cell_index
         self.record: Any = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by state, not by re-calling ``__init__`` (whose keyword-only fields ``Exception`` would not
+        pass back): a run's error crosses process pools (Airflow, Dagster, concurrent.futures) with its code,
+        message, fields and record."""
+        return (_restore, (type(self), self.args, self.__dict__.copy()))
+
+
+def _restore(cls: type[NbrunnerError], args: tuple[Any, ...], state: dict[str, Any]) -> NbrunnerError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class UsageError(NbrunnerError):
     exit_code = ExitCode.USAGE

@@ -129,7 +129,7 @@ def _make_executor(engine: _Engine) -> Any:
     class Executor(ExecutePreprocessor):
         def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
             if engine.settings.redactor:
-                msg = engine.settings.redactor.deep(msg)
+                msg = engine.settings.redactor.message(msg)
             result = super().output(outs, msg, display_id, cell_index)
             engine.output(cell_index, msg)
             return result

@@ -12,7 +12,13 @@ from typing import Any, NoReturn
 
 OUTPUT_MIME = "application/vnd.nbrunner.output+json"
 SKIP_MIME = "application/vnd.nbrunner.skip+json"
-SECRETS_FILE = "NBRUNNER_SECRETS_FILE"  # the kernel's environment holds this path, never a secret's value
+#: the kernel's environment holds one of these, never a secret's value: the number of an inherited descriptor of an
+#: anonymous in-memory file (Linux memfd: nothing on disk, gone with the last process holding it), or, where there is
+#: no memfd, the path of a private file. Either is read once, then closed or unlinked, and removed from the
+#: environment, so the kernel's own child processes find neither.
+SECRETS_FD = "NBRUNNER_SECRETS_FD"
+SECRETS_FILE = "NBRUNNER_SECRETS_FILE"
+_secrets: dict[str, str] | None = None
 
 
 def output(name: str, value: Any) -> None:
@@ -38,11 +44,38 @@ def skip(reason: str = "") -> NoReturn:
 def secret(name: str) -> str:
     """The value of the secret parameter ``name`` given with ``--secret``; read from a private file, not the
     environment, so child processes do not inherit it."""
-    path = os.environ.get(SECRETS_FILE)
-    if not path:
+    values = take_secrets()
+    if not values:
         raise KeyError(f"no secrets were given to this run (--secret {name}=env:VAR)")
-    with open(path, encoding="utf-8") as handle:
-        values = json.load(handle)
     if name not in values:
         raise KeyError(f"no secret named {name!r} was given to this run")
     return str(values[name])
+
+
+def take_secrets() -> dict[str, str]:
+    """Read the run's secrets once, from what nbrunner handed the kernel, and leave nothing behind: the descriptor
+    closed, the file unlinked, the variable gone. Called at the kernel's start (ipykernel's exec_lines) and by
+    :func:`secret`."""
+    global _secrets
+    if _secrets is not None:
+        return _secrets
+    found: dict[str, str] = {}
+    fd_text, path = os.environ.pop(SECRETS_FD, None), os.environ.pop(SECRETS_FILE, None)
+    if fd_text is not None and fd_text.isdigit():
+        fd = int(fd_text)
+        try:
+            chunks, offset = [], 0
+            while chunk := os.pread(fd, 1 << 16, offset):
+                chunks.append(chunk)
+                offset += len(chunk)
+            found = json.loads(b"".join(chunks))
+        finally:
+            os.close(fd)
+    elif path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                found = json.load(handle)
+        finally:
+            os.unlink(path)
+    _secrets = found
+    return found

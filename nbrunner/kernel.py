@@ -10,13 +10,15 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nbrunner.errors import KernelDied, UsageError
-from nbrunner.inside import SECRETS_FILE
+from nbrunner.inside import SECRETS_FD, SECRETS_FILE
+from nbrunner.relay import Relay
+from nbrunner.secret_values import Redactor
 
 #: The name nbrunner gives its own kernel: this interpreter, running ipykernel.
 SAME_INTERPRETER = "nbrunner-python"
@@ -147,6 +149,7 @@ class Kernel:
         cwd: Path,
         secrets: Mapping[str, str] | None = None,
         hide: frozenset[str] = frozenset(),
+        relay: Callable[[str, str], None] | None = None,
     ):
         self.name = choice.name
         self.spec = choice.kernelspec()
@@ -154,6 +157,8 @@ class Kernel:
         base = {key: value for key, value in os.environ.items() if key not in hide}
         self.env = build_env(base, env, self.spec.env or {})
         self.secrets = dict(secrets or {})
+        # the kernel's stdout and stderr: pipes read and redacted by nbrunner, never the caller's descriptors
+        self.relay = Relay(relay, Redactor(self.secrets.values())) if relay is not None else None
         self.cwd = cwd
         self._ipc_dir: tempfile.TemporaryDirectory[str] | None = None
         self._shutdown_requested = False
@@ -167,13 +172,10 @@ class Kernel:
         # shared, and what a SIGKILLed nbrunner leaves is found and removed by the next run (sweep_stale)
         sweep_stale()
         self._ipc_dir = tempfile.TemporaryDirectory(prefix=f"{RUNTIME_PREFIX}{os.getpid()}-")
-        if self.secrets:
-            # read by nbrunner.secret() in the kernel: only this path is in its environment, never a value
-            path = os.path.join(self._ipc_dir.name, "secrets.json")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(self.secrets, handle)
-            self.env[SECRETS_FILE] = path
+        launch: dict[str, Any] = {}
+        secrets_fd = self._hand_over_secrets(launch) if self.secrets else None
+        if self.relay is not None:
+            launch.update(stdout=self.relay.write_ends["stdout"], stderr=self.relay.write_ends["stderr"])
         spec = self.spec
         # the kernelspec's env was merged by build_env, with nbrunner's variables protected
         spec.env = {}
@@ -185,11 +187,39 @@ class Kernel:
         try:
             # as nbclient does for the kernels it starts: no IPython history database, so runs do not write
             # to ~/.ipython nor contend for its lock
-            extra = ["--HistoryManager.hist_file=:memory:"] if "ipykernel" in " ".join(spec.argv) else []
-            run_sync(km.start_kernel)(env=self.env, cwd=str(self.cwd), extra_arguments=extra)
+            ipykernel = "ipykernel" in " ".join(spec.argv)
+            extra = ["--HistoryManager.hist_file=:memory:"] if ipykernel else []
+            if ipykernel and self.secrets:  # read (and the descriptor closed) before the first cell can fork
+                extra.append("--IPKernelApp.exec_lines=__import__('nbrunner.inside').inside.take_secrets()")
+            run_sync(km.start_kernel)(env=self.env, cwd=str(self.cwd), extra_arguments=extra, **launch)
         except Exception as e:
             raise KernelDied(f"the kernel {self.name!r} could not start: {e}") from e
+        finally:
+            if secrets_fd is not None:
+                os.close(secrets_fd)
+            if self.relay is not None:
+                self.relay.started()
         return km
+
+    def _hand_over_secrets(self, launch: dict[str, Any]) -> int | None:
+        """Give the kernel its secrets without a file on disk: an anonymous in-memory file (memfd) inherited as a
+        descriptor, whose number alone is in the environment. Without memfd, a 0600 file in the private folder that
+        the kernel unlinks as it reads it. Returns nbrunner's own descriptor, closed once the kernel has started."""
+        data = json.dumps(self.secrets).encode("utf-8")
+        if hasattr(os, "memfd_create"):
+            fd = os.memfd_create("nbrunner-secrets", os.MFD_CLOEXEC)
+            with open(fd, "wb", closefd=False) as handle:
+                handle.write(data)
+            launch["pass_fds"] = (fd,)
+            self.env[SECRETS_FD] = str(fd)
+            return fd
+        assert self._ipc_dir is not None  # noqa: S101 - made just before
+        path = os.path.join(self._ipc_dir.name, "secrets.json")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        self.env[SECRETS_FILE] = path
+        return None
 
     @property
     def pid(self) -> int | None:
@@ -253,6 +283,8 @@ class Kernel:
             except Exception:  # noqa: S110 - nothing left to clean
                 pass
             self.manager = None
+        if self.relay is not None:
+            self.relay.close()
         if self._ipc_dir is not None:
             self._ipc_dir.cleanup()
             self._ipc_dir = None

@@ -6,6 +6,7 @@ Where a write fails the set goes, in order, to: the output folder, the spool, TM
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import signal
@@ -140,6 +141,7 @@ class Checkpointer(CellHooks):
         self.target = plan.targets.notebook
         self.partial = plan.local.notebook.with_name(".checkpoint.ipynb")
         self.nb = nb
+        self.redactor = plan.redactor
         self.every = plan.config.storage.checkpoint_every
         self.reporter = reporter
         self.last = time.monotonic()
@@ -162,7 +164,11 @@ class Checkpointer(CellHooks):
             return  # the previous checkpoint is still uploading
         self.last = time.monotonic()
         try:
-            notebook.write(self.partial, self.nb)
+            partial = self.nb
+            if self.redactor:  # a copy: the engine is still appending to the live notebook's outputs
+                partial = copy.deepcopy(self.nb)
+                self.redactor.notebook(partial)
+            notebook.write(self.partial, partial)
         except (OSError, UnicodeError) as e:
             self._busy.release()
             self.reporter.warning(f"checkpoint: could not write the partial notebook: {e}")

@@ -21,7 +21,7 @@ from nbrunner.location import Artifacts, Location, S3Uri
 from nbrunner.report import Reporter
 from nbrunner.resume import Resume
 from nbrunner.resume import load as load_resume
-from nbrunner.secret_values import SHOWN, Secret, SecretRef
+from nbrunner.secret_values import SHOWN, Redactor, Secret, SecretRef
 from nbrunner.storage import S3Store
 
 
@@ -58,6 +58,8 @@ class Plan:
     secrets: dict[str, str] = field(default_factory=dict)  # name -> value, for the kernel only
     secret_refs: dict[str, str] = field(default_factory=dict)  # name -> env:VAR / file:PATH, for the record
     resume: Resume | None = None  # --resume: where the resumed run failed, and what it had
+    # the one boundary between what the kernel sends and every artifact, stream and record (secret_values)
+    redactor: Redactor = field(default_factory=lambda: Redactor(()))
 
     @property
     def stores_remotely(self) -> bool:
@@ -156,7 +158,7 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
         cwd = source.parent if isinstance(source, Path) else Path.cwd()
     return Plan(
         config, run_id, started, source, data, sha, shown, injected, targets, local, cwd.resolve(), kernel,
-        store.store, secrets, refs, resume,
+        store.store, secrets, refs, resume, Redactor(secrets.values()),
     )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from nbrunner.execute import CellHooks
 from nbrunner.notebook import INJECTED_TAG, tags
 from nbrunner.record import first_line
 from nbrunner.report import Reporter
+from nbrunner.secret_values import Redactor
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -46,12 +47,14 @@ class OutputLog(CellHooks):
     line without a newline is held until more text comes or the cell ends, then written, so nothing is lost.
     """
 
-    def __init__(self, reporter: Reporter):
+    def __init__(self, reporter: Reporter, redactor: Redactor | None = None):
         self.reporter = reporter
+        self.redactor = redactor or Redactor(())
         self.pending: dict[tuple[int, str], str] = {}
 
     def _line(self, index: int, text: str) -> None:
-        self.reporter.cell_output(index, text.rsplit("\r", 1)[-1])
+        # redacted whole: a value written in pieces is joined in the line first
+        self.reporter.cell_output(index, self.redactor.text(text.rsplit("\r", 1)[-1]))
 
     def cell_output(self, index: int, msg: dict[str, Any]) -> None:
         kind = msg.get("msg_type")

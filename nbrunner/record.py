@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import platform
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from nbrunner import __version__
 from nbrunner.errors import CellFailed, RunTimeout, exit_code_of, message_of, status_of
+from nbrunner.secret_values import Redactor
 
 
 def first_line(source: str, width: int = 80) -> str:
@@ -89,6 +90,16 @@ def outcome(record: RunRecord, nb: Any, error: BaseException | None, *, stopped_
             record.failed_cell.update(ename=error.ename, evalue=error.evalue, sys_exit_code=error.sys_exit_code)
         if isinstance(error, RunTimeout):
             record.failed_cell.update(timeout_scope=error.scope, timeout_s=error.seconds)
+
+
+def redact_record(record: RunRecord, redactor: Redactor) -> None:
+    """Every field that can hold what the kernel sent (message, failing cell, outputs and their names, Spark facts)
+    redacted in place; the secrets' references are kept as they are (resume reads them)."""
+    if not redactor:
+        return
+    for item in fields(record):
+        if item.name != "secrets":
+            setattr(record, item.name, redactor.deep(getattr(record, item.name), keys=item.name == "outputs"))
 
 
 def count_cells(nb: Any) -> dict[str, int]:

@@ -26,6 +26,10 @@ class Reporter:
     def cell_output(self, index: int, line: str) -> None:
         """One line of a cell's output, as it comes (``--log-output``)."""
 
+    def kernel_output(self, index: int | None, line: str) -> None:
+        """One line the kernel process wrote to its own stdout or stderr (not through Jupyter's messages: ``!cmd``,
+        a C library, a child process), redacted; ``index`` is the cell running then, if any."""
+
     def warning(self, message: str) -> None:
         """Something the user should know that does not stop the run."""
 
@@ -64,6 +68,9 @@ class StreamReporter(Reporter):
         if self.log_output:
             self._write(f"[cell {index}] {line}")
 
+    def kernel_output(self, index: int | None, line: str) -> None:
+        self._write(f"[cell {index}] {line}" if index is not None else f"[kernel] {line}")
+
     def warning(self, message: str) -> None:
         self._write(f"nbrunner: warning: {message}")
 
@@ -87,6 +94,9 @@ class LogReporter(Reporter):
 
     def cell_output(self, index: int, line: str) -> None:
         self.logger.log(logging.INFO if self.log_output else logging.DEBUG, "[cell %d] %s", index, line)
+
+    def kernel_output(self, index: int | None, line: str) -> None:
+        self.logger.info("[cell %d] %s", index, line) if index is not None else self.logger.info("[kernel] %s", line)
 
     def warning(self, message: str) -> None:
         self.logger.warning("%s", message)

@@ -87,7 +87,7 @@ def load(where: str, *, sha256: str, store: Callable[[], S3Store], reporter: Rep
         if value != SHOWN
     ]
     for name, ref_text in (record.get("secrets") or {}).items():
-        parameters.append(Given(name, SecretRef(ref_text), None, "--resume"))  # re-resolved, never stored
+        parameters.append(Given(name, SecretRef(ref_text, name), None, "--resume"))  # re-resolved, never stored
     return Resume(run_id, failed["id"], tuple(parameters), previous_cells(record, store, reporter))
 
 

@@ -20,11 +20,10 @@ from nbrunner.execute import CellHooks, Progress, Settings, execute, finish_cell
 from nbrunner.kernel import Kernel
 from nbrunner.plan import Plan, make_plan
 from nbrunner.progress import OutputLog, ProgressLines
-from nbrunner.record import RunRecord, banner, count_cells, outcome, versions
+from nbrunner.record import RunRecord, banner, count_cells, outcome, redact_record, versions
 from nbrunner.report import Reporter
 from nbrunner.resume import Resume
 from nbrunner.scraps import Scraps, scheduler_context
-from nbrunner.secret_values import Redactor
 from nbrunner.signals import StopGuard, StopSignal
 
 
@@ -102,7 +101,7 @@ class Run:
                     self.early = spark.EarlyContext(driver, location.stem(self.plan.source))
                 kernel = Kernel(
                     self.plan.kernel, env={**kernel_env, **self.run_env()}, cwd=self.plan.cwd,
-                    secrets=self.plan.secrets, hide=self.plan.secret_variables,
+                    secrets=self.plan.secrets, hide=self.plan.secret_variables, relay=self.kernel_line,
                 )  # fmt: skip
                 self.guard.running(kernel.signal)
                 try:
@@ -132,6 +131,7 @@ class Run:
             record.duration_s = round(time.monotonic() - self.clock, 3)
             if record.exit_code and not isinstance(error, Skipped):
                 notebook.add_banner(nb, banner(record))
+            self.plan.redactor.notebook(nb)  # before anything is written or rendered from it
             for problem in notebook.repair(nb):
                 self.reporter.warning(f"the notebook was not valid nbformat, repaired: {problem}")
             html = self.render(renderer, nb)
@@ -140,6 +140,10 @@ class Run:
             if kernel is not None:
                 kernel.stop(now=False)  # asked to shut down already: it has exited while we wrote
         return record, error
+
+    def kernel_line(self, stream: str, line: str) -> None:
+        """A line the kernel process wrote to its own stdout/stderr (already redacted), to the reporter."""
+        self.reporter.kernel_output(self.progress.current if self.progress.running else None, line)
 
     def run_env(self) -> dict[str, str]:
         """What the notebook can read of its run (papermill's --inject-paths idea)."""
@@ -154,11 +158,11 @@ class Run:
             run_timeout=config.timeout,
             start_timeout=config.start_timeout,
             stop_requested=lambda: self.guard.reason,
-            redactor=Redactor(self.plan.secrets.values()),
+            redactor=self.plan.redactor,
         )
         hooks: list[CellHooks] = [ProgressLines(self.reporter, len(nb.cells)), self.scraps]
         if self.reporter.wants_outputs:
-            hooks.append(OutputLog(self.reporter))
+            hooks.append(OutputLog(self.reporter, self.plan.redactor))
         sparkrun = None
         if driver is not None:
             sparkrun = spark.SparkRun(
@@ -208,6 +212,9 @@ class Run:
         if guard.signum is not None:
             record.signal = signal.Signals(guard.signum).name
         record.cells = count_cells(nb)
+        redact_record(record, self.plan.redactor)
+        if isinstance(error, NbrunnerError) and self.plan.redactor:
+            error.args = tuple(self.plan.redactor.text(arg) if isinstance(arg, str) else arg for arg in error.args)
         return error
 
     def mark_stopped_cell(self, nb: Any, error: NbrunnerError) -> None:

@@ -9,7 +9,6 @@ naming the bucket, the key and the likely fix.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -18,19 +17,21 @@ from typing import Any, TypeVar, cast
 from nbrunner.config import StorageOptions
 from nbrunner.errors import StorageError, UsageError
 from nbrunner.location import S3Uri
+from nbrunner.urls import check_endpoint, without_credentials
 
 T = TypeVar("T")
 CONTENT_TYPES = {".ipynb": "application/x-ipynb+json", ".html": "text/html; charset=utf-8", ".json": "application/json"}
 
 
 def endpoint(options: StorageOptions) -> str | None:
-    """The S3 endpoint in force: the option, else the standard AWS variables (None: AWS itself)."""
-    return options.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
-
-
-def without_credentials(text: str) -> str:
-    """``text`` with the ``user:password@`` of any URL in it removed: never printed nor stored."""
-    return re.sub(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@", r"\1", text)
+    """The S3 endpoint in force: the option, else the standard AWS variables (None: AWS itself); checked as the
+    option is (:func:`~nbrunner.urls.check_endpoint`), so a malformed one is refused before anything runs."""
+    if options.endpoint_url:
+        return options.endpoint_url
+    for variable in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+        if os.environ.get(variable):
+            return check_endpoint(os.environ[variable], option=variable)
+    return None
 
 
 def bounded(seconds: float, call: Callable[[], T]) -> T:
@@ -54,24 +55,42 @@ def bounded(seconds: float, call: Callable[[], T]) -> T:
     return cast(T, outcome["value"])
 
 
+#: attempts per S3 call (the first included) unless AWS_MAX_ATTEMPTS or the profile's max_attempts says otherwise
+DEFAULT_MAX_ATTEMPTS = 5
+
+
+def retries(session: Any) -> dict[str, Any]:
+    """botocore's retry settings: its own resolution of ``AWS_MAX_ATTEMPTS`` / ``AWS_RETRY_MODE`` (environment, then
+    the profile's ``max_attempts`` / ``retry_mode``), with nbrunner's defaults only where neither says: the standard
+    mode (backoff, throttling-aware), 5 attempts."""
+    found: dict[str, Any] = {}
+    if session.get_config_variable("max_attempts") is None:
+        found["total_max_attempts"] = DEFAULT_MAX_ATTEMPTS
+    if session.get_config_variable("retry_mode") is None:
+        found["mode"] = "standard"
+    return found
+
+
 def make_client(options: StorageOptions) -> Any:
-    """An S3 client on the standard credential chain, with botocore's standard retry mode (backoff, 5 tries).
+    """An S3 client on the standard credential chain and retry settings (:func:`retries`).
 
     A malformed endpoint is a UsageError (exit 2), found here, before anything runs.
     """
     import boto3
+    import botocore.session
     from botocore.config import Config
 
     url = endpoint(options)
+    core = botocore.session.get_session()
     config = Config(
-        retries={"mode": os.environ.get("AWS_RETRY_MODE", "standard"), "max_attempts": 5},
+        retries=retries(core) or None,
         connect_timeout=5,
         read_timeout=30,
         # S3-compatible stores (MinIO, Ceph RGW, ...) generally want path-style addressing
         s3={"addressing_style": "path"} if url else {},
     )
     try:
-        return boto3.session.Session().client("s3", endpoint_url=url, config=config)
+        return boto3.session.Session(botocore_session=core).client("s3", endpoint_url=url, config=config)
     except Exception as e:  # boto3 raises ValueError for a bad URL, botocore errors for a bad region or profile
         shown = without_credentials(url) if url else "the default endpoint"
         raise UsageError(
@@ -90,12 +109,14 @@ class S3Store:
     def __init__(self, client: Any, options: StorageOptions):
         self.client = client
         self.options = options
-        url = endpoint(options)
+        given = getattr(getattr(client, "meta", None), "endpoint_url", None)
+        url = endpoint(options) if options.client is None else given
         self.where = without_credentials(url) if url else "AWS S3"
 
     @classmethod
     def connect(cls, options: StorageOptions) -> S3Store:
-        return cls(make_client(options), options)
+        """The run's store: on the caller's client when it gave one (``StorageOptions(client=...)``), else a new one."""
+        return cls(options.client if options.client is not None else make_client(options), options)
 
     def explain(self, error: BaseException, uri: S3Uri, action: str) -> str:
         """A one-line account of a boto3 failure, with the likely fix."""

@@ -90,6 +90,8 @@ def parse_yaml(text: str, *, source: str) -> Any:
 def split_assignment(text: str, option: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep:
+        if option == "--secret":  # it may be the value itself: never repeat it
+            raise ParameterError("--secret: expected NAME=env:VARIABLE or NAME=file:/path (the text is not shown)")
         raise ParameterError(f"{option} {text!r}: expected NAME=VALUE, for example {option} date=2026-11-20")
     return name.strip(), value
 
@@ -168,7 +170,7 @@ def from_mapping(data: Any, *, source: str) -> list[Given]:
         if not isinstance(name, str):
             raise ParameterError(f"{source}: parameter name {name!r} is not a string")
         check_name(name, source=source)
-        ref = reference_in(value)
+        ref = reference_in(value, name=name)
         if ref is None:
             check_value(value, name=name, source=source)
         given.append(Given(name, value if ref is None else ref, None, source))
@@ -182,7 +184,7 @@ def secret_from_text(text: str) -> Given:
     name, ref = split_assignment(text, "--secret")
     source = f"--secret {name}"
     check_name(name, source=source)
-    return Given(name, SecretRef(ref), None, source)
+    return Given(name, SecretRef(ref, name), None, source)
 
 
 def from_text(option: str, text: str) -> Given:

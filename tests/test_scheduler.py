@@ -56,9 +56,9 @@ def test_secret_checks_never_print_the_value(notebooks: Path) -> None:
     undeclared = run_cli("run", str(notebooks / "secret.ipynb"), "--secret", "token=env:DB_PASSWORD", env=env)
     assert undeclared.code == 3 and "does not declare parameter 'token'" in undeclared.stderr
     missing = run_cli("run", str(notebooks / "secret.ipynb"), "--secret", "password=env:NOT_SET_ANYWHERE")
-    assert missing.code == 2 and "the environment variable NOT_SET_ANYWHERE is not set" in missing.stderr
+    assert missing.code == 3 and "the environment variable NOT_SET_ANYWHERE is not set" in missing.stderr
     bad = run_cli("run", str(notebooks / "secret.ipynb"), "--secret", "password=vault:x")
-    assert bad.code == 2 and "write env:VARIABLE or file:/path/to/file" in bad.stderr
+    assert bad.code == 3 and "give a reference, env:VARIABLE or file:/path/to/file" in bad.stderr
     for result in (typed, undeclared, missing, bad):
         assert SECRET not in result.stdout + result.stderr
 

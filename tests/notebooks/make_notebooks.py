@@ -276,6 +276,49 @@ save(
     code("raise RuntimeError('failed with ' + password)"),
 )
 save(
+    "secret_leaks",  # every road out of the kernel that real code takes (see tests/test_secrets.py)
+    code('password = "none"  # the secret', **PARAMS),
+    code(
+        "import html, json, os, subprocess, sys, urllib.parse\n"
+        "import nbrunner\n"
+        "from IPython.display import HTML, display\n"
+        "print('length', len(password))\n"
+        "print('fd', os.environ.get('NBRUNNER_SECRETS_FD'), os.environ.get('NBRUNNER_SECRETS_FILE'))\n"
+        "tmp = os.environ.get('TMPDIR', '/tmp')\n"
+        "files = [os.path.join(d, f) for d, _, fs in os.walk(tmp) for f in fs]\n"
+        "found = [f for f in files if os.path.isfile(f) and not f.endswith(tuple('0123456789'))\n"
+        "         and password.encode() in open(f, 'rb').read()]\n"
+        "print('files holding it under TMPDIR:', len(found))"
+    ),
+    code(  # the kernel's own descriptors: a child process, a raw write, a shell escape
+        "subprocess.run(['echo', 'child:', password])\n"
+        "os.write(1, ('raw stdout ' + password + '\\n').encode())\n"
+        "os.write(2, ('raw stderr ' + password + '\\n').encode())\n"
+        "get_ipython().system('echo shell: ' + password)"
+    ),
+    code(  # pieces, flushed apart
+        "sys.stdout.write('pieces ' + password[:5]); sys.stdout.flush()\n"
+        "sys.stdout.write(password[5:] + ' end\\n'); sys.stdout.flush()"
+    ),
+    code(  # escaped forms
+        "print(repr(password)); print([password]); print(json.dumps({'p': password}))\n"
+        "print(json.dumps(password, ensure_ascii=False)); print(urllib.parse.quote(password))\n"
+        "print(urllib.parse.quote_plus(password)); print(urllib.parse.quote(password, safe=''))\n"
+        "display(HTML('<b>' + html.escape(password) + '</b>'))\n"
+        "print(password[:20] + '...')  # a long value cut short, as pandas shows it\n"
+        "{password: 1}"
+    ),
+    code(  # outputs: the value as a name and as a value
+        "nbrunner.output(password, 1)\nnbrunner.output('token', password)\n"
+        "nbrunner.output('nested', {password: [password]})"
+    ),
+    code(  # a daemon that outlives nbrunner, holding whatever stdout it inherited
+        "daemon = subprocess.Popen(['sleep', '600'], start_new_session=True)\n"
+        "open(os.environ['DAEMON_PID_FILE'], 'w').write(str(daemon.pid))"
+    ),
+    code("raise KeyError(password)"),
+)
+save(
     "scheduler",
     code("import json, os\nimport nbrunner\nfrom IPython.display import display"),
     code("nbrunner.output('rows', 123)\nnbrunner.output('tables', ['a', 'b'])"),
