@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nbrunner.config import RunConfig
-from nbrunner.errors import GatewayError, NbrunnerError, ParameterError, Stopped, UsageError, status_of
+from nbrunner.errors import GatewayError, NbrunnerError, ParameterError, Skipped, Stopped, UsageError, status_of
 from nbrunner.report import Reporter
 
 
@@ -116,6 +116,7 @@ def run_chain(configs: Sequence[RunConfig], reporter: Reporter, *, keep_going: b
 
     summary = ChainRecord()
     first: NbrunnerError | None = None
+    skipped = 0
     for number, config in enumerate(configs):
         try:
             summary.runs.append(run_config(config, reporter).as_json())
@@ -126,6 +127,10 @@ def run_chain(configs: Sequence[RunConfig], reporter: Reporter, *, keep_going: b
             else:  # refused before it ran
                 summary.runs.append({"input": config.notebook, "status": e.status, "exit_code": int(e.exit_code),
                                      "message": str(e)})  # fmt: skip
+            if isinstance(e, Skipped):  # not a failure: the chain goes on
+                reporter.notice(f"{summary.runs[-1].get('message')} (notebook: {config.notebook})")
+                skipped += 1
+                continue
             reporter.notice(f"error: {summary.runs[-1].get('message')} (notebook: {config.notebook})")
             first = first or e
             if isinstance(e, Stopped | GatewayError) or not keep_going:
@@ -134,4 +139,9 @@ def run_chain(configs: Sequence[RunConfig], reporter: Reporter, *, keep_going: b
                 break
     if first is not None:
         summary.status, summary.exit_code, summary.message = status_of(first), int(first.exit_code), str(first)
+    elif skipped and skipped == len(configs):  # every member asked to be skipped: the chain is skipped
+        summary.status, summary.exit_code = Skipped.status, int(Skipped.exit_code)
+        summary.message = f"every notebook was skipped ({skipped})"
+    elif skipped:
+        summary.message = f"{skipped} of {len(configs)} notebooks skipped themselves"
     return summary

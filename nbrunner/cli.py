@@ -179,11 +179,27 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         spark=SparkOptions(define_session=options["spark_session"], early_context=options["spark_early_context"]),
     )
     reporter = StreamReporter(sys.stderr, progress=not options["quiet"], log_output=options["log_output"])
+    configs = [config]
     if len(notebooks) > 1 or chain_file:
-        from nbrunner.chain import configs_for, configs_from_file, run_chain
+        from nbrunner.chain import configs_for, configs_from_file
 
         configs = configs_from_file(config, chain_file) if chain_file else configs_for(config, notebooks)
+    outputs_file = None
+    if options["outputs_file"] is not None:  # checked before anything runs, like the other artifacts
+        from nbrunner.deliver import OutputsFile
+
+        inputs = [c.notebook for c in configs] + list(config.param_files) + [chain_file or "", config.resume or ""]
+        outputs_file = OutputsFile(options["outputs_file"], inputs=[i for i in inputs if i], storage=config.storage)
+    if len(configs) > 1 or chain_file:
+        from nbrunner.chain import run_chain
+        from nbrunner.deliver import chain_outputs, flat
+
         summary = run_chain(configs, reporter, keep_going=options["keep_going"])
+        outputs = chain_outputs(summary.runs, [c.notebook for c in configs])
+        code = _scheduler_outputs(outputs, flat(outputs), outputs_file, options["print_set_value"], summary.exit_code)
+        if code != summary.exit_code:
+            summary.status, summary.exit_code = "storage-error", code
+            summary.message = "the outputs file could not be stored"
         _print_record(summary.as_json())
         return summary.exit_code
     code = 0
@@ -204,26 +220,29 @@ def run(ctx: click.Context, /, **options: Any) -> int:
             click.echo(f"nbrunner: {record.message} (notebook: {record.output})", err=True)
         else:
             click.echo(f"nbrunner: error: {record.message} (notebook: {record.output})", err=True)
-    _scheduler_outputs(record.outputs, options["outputs_file"], set_value=options["print_set_value"])
+    new_code = _scheduler_outputs(record.outputs, record.outputs, outputs_file, options["print_set_value"], code)
+    if new_code != code:
+        record.status, record.exit_code, code = "storage-error", new_code, new_code
+        record.message = "the outputs file could not be stored; the outputs are in this record"
     _print_record(record.as_json())
     return code
 
 
-def _scheduler_outputs(outputs: dict[str, Any], path: str | None, *, set_value: bool) -> None:
-    """The notebook's outputs where schedulers look for them: a JSON file, DolphinScheduler's setValue lines."""
-    if path is not None:
-        from pathlib import Path
+def _scheduler_outputs(outputs: Any, flat: dict[str, Any], file: Any, set_value: bool, code: int) -> int:
+    """The notebook's outputs where schedulers look for them (:mod:`nbrunner.deliver`): the outputs file, setValue
+    lines on stdout. Returns the exit code: a failure to store the file makes a success exit 8."""
+    from nbrunner.deliver import set_value_lines
 
-        from nbrunner.notebook import write_atomic
-
+    if file is not None:
         try:
-            write_atomic(Path(path), json.dumps(outputs, ensure_ascii=False, indent=2) + "\n")
-        except OSError as e:
-            click.echo(f"nbrunner: warning: --outputs-file {path}: cannot write it: {e.strerror or e}", err=True)
+            file.write(outputs)
+        except NbrunnerError as e:
+            click.echo(f"nbrunner: error: {e}", err=True)
+            code = code or int(e.exit_code)
     if set_value:
-        for name, value in outputs.items():
-            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            click.echo(f"${{setValue({name}={text})}}")
+        for line in set_value_lines(flat, lambda message: click.echo(f"nbrunner: warning: {message}", err=True)):
+            click.echo(line)
+    return code
 
 
 def _print_record(record: dict[str, Any]) -> None:

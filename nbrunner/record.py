@@ -56,7 +56,7 @@ class RunRecord:
     storage: dict[str, Any] | None = None
     signal: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)  # nbrunner.output() / scrapbook glue values
-    outputs_truncated: bool = False
+    outputs_truncated: list[str] = field(default_factory=list)  # the names of outputs over the cap, dropped
     context: dict[str, str] = field(default_factory=dict)  # the scheduler's identifiers
     secrets: dict[str, str] = field(default_factory=dict)  # name -> reference (env:VAR, file:PATH), never a value
     resumed_from: str | None = None  # the run id this run resumed

@@ -23,7 +23,7 @@ from nbrunner.progress import OutputLog, ProgressLines
 from nbrunner.record import RunRecord, banner, count_cells, outcome, redact_record, versions
 from nbrunner.report import Reporter
 from nbrunner.resume import Resume
-from nbrunner.scraps import Scraps, scheduler_context
+from nbrunner.scraps import MAX_OUTPUTS, Scraps, scheduler_context
 from nbrunner.signals import StopGuard, StopSignal
 
 
@@ -202,6 +202,13 @@ class Run:
         if error is None and self.scraps.skip_reason is not None and self.progress.stopped_early:
             error = Skipped(f"skipped by the notebook: {self.scraps.skip_reason}", cell_index=self.scraps.skip_cell)
         record.outputs, record.outputs_truncated = self.scraps.capped()
+        if record.outputs_truncated:
+            self.reporter.warning(
+                self.plan.redactor.text(
+                    f"outputs over the {MAX_OUTPUTS // 1024} KiB cap were dropped from the record and the scheduler's "
+                    f"outputs: {', '.join(map(repr, record.outputs_truncated))} (the notebook keeps them)"
+                )
+            )
         if kernel is None:
             record.status, record.exit_code = "prepared", 0
         else:

@@ -44,17 +44,20 @@ class Scraps(CellHooks):
         if isinstance(skip, dict):
             self.skip_reason, self.skip_cell = str(skip.get("reason", "")), index
 
-    def capped(self) -> tuple[dict[str, Any], bool]:
-        """The outputs that fit in :data:`MAX_OUTPUTS` bytes of JSON, in the order given; and whether any did not."""
+    def capped(self) -> tuple[dict[str, Any], list[str]]:
+        """The outputs that fit in :data:`MAX_OUTPUTS` bytes of JSON, in the order given, and the names of those that
+        did not: only what does not fit is dropped, every later output that fits is kept."""
         kept: dict[str, Any] = {}
+        dropped: list[str] = []
         size = 2
         for name, value in self.values.items():
             cost = len(json.dumps({name: value}, ensure_ascii=False).encode("utf-8"))
             if size + cost > MAX_OUTPUTS:
-                return kept, True
+                dropped.append(name)
+                continue
             kept[name] = value
             size += cost
-        return kept, False
+        return kept, dropped
 
 
 def scheduler_context(environ: Mapping[str, str]) -> dict[str, str]:

@@ -70,11 +70,17 @@ def test_outputs_reach_the_record_the_outputs_file_and_set_value_lines(notebooks
     )  # fmt: skip
     assert result.code == 0, result.stderr
     record = result.record
-    assert record["outputs"] == {"rows": 123, "tables": ["a", "b"], "glued": {"ok": True}}
-    assert record["outputs_truncated"] is True  # 'huge' is over the cap
+    assert record["outputs"] == {"rows": 123, "tables": ["a", "b"], "glued": {"ok": True}, "after": "fits"}
+    assert record["outputs_truncated"] == ["huge"]  # over the cap: dropped alone, what came after kept
+    assert "were dropped from the record and the scheduler's outputs: 'huge'" in result.stderr
     assert json.loads((tmp_path / "outputs.json").read_text()) == record["outputs"]
     lines = result.stdout.splitlines()
-    assert lines[:3] == ["${setValue(rows=123)}", '${setValue(tables=["a", "b"])}', '${setValue(glued={"ok": true})}']
+    assert lines[:4] == [
+        "${setValue(rows=123)}",
+        '${setValue(tables=["a","b"])}',
+        '${setValue(glued={"ok":true})}',
+        "${setValue(after=fits)}",
+    ]
     assert json.loads(lines[-1]) == record  # the record stays the last line
     assert record["context"] == {"AIRFLOW_CTX_DAG_ID": "daily", "AIRFLOW_CTX_TRY_NUMBER": "2"}
     seen = json.loads(outputs_text(read_nb(Path(record["output"])).cells[4]))

@@ -326,7 +326,7 @@ save(
         "display({'application/scrapbook.scrap.json+json': "
         "{'name': 'glued', 'data': {'ok': True}, 'encoder': 'json', 'version': 1}}, raw=True)"
     ),
-    code("nbrunner.output('huge', 'x' * 60000)"),
+    code("nbrunner.output('huge', 'x' * 60000)\nnbrunner.output('after', 'fits')"),
     code("print(json.dumps({k: v for k, v in os.environ.items() if k.startswith('NBRUNNER_')}))"),
 )
 save(
