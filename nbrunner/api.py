@@ -10,6 +10,7 @@ whose ``record`` is the run's :class:`~nbrunner.record.RunRecord` (None when not
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,7 @@ def run_notebook(
 
     hidden = []
     for name, ref in (secrets or {}).items():
+        name = unicodedata.normalize("NFKC", name)
         check_name(name, source=f"secrets[{name!r}]")
         hidden.append(Given(name, SecretRef(ref, name), None, f"secrets[{name!r}]"))
 

@@ -299,6 +299,7 @@ def _standard_streams_open() -> None:
             if null != fd:
                 os.dup2(null, fd)
                 os.close(null)
+            os.set_inheritable(fd, True)  # as the descriptor it replaces was: children get it
     for name, fd in (("stdout", 1), ("stderr", 2)):
         if getattr(sys, name) is None:
             setattr(sys, name, open(fd, "w", encoding="utf-8", closefd=False))  # noqa: SIM115

@@ -24,6 +24,7 @@ class ExitCode(IntEnum):
     SPARK_GATEWAY = 7
     STORAGE = 8
     SKIPPED = 99
+    HANGUP = 129
     INTERRUPTED = 130
     TERMINATED = 143
 
@@ -40,6 +41,7 @@ EXIT_CODE_HELP: dict[ExitCode, str] = {
     ExitCode.SPARK_GATEWAY: "Spark gateway problem (unreachable, refused, version mismatch, driver JVM gone)",
     ExitCode.STORAGE: "results could not be stored; the local copy is kept and its path printed",
     ExitCode.SKIPPED: "skipped: the notebook called nbrunner.skip(reason) (Airflow's default skip code)",
+    ExitCode.HANGUP: "hung up: SIGHUP (the terminal or session went away); stopped as for SIGTERM",
     ExitCode.INTERRUPTED: "interrupted by SIGINT",
     ExitCode.TERMINATED: "terminated by SIGTERM",
 }
@@ -157,9 +159,19 @@ class Terminated(Stopped):
     status = "terminated"
 
 
+class HungUp(Stopped):
+    exit_code = ExitCode.HANGUP
+    status = "hung-up"
+
+
 def stopped_by(signum: int) -> Stopped:
-    """The error for a stop by ``signum``: SIGTERM terminates (143), anything else interrupts (130)."""
-    return Terminated(signum) if signum == signal.SIGTERM else Interrupted(signum)
+    """The error for a stop by ``signum``: SIGTERM terminates (143), SIGHUP hangs up (129), anything else
+    interrupts (130)."""
+    if signum == signal.SIGTERM:
+        return Terminated(signum)
+    if signum == getattr(signal, "SIGHUP", None):
+        return HungUp(signum)
+    return Interrupted(signum)
 
 
 def exit_code_of(error: BaseException | None) -> ExitCode:
@@ -197,7 +209,7 @@ def error_line(evalue: str) -> str:
     if not lines:
         return ""
     if "exception was thrown from the Python worker" in lines[0] and len(lines) > 1:
-        return f"{lines[0].rstrip('.')}: {lines[-1]}"[:300]
+        return f"{lines[0].rstrip('.:')}: {lines[-1]}"[:300]
     if lines[0].startswith("An error occurred while calling") and len(lines) > 1 and lines[1].startswith(":"):
         worker = _python_worker_exception(evalue)
         if worker is not None:

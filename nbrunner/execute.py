@@ -102,6 +102,12 @@ class _Engine:
         reason = self.settings.stop_requested() if self.settings.stop_requested is not None else None
         if reason is not None:
             raise reason  # a stop came between cells: start no more
+        if self.settings.deadline is not None and time.monotonic() >= self.settings.deadline:
+            # the deadline passed while a reply was already queued: no cell starts after it
+            raise RunTimeout(
+                f"the run exceeded --timeout {self.settings.run_timeout or 0:g}s before cell {cell_index}",
+                scope="run", seconds=self.settings.run_timeout or 0.0,
+            )  # fmt: skip
         self.progress.current = cell_index
         self.progress.running = True
         self.progress.started_at = time.monotonic()
@@ -112,11 +118,18 @@ class _Engine:
     def finished(self, cell: Any, cell_index: int, execute_reply: Any, **_: Any) -> None:
         seconds = time.monotonic() - self.progress.started_at
         status = cell_status(cell, execute_reply)
+        reason = self.settings.stop_requested() if self.settings.stop_requested is not None else None
+        if reason is not None and status == "failed":
+            status = reason.status  # the KeyboardInterrupt a stop caused: the cell was stopped, not failed
+        self.end(index=cell_index, cell=cell, status=status, seconds=seconds)
+
+    def end(self, *, index: int, cell: Any, status: str, seconds: float) -> None:
+        """A cell is done, however it ended: its status, then every hook (progress lines included)."""
         finish_cell(cell, status, seconds)
         self.progress.done += 1
         self.progress.running = False
         for hook in self.hooks:
-            hook.cell_finished(cell_index, cell, status, seconds)
+            hook.cell_finished(index, cell, status, seconds)
 
     def output(self, index: int, msg: dict[str, Any]) -> None:
         for hook in self.hooks:
@@ -153,7 +166,8 @@ def execute(nb: Any, km: Any, settings: Settings, progress: Progress, hooks: Seq
     """
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    executor = _make_executor(_Engine(settings, progress, hooks))
+    engine = _Engine(settings, progress, hooks)
+    executor = _make_executor(engine)
     if settings.startup:
         executor.on_notebook_start = _startup(executor, settings.startup, settings.on_startup)
     try:
@@ -176,7 +190,8 @@ def execute(nb: Any, km: Any, settings: Settings, progress: Progress, hooks: Seq
     except CellTimeoutError as e:
         index = progress.current
         if index is not None:
-            finish_cell(nb.cells[index], "timeout", time.monotonic() - progress.started_at)
+            seconds = time.monotonic() - progress.started_at
+            engine.end(index=index, cell=nb.cells[index], status="timeout", seconds=seconds)
         run_deadline_hit = settings.deadline is not None and time.monotonic() >= settings.deadline - 0.05
         if run_deadline_hit and settings.run_timeout is not None:
             raise RunTimeout(
@@ -192,7 +207,8 @@ def execute(nb: Any, km: Any, settings: Settings, progress: Progress, hooks: Seq
     except DeadKernelError as e:
         index = progress.current
         if index is not None:
-            finish_cell(nb.cells[index], "kernel-died", time.monotonic() - progress.started_at)
+            engine.end(index=index, cell=nb.cells[index], status="kernel-died",
+                       seconds=time.monotonic() - progress.started_at)  # fmt: skip
         where = f" in cell {index}" if index is not None else ""
         raise KernelDied(f"the kernel died{where}", cell_index=index) from e
     except NbrunnerError:

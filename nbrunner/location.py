@@ -93,6 +93,9 @@ def render_template(template: str, fields: Mapping[str, Any], *, allow_path_para
         value = str(fields[name])
         if name not in BUILT_IN:
             check_path_value(name, value, allow_path_params=allow_path_params)
+        elif value in ("", ".", "..") or ".." in value.split("/"):  # a notebook named "...ipynb" has the stem ".."
+            raise UsageError(f"output {template!r}: {{{name}}} would be {value!r}, which climbs out of the folder; "
+                             "rename the notebook or write the name into -o")  # fmt: skip
         out.append(value)
     return "".join(out)
 
@@ -113,8 +116,9 @@ def check_path_value(name: str, value: str, *, allow_path_params: bool) -> None:
 
 
 def check_name_lengths(location: Location) -> None:
-    """Each file name within what the file system allows (the longest sibling, ``.run.json``, included)."""
-    longest = stem(location) + ".run.json"
+    """Each file name within what the file system allows: the longest sibling (``.run.json``) as the temporary
+    file it is first written to (``.NAME.XXXXXXXX.tmp``: 14 characters more)."""
+    longest = stem(location) + ".run.json" + "." * 14
     if isinstance(location, S3Uri):
         if len(location.with_name(longest).key.encode("utf-8")) > 1024:
             raise UsageError(f"output {location}: the S3 key is longer than 1024 bytes; shorten it")

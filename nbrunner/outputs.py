@@ -50,7 +50,9 @@ def rescue_places(plan: Plan) -> list[Artifacts]:
         name = f"{plan.run_id}.ipynb"  # a name the file system refused, or might
     spool = plan.config.storage.spool
     folders = [Path(spool) / plan.run_id] if spool else []
-    folders += [Path(tempfile.gettempdir()) / f"nbrunner-rescue-{plan.run_id}", Path.cwd() / f"nbrunner-{plan.run_id}"]
+    folders.append(Path(tempfile.gettempdir()) / f"nbrunner-rescue-{plan.run_id}")
+    if plan.launch_dir is not None:  # resolved at start: the caller's folder may be gone by now (Airflow deletes it)
+        folders.append(plan.launch_dir / f"nbrunner-{plan.run_id}")
     here = plan.local.notebook.parent
     return [location.artifacts(folder / name) for folder in folders if folder != here]
 
@@ -101,6 +103,7 @@ def finish(
         except StopSignal as stop:
             error = guard.error(stop)
             record.status, record.exit_code = error.status, int(error.exit_code)
+            record.message = record.message or f"{error} while storing the results"
             record.signal = signal.Signals(stop.signum).name
             keep(plan, nb, html, record, reporter, f"storing was abandoned: {error}")
             return error

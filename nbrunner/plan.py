@@ -60,6 +60,7 @@ class Plan:
     resume: Resume | None = None  # --resume: where the resumed run failed, and what it had
     # the one boundary between what the kernel sends and every artifact, stream and record (secret_values)
     redactor: Redactor = field(default_factory=lambda: Redactor(()))
+    launch_dir: Path | None = None  # the caller's working folder at start (None: already gone); never looked up later
 
     @property
     def stores_remotely(self) -> bool:
@@ -111,6 +112,7 @@ def render_parameters(given: dict[str, Any], kernel: KernelChoice) -> str:
 
 def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Reporter) -> Plan:
     """Everything that can be checked before a kernel starts: exit 2, 3 or 8 here, nothing run."""
+    launch_dir = current_dir()
     store = LazyStore(config.storage)
     source = location.parse(config.notebook, what="notebook")
     data = inputs.read_bytes(source, what="notebook", store=store)
@@ -155,11 +157,20 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
         if not cwd.is_dir():
             raise UsageError(f"--cwd {config.cwd}: not a directory; create it or pick another")
     else:
-        cwd = source.parent if isinstance(source, Path) else Path.cwd()
+        if not isinstance(source, Path) and launch_dir is None:
+            raise UsageError("the current folder no longer exists; pass --cwd DIR for the kernel's working folder")
+        cwd = source.parent if isinstance(source, Path) else launch_dir or Path("/")
     return Plan(
         config, run_id, started, source, data, sha, shown, injected, targets, local, cwd.resolve(), kernel,
-        store.store, secrets, refs, resume, Redactor(secrets.values()),
+        store.store, secrets, refs, resume, Redactor(secrets.values()), launch_dir,
     )  # fmt: skip
+
+
+def current_dir() -> Path | None:
+    try:
+        return Path.cwd()
+    except OSError:  # deleted under us
+        return None
 
 
 def spool_artifacts(target: S3Uri, run_id: str, config: RunConfig) -> Artifacts:

@@ -230,7 +230,7 @@ class Run:
         if index is None:
             return
         status = nb.cells[index].metadata.get("nbrunner", {}).get("status")
-        if self.progress.running or status in ("failed", "kernel-died"):
+        if self.progress.running or status in ("failed", "kernel-died", error.status):
             finish_cell(nb.cells[index], error.status, time.monotonic() - self.progress.started_at)
             if isinstance(error, Stopped | GatewayError):
                 error.cell_index = index

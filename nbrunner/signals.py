@@ -19,7 +19,7 @@ from typing import Any
 
 from nbrunner.errors import NbrunnerError, Stopped, stopped_by
 
-SIGNALS = (signal.SIGTERM, signal.SIGINT)
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class StopSignal(BaseException):  # noqa: N818 - a control-flow signal like KeyboardInterrupt, not an error

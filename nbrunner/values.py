@@ -9,6 +9,7 @@ from __future__ import annotations
 import keyword
 import math
 import sys
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +90,7 @@ def parse_yaml(text: str, *, source: str) -> Any:
 
 def split_assignment(text: str, option: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
+    name = unicodedata.normalize("NFKC", name)  # as Python reads identifiers: "ｄate" is "date"
     if not sep:
         if option == "--secret":  # it may be the value itself: never repeat it
             raise ParameterError("--secret: expected NAME=env:VARIABLE or NAME=file:/path (the text is not shown)")
@@ -169,6 +171,7 @@ def from_mapping(data: Any, *, source: str) -> list[Given]:
     for name, value in data.items():
         if not isinstance(name, str):
             raise ParameterError(f"{source}: parameter name {name!r} is not a string")
+        name = unicodedata.normalize("NFKC", name)
         check_name(name, source=source)
         ref = reference_in(value, name=name)
         if ref is None:

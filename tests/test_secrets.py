@@ -206,3 +206,27 @@ def test_endpoint_urls_that_cannot_be_parsed_are_refused_without_echoing_them(no
     result = invoke("run", str(notebooks / "ok.ipynb"), "--endpoint-url", url)
     assert result.code == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "pa/ss" not in result.stdout + result.stderr and "admin" not in result.stdout + result.stderr
+
+
+@pytest.mark.spark
+def test_no_secret_leaks_under_spark_submit(notebooks: Path, tmp_path: Path) -> None:
+    """The same roads under real spark-submit, where the Python process's stderr is merged into stdout."""
+    from tests.spark_support import spark_env, spark_submit
+
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    pid_file = tmp_path / "daemon.pid"
+    out = tmp_path / "out" / "secret_leaks.ipynb"
+    env = spark_env(PW=SECRET, TMPDIR=str(tmpdir), DAEMON_PID_FILE=str(pid_file))
+    try:
+        result = spark_submit("run", str(notebooks / "secret_leaks.ipynb"), "--secret", "password=env:PW",
+                              "--log-output", "--print-set-value", "--outputs-file", str(tmp_path / "outputs.json"),
+                              "-o", str(out), env=env)  # fmt: skip
+    finally:
+        kill_daemon(pid_file)
+    assert result.code == 4, result.stdout[-3000:] + result.stderr[-3000:]
+    written = {"stdout": result.stdout, "stderr": result.stderr, **artifacts(out),
+               "outputs.json": (tmp_path / "outputs.json").read_text()}  # fmt: skip
+    assert {name: leaks(text) for name, text in written.items() if leaks(text)} == {}
+    check_notebook(read_nb(out))
+    assert "raw stderr [REDACTED]" in result.stdout + result.stderr

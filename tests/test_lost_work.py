@@ -1,0 +1,94 @@
+"""Nothing silently lost: the caller's folder vanishing, SIGHUP, names that pass the checks and then fail, Unicode
+names, and what the log says of cells that were stopped or timed out."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nbrunner.errors import RunTimeout, error_line
+from nbrunner.execute import Progress, Settings, _Engine
+from tests.conftest import Result, invoke, read_nb, run_cli
+
+
+@pytest.mark.parametrize(("signum", "code", "status"), [(signal.SIGHUP, 129, "hung-up"),
+                                                        (signal.SIGTERM, 143, "terminated")])  # fmt: skip
+def test_a_stop_after_the_callers_folder_was_deleted_still_saves_the_notebook(
+    notebooks: Path, tmp_path: Path, signum: int, code: int, status: str
+) -> None:
+    """Airflow's BashOperator deletes the task's working folder, then signals the process group."""
+    work = tmp_path / "airflow-task-tmp"
+    work.mkdir()
+    out = tmp_path / "out" / "slow.ipynb"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbrunner", "run", str(notebooks / "slow.ipynb"), "-r",
+         f"pid_file={tmp_path / 'kernel.pid'}", "-o", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, cwd=work,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # wait until the slow cell runs
+        seen.append(line)
+        if "cell 2/" in line:
+            break
+    time.sleep(0.5)
+    shutil.rmtree(work)
+    proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=60)
+    stderr = "".join(seen) + stderr
+    assert proc.returncode == code, stderr
+    record = Result(proc.returncode, stdout, stderr).record
+    assert record["status"] == status and record["exit_code"] == code
+    nb = read_nb(out)
+    assert nb.cells[4].metadata.nbrunner["status"] == status
+    assert f"cell 3/4 {status}" in stderr  # the progress line says what the record says
+    assert "Traceback" not in stderr
+
+
+def test_names_that_would_fail_after_the_run_are_refused_before_it(notebooks: Path, tmp_path: Path) -> None:
+    long_stem = "n" * 235  # 235 + ".run.json" fits 255, its temporary file (14 more) does not
+    too_long = invoke("run", str(notebooks / "ok.ipynb"), "-o", str(tmp_path / f"{long_stem}.ipynb"))
+    assert too_long.code == 2 and "longer than the file system allows" in too_long.stderr
+    dots = notebooks / "...ipynb"
+    shutil.copy(notebooks / "ok.ipynb", dots)
+    climbing = invoke("run", str(dots), "-o", str(tmp_path / "out" / "{notebook}" / "x.ipynb"))
+    assert climbing.code == 2 and "climbs out of the folder" in climbing.stderr
+    assert not (tmp_path / "x.ipynb").exists() and not (tmp_path / "out").exists()
+
+
+def test_parameter_names_are_normalised_as_python_reads_them(notebooks: Path, tmp_path: Path) -> None:
+    result = run_cli("run", str(notebooks / "params.ipynb"), "-p", "\uff44ate=2026-02-02", "-o",
+                     str(tmp_path / "{date}.ipynb"))  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert result.record["parameters"] == {"date": "2026-02-02"}
+    assert Path(result.record["output"]).name == "2026-02-02.ipynb"
+
+
+def test_a_timed_out_cell_gets_its_progress_line(notebooks: Path, tmp_path: Path) -> None:
+    result = run_cli("run", str(notebooks / "slow.ipynb"), "-r", f"pid_file={tmp_path / 'pid'}",
+                     "--cell-timeout", "3", "-o", str(tmp_path / "o.ipynb"))  # fmt: skip
+    assert result.code == 5, result.stderr
+    assert "cell 3/4 timeout" in result.stderr
+
+
+def test_no_cell_starts_once_the_run_deadline_passed() -> None:
+    """The deadline is checked at every cell boundary too, not only while waiting for a reply."""
+    engine = _Engine(Settings(deadline=time.monotonic() - 0.1, run_timeout=10), Progress(), [])
+    with pytest.raises(RunTimeout) as late:
+        engine.started({"metadata": {}}, cell_index=2)
+    assert late.value.scope == "run" and "before cell 2" in str(late.value)
+
+
+def test_a_spark_4_worker_error_line_has_one_colon() -> None:
+    evalue = (
+        "An exception was thrown from the Python worker. Please see the stack trace below.:\n"
+        "Traceback ...\nZeroDivisionError: division by zero"
+    )
+    line = error_line(evalue)
+    assert "::" not in line and line.endswith(": ZeroDivisionError: division by zero")
