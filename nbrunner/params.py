@@ -232,6 +232,8 @@ def literal(value: Any) -> str:
         return "[" + ", ".join(literal(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
+    if value is not None and type(value) not in (str, int, float, bool):  # values.plain made them so: never an
+        raise ParameterError(f"refusing to inject a value of type {type(value).__name__}")  # object's own repr
     return repr(value)
 
 

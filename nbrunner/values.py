@@ -116,6 +116,49 @@ def check_name(name: str, *, source: str) -> None:
         )
 
 
+def plain(value: Any, *, name: str, source: str, depth: int = 0, budget: list[int] | None = None) -> Any:
+    """The plain Python value a value stands for (the Python API takes what real code has): numpy scalars and 0-d
+    arrays as their ``.item()``, ``str``/``int``/``float`` subclasses (an ``IntEnum``, ``numpy.str_``, a ``str``
+    subclass with its own ``__repr__``) as the base value, tuples as lists; only these plain values are ever
+    rendered, so no object's own ``repr`` reaches the kernel. Anything else is a ParameterError (exit 3) naming
+    its type, before any kernel starts."""
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    budget = budget if budget is not None else [MAX_ITEMS]
+    budget[0] -= 1  # a YAML file's aliases can expand to billions of items: stop at the bound, as check_value does
+    if budget[0] < 0:
+        raise ParameterError(f"{source}: parameter {name!r} has more than {MAX_ITEMS:,} items (aliases expanded); "
+                             "shrink it")  # fmt: skip
+    if depth > MAX_DEPTH:
+        raise ParameterError(f"{source}: parameter {name!r} is nested more than {MAX_DEPTH} levels deep; flatten it")
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__index__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    kind = type(value)
+    if kind.__module__ == "numpy" and getattr(value, "shape", None) == () and hasattr(value, "item"):
+        return plain(value.item(), name=name, source=source, depth=depth + 1, budget=budget)
+    if isinstance(value, list | tuple):
+        return [plain(item, name=name, source=source, depth=depth + 1, budget=budget) for item in value]
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            key = plain(key, name=name, source=source, depth=depth + 1, budget=budget)
+            if not isinstance(key, str):
+                raise ParameterError(f"{source}: parameter {name!r} has a mapping key of type "
+                                     f"{type(key).__name__}; keys must be strings")  # fmt: skip
+            out[key] = plain(item, name=name, source=source, depth=depth + 1, budget=budget)
+        return out
+    raise ParameterError(
+        f"{source}: parameter {name!r} is a {kind.__module__}.{kind.__qualname__}, which cannot be written as a "
+        "Python literal; pass a string, number, boolean, None, list or dict of them"
+    )
+
+
 def check_value(value: Any, *, name: str | None, source: str) -> None:
     """Only values that render to a Python literal are accepted (what YAML and JSON give), within the bounds,
     with text that can be written as UTF-8 (no lone surrogates, as a non-UTF-8 command line gives)."""
@@ -175,6 +218,7 @@ def from_mapping(data: Any, *, source: str) -> list[Given]:
         check_name(name, source=source)
         ref = reference_in(value, name=name)
         if ref is None:
+            value = plain(value, name=name, source=source)
             check_value(value, name=name, source=source)
         given.append(Given(name, value if ref is None else ref, None, source))
     return given

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -98,3 +99,29 @@ def test_inspect_takes_the_storage_options(notebooks: Path) -> None:
     assert result.code == 2 and "--endpoint-url 'notaurl' is not an http(s) URL" in result.stderr
     table = invoke("inspect", str(notebooks / "params.ipynb"))
     assert table.code == 0 and "  n: int = 10  # how many rows" in table.stdout
+
+
+def test_api_values_are_rendered_from_the_plain_value_they_stand_for(notebooks: Path, tmp_path: Path) -> None:
+    import enum
+
+    import numpy as np
+
+    class Evil(str):
+        def __repr__(self) -> str:
+            return "__import__('os').system('touch " + str(tmp_path / "pwned") + "')"
+
+    class Size(enum.IntEnum):
+        BIG = 10
+
+    out = tmp_path / "plain.ipynb"
+    values = {"n": Size.BIG, "ratio": np.float64(0.25), "label": Evil("ok"), "ids": (np.int64(3),)}
+    record = run_notebook(notebooks / "params.ipynb", out, values)
+    assert record.succeeded and not (tmp_path / "pwned").exists()
+    shown = json.loads(outputs_text(read_nb(out).cells[2]))
+    assert shown["n"] == [10, "int"] and shown["ratio"] == [0.25, "float"] and shown["label"] == ["ok", "str"]
+    assert shown["ids"] == [[3], "list"]
+    with pytest.raises(ParameterError, match="datetime.date"):
+        import datetime
+
+        run_notebook(notebooks / "params.ipynb", tmp_path / "no.ipynb", {"date": datetime.date(2026, 1, 1)})
+    assert not (tmp_path / "no.ipynb").exists()
