@@ -18,15 +18,17 @@ from typing import Any
 from nbrunner.config import RunConfig, SparkOptions, StorageOptions
 from nbrunner.errors import InternalError, NbrunnerError, message_of
 from nbrunner.params import Declared
+from nbrunner.plan import Plan
 from nbrunner.record import RunRecord
 from nbrunner.report import LogReporter, Reporter
 
 
-def run_config(config: RunConfig, reporter: Reporter | None = None) -> RunRecord:
-    """Run what ``config`` says. Returns the record of a successful run; raises for anything else."""
+def run_config(config: RunConfig, reporter: Reporter | None = None, plan: Plan | None = None) -> RunRecord:
+    """Run what ``config`` says (``plan``: as planned already). Returns the record of a successful run; raises for
+    anything else."""
     from nbrunner.run import run
 
-    record, error = run(config, reporter or LogReporter())
+    record, error = run(config, reporter or LogReporter(), plan)
     if error is None:
         return record
     if not isinstance(error, NbrunnerError):

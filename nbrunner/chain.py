@@ -14,6 +14,7 @@ from typing import Any
 
 from nbrunner.config import RunConfig
 from nbrunner.errors import GatewayError, NbrunnerError, ParameterError, Skipped, Stopped, UsageError, status_of
+from nbrunner.plan import Plan
 from nbrunner.report import Reporter
 
 
@@ -111,15 +112,22 @@ def _kind(value: Any) -> str:
     return "an empty list" if value == [] else "nothing" if value is None else type(value).__name__
 
 
-def run_chain(configs: Sequence[RunConfig], reporter: Reporter, *, keep_going: bool = False) -> ChainRecord:
+def run_chain(
+    configs: Sequence[RunConfig], reporter: Reporter, *, keep_going: bool = False, plans: Sequence[Plan] | None = None
+) -> ChainRecord:
+    """Run the notebooks in order, as planned together before the first starts (:func:`~nbrunner.plan.plan_runs`:
+    a chain with one bad member is refused whole, before anything runs)."""
     from nbrunner.api import run_config
+    from nbrunner.plan import plan_runs
 
+    if plans is None:
+        plans = plan_runs(configs, reporter)
     summary = ChainRecord()
     first: NbrunnerError | None = None
     skipped = 0
-    for number, config in enumerate(configs):
+    for number, (config, plan) in enumerate(zip(configs, plans, strict=True)):
         try:
-            summary.runs.append(run_config(config, reporter).as_json())
+            summary.runs.append(run_config(config, reporter, plan).as_json())
             continue
         except NbrunnerError as e:
             if e.record is not None:

@@ -190,11 +190,16 @@ def run(ctx: click.Context, /, **options: Any) -> int:
 
         inputs = [c.notebook for c in configs] + list(config.param_files) + [chain_file or "", config.resume or ""]
         outputs_file = OutputsFile(options["outputs_file"], inputs=[i for i in inputs if i], storage=config.storage)
+    from nbrunner.plan import plan_runs
+
+    # every run planned, and every artifact checked against the others and the inputs, before anything runs
+    extra = {"--outputs-file": outputs_file.where} if outputs_file is not None else {}
+    plans = plan_runs(configs, reporter, inputs=[chain_file] if chain_file else [], extra=extra)
     if len(configs) > 1 or chain_file:
         from nbrunner.chain import run_chain
         from nbrunner.deliver import chain_outputs, flat
 
-        summary = run_chain(configs, reporter, keep_going=options["keep_going"])
+        summary = run_chain(configs, reporter, keep_going=options["keep_going"], plans=plans)
         outputs = chain_outputs(summary.runs, [c.notebook for c in configs])
         code = _scheduler_outputs(outputs, flat(outputs), outputs_file, options["print_set_value"], summary.exit_code)
         if code != summary.exit_code:
@@ -204,7 +209,7 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         return summary.exit_code
     code = 0
     try:
-        record = run_config(config, reporter)
+        record = run_config(config, reporter, plans[0])
     except NbrunnerError as e:
         if e.record is None:
             raise  # nothing ran: main says why

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,11 @@ class Plan:
     # the one boundary between what the kernel sends and every artifact, stream and record (secret_values)
     redactor: Redactor = field(default_factory=lambda: Redactor(()))
     launch_dir: Path | None = None  # the caller's working folder at start (None: already gone); never looked up later
+
+    def artifacts(self) -> list[Location]:
+        """Every path this run writes (its local copies in the spool are its own folder's)."""
+        found = [self.targets.notebook, self.targets.record]
+        return found + [self.targets.html] if self.config.html else found
 
     @property
     def stores_remotely(self) -> bool:
@@ -137,9 +144,17 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
         injected = render_parameters(resolved, kernel)
     secrets = {name: value.value for name, value in resolved.items() if isinstance(value, Secret)}
     shown = {name: SHOWN if name in secrets else value for name, value in resolved.items()}
-    fields: dict[str, Any] = {name: value for name, value in resolved.items() if name not in secrets}
+    # -o placeholders: the notebook's own literal defaults, then the values given (a secret never)
+    fields: dict[str, Any] = {p.name: p.default for p in declared.parameters if p.default_is_literal}
+    fields.update((name, value) for name, value in resolved.items() if name not in secrets)
+    for name in secrets:
+        fields.pop(name, None)
     fields.update(notebook=location.stem(source), run_id=run_id, started=started.strftime("%Y%m%dT%H%M%SZ"))
     template = config.output or os.environ.get("NBRUNNER_OUTPUT") or None
+    if template is None and resume is not None and resume.output:  # never over the failed run's own evidence
+        failed = location.parse(resume.output, what="resumed notebook")
+        template = str(failed.with_name(f"{location.stem(failed)}.resumed-{run_id}.ipynb")).replace("{", "{{")
+        template = template.replace("}", "}}")
     target = location.output_location(template, source, fields, allow_path_params=config.allow_path_params)
     location.check_name_lengths(target)
     targets = location.artifacts(target)
@@ -164,6 +179,70 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
         config, run_id, started, source, data, sha, shown, injected, targets, local, cwd.resolve(), kernel,
         store.store, secrets, refs, resume, Redactor(secrets.values()), launch_dir,
     )  # fmt: skip
+
+
+def new_run_id(started: datetime) -> str:
+    return f"{started.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
+
+
+def plan_runs(
+    configs: Sequence[RunConfig], reporter: Reporter, *, inputs: Sequence[str] = (), extra: Mapping[str, Location] = {}
+) -> list[Plan]:
+    """Plan every run (one, or each notebook of a chain) before any starts, and check them together: a chain is
+    refused whole, in one line, before anything runs. ``inputs`` are more files the run reads (a chain file),
+    ``extra`` more artifacts it writes (``--outputs-file``): no two artifacts may be the same path, and none may
+    be an input (UsageError, exit 2)."""
+    from nbrunner.errors import NbrunnerError
+    from nbrunner.signals import StopGuard, StopSignal
+
+    plans = []
+    with StopGuard() as guard:
+        try:
+            for config in configs:
+                started = datetime.now(timezone.utc)
+                try:
+                    plans.append(make_plan(config, run_id=new_run_id(started), started=started, reporter=reporter))
+                except NbrunnerError as e:
+                    if len(configs) > 1:  # say which notebook refused the chain
+                        e.args = (f"{config.notebook}: {e}", *e.args[1:])
+                    raise
+        except StopSignal as stop:
+            raise guard.error(stop) from None
+    check_artifacts(plans, inputs, extra)
+    return plans
+
+
+def _key(where: Location) -> str:
+    return str(where.resolve()) if isinstance(where, Path) else str(where)
+
+
+def check_artifacts(plans: Sequence[Plan], inputs: Sequence[str], extra: Mapping[str, Location]) -> None:
+    """Nothing overwritten: every artifact of the runs (notebook, HTML, record of each, and ``extra``) is a path
+    of its own, and none is an input (a notebook, a parameters file, a resumed run's record or notebook)."""
+    read: dict[str, str] = {}
+    for name in inputs:
+        read[_key(location.parse(name, what="input"))] = name
+    for plan in plans:
+        read[_key(plan.source)] = str(plan.source)
+        for name in plan.config.param_files:
+            read[_key(location.parse(name, what="parameters file"))] = name
+        if plan.config.resume is not None:
+            read[_key(location.parse(plan.config.resume, what="--resume record"))] = plan.config.resume
+        if plan.resume is not None and plan.resume.output:
+            read[_key(location.parse(plan.resume.output, what="resumed notebook"))] = plan.resume.output
+    written: dict[str, str] = {}
+    for what, where in [
+        *((f"the output of {plan.source}", target) for plan in plans for target in plan.artifacts()),
+        *extra.items(),
+    ]:
+        key = _key(where)
+        if key in read:
+            raise UsageError(f"{what} would be {where}, which is an input of this run ({read[key]}); "
+                             "nbrunner never overwrites an input: pick another -o")  # fmt: skip
+        if key in written:
+            raise UsageError(f"{where} would be written twice ({written[key]}, and {what}); give each its own "
+                             "path (put {notebook} in -o, or an output of its own in the chain file)")  # fmt: skip
+        written[key] = what
 
 
 def current_dir() -> Path | None:

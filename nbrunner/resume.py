@@ -31,6 +31,7 @@ class Resume:
     from_cell: str  # the id of the cell it failed in
     parameters: tuple[Given, ...]
     previous: dict[str, Any] = field(default_factory=dict)  # cell id -> the cell in the resumed run's notebook
+    output: str | None = None  # where the resumed run's notebook is: a resumed run never writes over it
 
     def apply(self, nb: Any) -> list[str]:
         """Tag the cells not to run again and give them their earlier outputs; return their ids."""
@@ -88,7 +89,8 @@ def load(where: str, *, sha256: str, store: Callable[[], S3Store], reporter: Rep
     ]
     for name, ref_text in (record.get("secrets") or {}).items():
         parameters.append(Given(name, SecretRef(ref_text, name), None, "--resume"))  # re-resolved, never stored
-    return Resume(run_id, failed["id"], tuple(parameters), previous_cells(record, store, reporter))
+    output = record.get("output") if isinstance(record.get("output"), str) else None
+    return Resume(run_id, failed["id"], tuple(parameters), previous_cells(record, store, reporter), output)
 
 
 def previous_cells(record: dict[str, Any], store: Callable[[], S3Store], reporter: Reporter) -> dict[str, Any]:

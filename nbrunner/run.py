@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-import uuid
-from datetime import datetime, timezone
 from typing import Any
 
 from nbrunner import location, notebook, outputs, spark
@@ -18,7 +16,7 @@ from nbrunner.config import RunConfig
 from nbrunner.errors import GatewayError, NbrunnerError, Skipped, Stopped
 from nbrunner.execute import CellHooks, Progress, Settings, execute, finish_cell, utc_now
 from nbrunner.kernel import Kernel
-from nbrunner.plan import Plan, make_plan
+from nbrunner.plan import Plan, plan_runs
 from nbrunner.progress import OutputLog, ProgressLines
 from nbrunner.record import RunRecord, banner, count_cells, outcome, redact_record, versions
 from nbrunner.report import Reporter
@@ -27,21 +25,18 @@ from nbrunner.scraps import MAX_OUTPUTS, Scraps, scheduler_context
 from nbrunner.signals import StopGuard, StopSignal
 
 
-def new_run_id(started: datetime) -> str:
-    return f"{started.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
-
-
-def run(config: RunConfig, reporter: Reporter) -> tuple[RunRecord, BaseException | None]:
-    """Do one run. Returns its record and the error that ended it (None: success).
+def run(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> tuple[RunRecord, BaseException | None]:
+    """Do one run (``plan``: as planned already, with the rest of a chain). Returns its record and the error that
+    ended it (None: success).
 
     Raises NbrunnerError only for what stops the run before anything ran (exit 2, 3, 7, 8, or a signal).
     """
-    started = datetime.now(timezone.utc)
     clock = time.monotonic()
+    if plan is None:
+        plan = plan_runs([config], reporter)[0]
     with StopGuard() as guard:
         driver = None
         try:
-            plan = make_plan(config, run_id=new_run_id(started), started=started, reporter=reporter)
             attached = spark.attach(os.environ, plan.kernel) if not config.prepare_only else None
         except StopSignal as stop:
             raise guard.error(stop) from None
@@ -112,6 +107,7 @@ class Run:
                 nb = notebook_of(self.plan)
                 if self.plan.resume is not None:
                     self.kept = self.plan.resume.apply(nb)
+                    self.scraps.keep(nb, self.kept)  # the kept cells' outputs are this run's outputs too
             if config.html:
                 from nbrunner.render import Renderer
 

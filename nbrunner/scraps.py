@@ -44,6 +44,17 @@ class Scraps(CellHooks):
         if isinstance(skip, dict):
             self.skip_reason, self.skip_cell = str(skip.get("reason", "")), index
 
+    def keep(self, nb: Any, ids: list[str]) -> None:
+        """The outputs (``nbrunner.output``, glue) that the cells a resumed run keeps had stated, in order; a cell
+        that runs again states its own afresh."""
+        for index, cell in enumerate(nb.cells):
+            if cell.get("id") not in ids:
+                continue
+            for output in cell.get("outputs", []):
+                if output.get("output_type") in ("display_data", "execute_result"):
+                    data = {mime: value for mime, value in output.get("data", {}).items() if mime != SKIP_MIME}
+                    self.cell_output(index, {"msg_type": output["output_type"], "content": {"data": data}})
+
     def capped(self) -> tuple[dict[str, Any], list[str]]:
         """The outputs that fit in :data:`MAX_OUTPUTS` bytes of JSON, in the order given, and the names of those that
         did not: only what does not fit is dropped, every later output that fits is kept."""

@@ -1,0 +1,37 @@
+"""The kernel nbrunner starts on its own interpreter: ipykernel, with an IOPub socket that never drops a message.
+
+ipykernel's IOPub socket is a ZeroMQ XPUB with the default high-water mark (1,000 messages): a cell that prints
+faster than the reader takes loses messages past it, silently (a flood of 100,000 flushed lines kept 29%). Here
+the mark is lifted (0: no limit) for that one socket, before it is bound; the reader's side (nbrunner's client) has
+no limit either, so every message is kept, in memory, until it is read.
+
+    python -m nbrunner.kernel_app -f CONNECTION_FILE    # as ipykernel_launcher, which this replaces
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def main() -> None:
+    # as ipykernel_launcher does: the cwd off sys.path while ipykernel loads (init_path puts it back)
+    if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
+        del sys.path[0]
+    import zmq
+    from ipykernel.kernelapp import IPKernelApp
+
+    class KernelApp(IPKernelApp):  # type: ignore[misc]
+        def init_iopub(self, context: Any) -> None:
+            context.setsockopt(zmq.SNDHWM, 0)  # for the sockets init_iopub makes: the XPUB and its pipe
+            try:
+                super().init_iopub(context)
+            finally:
+                context.sockopts.pop(zmq.SNDHWM, None)
+
+    KernelApp.launch_instance()
+
+
+if __name__ == "__main__":
+    main()
