@@ -203,6 +203,22 @@ def bench_large(repeat: int, sizes_mb: list[int], report: list[str]) -> None:
     report.append("")
 
 
+def bench_one_cell(repeat: int, report: list[str], size_mb: int = 300) -> None:
+    """One cell printing ``size_mb`` MB (in 1 MB prints): the peak RSS of writing the notebook as a stream."""
+    report += [f"## 3b. {size_mb} MB of output in one cell (peak RSS of the runner process)", ""]
+    print(f"one cell: {size_mb} MB", flush=True)
+    nb = make_notebook(WORK / "onecell.ipynb", [f"for _ in range({size_mb}):\n    print('x' * 999_999)"])
+    contenders = [
+        Contender("nbrunner", lambda r: nbrunner(str(nb), "-o", str(WORK / "out/nbr-onecell.ipynb"))),
+        Contender("nbrunner --no-html", lambda r: nbrunner(str(nb), "--no-html", "-o", str(WORK / "out/nbr-o.ipynb"))),
+    ]
+    interleave(contenders, repeat, WORK)
+    report += table(contenders) + [""]
+    peak = statistics.median(s.peak_rss_mb for s in contenders[0].samples)
+    report += [f"- nbrunner: peak RSS {peak:.0f} MB for {size_mb} MB in one cell (target <= 600 MB: "
+               f"{verdict(peak <= 600)}; papermill: 676 MB for 200 MB in section 3)", ""]  # fmt: skip
+
+
 def paired(a: Contender, b: Contender) -> float:
     """Median of the run-by-run differences a - b: interleaved runs share the machine's moment, so this cancels its
     slower and faster minutes."""
@@ -307,6 +323,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, help="runs per contender (default 5, quick 2)")
     parser.add_argument("--spark-repeat", type=int, default=9, help="runs per contender of the Spark start-up (9)")
     parser.add_argument("--output", default=str(ROOT / "bench" / "RESULTS.md"))
+    parser.add_argument("--only", choices=["one-cell"], help="run one section only (with --output elsewhere)")
     args = parser.parse_args()
     repeat = args.repeat or (2 if args.quick else 5)
     shutil.rmtree(WORK, ignore_errors=True)
@@ -325,10 +342,15 @@ def main() -> None:
         "own VmHWM. nbrunner's bytecode is compiled first, as an installed package's is.",
         "",
     ]
+    if args.only == "one-cell":
+        bench_one_cell(repeat, report)
+        Path(args.output).write_text("\n".join(report) + "\n")
+        return
     bench_startup(repeat, report)
     bench_trivial(repeat, report)
     bench_s3(report)
     bench_large(max(1, repeat - 2), [10] if args.quick else [50, 200], report)
+    bench_one_cell(max(1, repeat - 2), report, 20 if args.quick else 300)
     if not args.quick:
         bench_spark(args.spark_repeat, repeat, report)
     report.append(f"Total benchmark time: {time.monotonic() - started:.0f} s.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,10 @@ from nbrunner.secret_values import Redactor
 
 #: ``sys.exit(value)`` with these values ends the process with status 0: the run stops there, as a success
 SUCCESS_EXITS = ("", "0", "None", "False")
+#: seconds nbclient reads a cell's IOPub backlog after its reply before it gives up (its default, 4 s, dropped the
+#: tail of output floods); a loss past this is said, never silent
+IOPUB_DRAIN = 300
+_IOPUB_GAVE_UP = "Timeout waiting for IOPub output"
 
 
 def utc_now() -> str:
@@ -61,6 +65,7 @@ class Progress:
     started_at: float = 0.0
     done: int = 0
     stopped_early: bool = False  # sys.exit(0) in a cell
+    outputs_lost: list[int] = field(default_factory=list)  # cells whose outputs were not all read
 
 
 def finish_cell(cell: Any, status: str, seconds: float | None = None) -> None:
@@ -88,6 +93,7 @@ class _Engine:
         self.settings = settings
         self.progress = progress
         self.hooks = hooks
+        self.lost = False  # the running cell's outputs were not all read (see gave_up_reading)
 
     def timeout(self, cell: Any) -> float | None:
         limits = []
@@ -97,6 +103,10 @@ class _Engine:
             # nbclient treats 0 as "no timeout": a run already past its deadline gets a tiny one instead
             limits.append(max(0.001, self.settings.deadline - time.monotonic()))
         return min(limits) if limits else None
+
+    def gave_up_reading(self) -> None:
+        """nbclient stopped reading the running cell's outputs before the kernel was idle: some are lost."""
+        self.lost = True
 
     def started(self, cell: Any, cell_index: int, **_: Any) -> None:
         reason = self.settings.stop_requested() if self.settings.stop_requested is not None else None
@@ -121,6 +131,10 @@ class _Engine:
         reason = self.settings.stop_requested() if self.settings.stop_requested is not None else None
         if reason is not None and status == "failed":
             status = reason.status  # the KeyboardInterrupt a stop caused: the cell was stopped, not failed
+        if self.lost:
+            self.lost = False
+            cell.metadata.setdefault("nbrunner", {})["outputs_lost"] = True
+            self.progress.outputs_lost.append(cell_index)
         self.end(index=cell_index, cell=cell, status=status, seconds=seconds)
 
     def end(self, *, index: int, cell: Any, status: str, seconds: float) -> None:
@@ -147,7 +161,28 @@ def _make_executor(engine: _Engine) -> Any:
             engine.output(cell_index, msg)
             return result
 
+    import logging
+
+    class GaveUp(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if _IOPUB_GAVE_UP in record.getMessage():
+                engine.gave_up_reading()
+
+    # this run's own logger for nbclient's messages (its warning is the only sign that outputs were lost), under the
+    # nbrunner logger but not registered globally: it goes with the executor
+    class Redacted(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            if engine.settings.redactor:  # nbclient's messages can quote what the kernel sent
+                record.msg, record.args = engine.settings.redactor.text(record.getMessage()), ()
+            return True
+
+    log = logging.Logger("nbrunner.nbclient", logging.WARNING)  # its debug lines dump whole kernel messages
+    log.parent = logging.getLogger("nbrunner")
+    log.addFilter(Redacted())
+    log.addHandler(GaveUp())
     return Executor(  # type: ignore[no-untyped-call]
+        log=log,
+        iopub_timeout=IOPUB_DRAIN,
         timeout_func=engine.timeout,
         interrupt_on_timeout=False,
         startup_timeout=int(max(1, engine.settings.start_timeout)),

@@ -46,11 +46,34 @@ def _alive(pid: int) -> bool:
     return True
 
 
+_MANAGER: Any = None
+
+
+def _manager_class() -> Any:
+    """jupyter_client's AsyncKernelManager whose clients' sockets have no receive high-water mark: ZeroMQ's I/O
+    thread takes every IOPub message off the kernel as it comes, however far behind the notebook's reader is, so
+    the kernel's side never fills and drops (see :mod:`nbrunner.kernel_app` for that side)."""
+    global _MANAGER
+    if _MANAGER is None:
+        import zmq
+        from jupyter_client.manager import AsyncKernelManager
+
+        class Manager(AsyncKernelManager):
+            def client(self, **kwargs: Any) -> Any:
+                client = super().client(**kwargs)
+                client.context.setsockopt(zmq.RCVHWM, 0)  # for the sockets it makes as its channels start
+                return client
+
+        _MANAGER = Manager
+    return _MANAGER
+
+
 def same_interpreter_spec() -> Any:
     from jupyter_client.kernelspec import KernelSpec
 
     return KernelSpec(
-        argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        # ipykernel, its IOPub socket without a high-water mark (nbrunner.kernel_app): a flood drops nothing
+        argv=[sys.executable, "-m", "nbrunner.kernel_app", "-f", "{connection_file}"],
         display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} (nbrunner)",
         language="python",
         resource_dir="",
@@ -165,7 +188,6 @@ class Kernel:
         self.manager: Any = None
 
     def start(self) -> Any:
-        from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
         # the connection file and IPC sockets in a private folder named after this process: no TCP ports, nothing
@@ -179,7 +201,7 @@ class Kernel:
         spec = self.spec
         # the kernelspec's env was merged by build_env, with nbrunner's variables protected
         spec.env = {}
-        km = AsyncKernelManager(kernel_name=self.name, transport="ipc", ip=os.path.join(self._ipc_dir.name, "k"))
+        km = _manager_class()(kernel_name=self.name, transport="ipc", ip=os.path.join(self._ipc_dir.name, "k"))
         km.connection_file = os.path.join(self._ipc_dir.name, "kernel.json")
         km._kernel_spec = spec  # noqa: SLF001 - jupyter_client has no public way to pass a spec object
         km.shutdown_wait_time = 2.0
@@ -187,7 +209,7 @@ class Kernel:
         try:
             # as nbclient does for the kernels it starts: no IPython history database, so runs do not write
             # to ~/.ipython nor contend for its lock
-            ipykernel = "ipykernel" in " ".join(spec.argv)
+            ipykernel = any(part in " ".join(spec.argv) for part in ("ipykernel", "nbrunner.kernel_app"))
             extra = ["--HistoryManager.hist_file=:memory:"] if ipykernel else []
             if ipykernel and self.secrets:  # read (and the descriptor closed) before the first cell can fork
                 extra.append("--IPKernelApp.exec_lines=__import__('nbrunner.inside').inside.take_secrets()")

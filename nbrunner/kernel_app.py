@@ -22,11 +22,11 @@ def main() -> None:
     import zmq
     from ipykernel.kernelapp import IPKernelApp
 
-    class KernelApp(IPKernelApp):  # type: ignore[misc]
+    class KernelApp(IPKernelApp):
         def init_iopub(self, context: Any) -> None:
             context.setsockopt(zmq.SNDHWM, 0)  # for the sockets init_iopub makes: the XPUB and its pipe
             try:
-                super().init_iopub(context)
+                super().init_iopub(context)  # type: ignore[no-untyped-call]
             finally:
                 context.sockopts.pop(zmq.SNDHWM, None)
 

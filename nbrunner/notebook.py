@@ -6,7 +6,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -229,31 +229,101 @@ _JSON = {"indent": 1, "sort_keys": True, "ensure_ascii": False, "separators": ("
 
 
 def dump(nb: Any, handle: IO[str]) -> None:
-    """Write ``nb`` as nbformat 4 JSON, the same text as ``nbformat.writes``, one cell at a time.
+    """Write ``nb`` as nbformat 4 JSON, the same text as ``nbformat.writes``, as a stream.
 
-    ``nbformat.writes`` deep-copies the whole notebook and builds one string of it: three times the notebook in
-    memory at once. Here only one cell is copied at a time, so a run with hundreds of megabytes of output does not
-    need a gigabyte more to be saved.
+    ``nbformat.writes`` deep-copies the whole notebook and builds one string of it, then the JSON encoder builds
+    more: several times the notebook in memory at once. Here nothing is copied: each value is encoded as it is
+    written, and a long text is cut into its lines a megabyte at a time, so saving a notebook with hundreds of
+    megabytes of output costs a constant amount of memory beyond the notebook itself.
     """
-    import copy
+    top = {key: value for key, value in nb.items() if key != "cells"}
+    metadata = top.get("metadata")
+    if isinstance(metadata, dict):  # what nbformat strips on writing (strip_transient)
+        top["metadata"] = {k: v for k, v in metadata.items() if k not in ("orig_nbformat", "orig_nbformat_minor",
+                                                                            "signature")}  # fmt: skip
+    top["cells"] = [_as_written(cell) for cell in nb.cells]
+    _emit(top, 0, handle.write)
 
-    import nbformat
-    from nbformat.v4.rwbase import split_lines, strip_transient
 
-    top = nbformat.from_dict({key: value for key, value in nb.items() if key != "cells"})
-    top["cells"] = []
-    text = json.dumps(strip_transient(copy.deepcopy(top)), **_JSON)  # type: ignore[arg-type]
-    before, after = text.split('"cells": []', 1)
-    handle.write(before)
-    handle.write('"cells": [')
-    for number, cell in enumerate(nb.cells):
-        # from_dict copies the containers (strings are shared): split_lines and pop change the copy only
-        one = split_lines(nbformat.from_dict({"cells": [cell]})).cells[0]
-        one.get("metadata", {}).pop("trusted", None)
-        body = json.dumps(one, **_JSON)  # type: ignore[arg-type]
-        handle.write(("," if number else "") + "\n  " + body.replace("\n", "\n  "))
-    handle.write("\n ]" if nb.cells else "]")
-    handle.write(after)
+class _Lines:
+    """A text written as the list of its lines (nbformat's split_lines), without the list being built."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def chunks(self) -> Iterator[list[str]]:
+        """``text.splitlines(True)``, a megabyte at a time: a chunk ends just after a newline, where a line ends
+        whatever else it holds (so ``\r\n`` is never cut)."""
+        text, start = self.text, 0
+        while start < len(text):
+            end = text.find("\n", start + (1 << 20))
+            end = len(text) if end < 0 else end + 1
+            yield text[start:end].splitlines(True)
+            start = end
+
+
+_SPLIT_MIMES = ("application/javascript", "image/svg+xml")
+
+
+def _bundle(data: Any) -> Any:
+    if not isinstance(data, dict):
+        return data
+    return {key: _Lines(value) if isinstance(value, str) and (key.startswith("text/") or key in _SPLIT_MIMES)
+            else value for key, value in data.items()}  # fmt: skip
+
+
+def _as_written(cell: Any) -> dict[str, Any]:
+    """A shallow view of ``cell`` as nbformat writes it: multi-line strings split into lines, ``trusted`` dropped
+    (what split_lines and strip_transient do, without copying a string)."""
+    view = dict(cell)
+    if isinstance(view.get("metadata"), dict) and "trusted" in view["metadata"]:
+        view["metadata"] = {k: v for k, v in view["metadata"].items() if k != "trusted"}
+    if isinstance(view.get("source"), str):
+        view["source"] = _Lines(view["source"])
+    if isinstance(view.get("attachments"), dict):
+        view["attachments"] = {name: _bundle(bundle) for name, bundle in view["attachments"].items()}
+    if view.get("cell_type") == "code" and isinstance(view.get("outputs"), list):
+        outputs = []
+        for output in view["outputs"]:
+            output = dict(output)
+            if output.get("output_type") in ("execute_result", "display_data") and "data" in output:
+                output["data"] = _bundle(output["data"])
+            elif output.get("output_type") == "stream" and isinstance(output.get("text"), str):
+                output["text"] = _Lines(output["text"])
+            outputs.append(output)
+        view["outputs"] = outputs
+    return view
+
+
+def _emit(value: Any, level: int, write: Callable[[str], Any]) -> None:
+    """``json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False)``, written piece by piece."""
+    if isinstance(value, _Lines):
+        first = True
+        for lines in value.chunks():
+            for line in lines:
+                write(("[" if first else ",") + "\n" + " " * (level + 1) + json.dumps(line, ensure_ascii=False))
+                first = False
+        write("[]" if first else "\n" + " " * level + "]")
+    elif isinstance(value, dict):
+        if not value:
+            write("{}")
+            return
+        for number, key in enumerate(sorted(value)):
+            write(("," if number else "{") + "\n" + " " * (level + 1) + json.dumps(key, ensure_ascii=False) + ": ")
+            _emit(value[key], level + 1, write)
+        write("\n" + " " * level + "}")
+    elif isinstance(value, list | tuple):
+        if not value:
+            write("[]")
+            return
+        for number, item in enumerate(value):
+            write(("," if number else "[") + "\n" + " " * (level + 1))
+            _emit(item, level + 1, write)
+        write("\n" + " " * level + "]")
+    else:
+        write(json.dumps(value, ensure_ascii=False))
 
 
 def write(path: Path, nb: Any) -> None:

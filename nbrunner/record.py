@@ -56,6 +56,7 @@ class RunRecord:
     storage: dict[str, Any] | None = None
     signal: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)  # nbrunner.output() / scrapbook glue values
+    outputs_lost: list[int] = field(default_factory=list)  # cells some of whose outputs never arrived
     outputs_truncated: list[str] = field(default_factory=list)  # the names of outputs over the cap, dropped
     context: dict[str, str] = field(default_factory=dict)  # the scheduler's identifiers
     secrets: dict[str, str] = field(default_factory=dict)  # name -> reference (env:VAR, file:PATH), never a value

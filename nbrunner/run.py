@@ -14,7 +14,7 @@ from typing import Any
 from nbrunner import location, notebook, outputs, spark
 from nbrunner.config import RunConfig
 from nbrunner.errors import GatewayError, NbrunnerError, Skipped, Stopped
-from nbrunner.execute import CellHooks, Progress, Settings, execute, finish_cell, utc_now
+from nbrunner.execute import IOPUB_DRAIN, CellHooks, Progress, Settings, execute, finish_cell, utc_now
 from nbrunner.kernel import Kernel
 from nbrunner.plan import Plan, plan_runs
 from nbrunner.progress import OutputLog, ProgressLines
@@ -197,6 +197,12 @@ class Run:
             self.mark_stopped_cell(nb, guard.reason)
         if error is None and self.scraps.skip_reason is not None and self.progress.stopped_early:
             error = Skipped(f"skipped by the notebook: {self.scraps.skip_reason}", cell_index=self.scraps.skip_cell)
+        record.outputs_lost = list(self.progress.outputs_lost)
+        if record.outputs_lost:
+            self.reporter.warning(
+                f"cells {record.outputs_lost}: some outputs never arrived (the kernel was still sending them "
+                f"{IOPUB_DRAIN} s after the cell ended); the notebook lacks them"
+            )
         record.outputs, record.outputs_truncated = self.scraps.capped()
         if record.outputs_truncated:
             self.reporter.warning(

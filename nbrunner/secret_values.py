@@ -233,11 +233,16 @@ class Redactor:
 def join_streams(outputs: list[Any]) -> list[Any]:
     """Adjacent outputs of one stream (stdout, stderr) as one, as notebook viewers show them."""
     joined: list[Any] = []
+    pieces: list[list[str]] = []  # each joined stream's texts, joined once at the end (no quadratic copying)
     for output in outputs:
         last = joined[-1] if joined else None
         if (output.get("output_type") == "stream" and last is not None and last.get("output_type") == "stream"
                 and last.get("name") == output.get("name")):  # fmt: skip
-            last["text"] = last.get("text", "") + output.get("text", "")
+            pieces[-1].append(output.get("text", ""))
         else:
             joined.append(output)
+            pieces.append([output.get("text", "")] if output.get("output_type") == "stream" else [])
+    for output, texts in zip(joined, pieces, strict=True):
+        if len(texts) > 1:
+            output["text"] = "".join(texts)
     return joined

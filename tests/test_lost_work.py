@@ -92,3 +92,31 @@ def test_a_spark_4_worker_error_line_has_one_colon() -> None:
     )
     line = error_line(evalue)
     assert "::" not in line and line.endswith(": ZeroDivisionError: division by zero")
+
+
+def test_an_output_flood_loses_nothing_on_a_loaded_machine(tmp_path: Path) -> None:
+    """30,000 flushed lines (nbrunner kept 80% of them before the IOPub sockets lost their high-water marks),
+    with both cores kept busy by a CPU hog for the whole run, then a carriage-return progress bar."""
+    import nbformat
+    from nbformat import v4
+
+    nb = v4.new_notebook(cells=[
+        v4.new_code_cell("for i in range(30000):\n    print(i, flush=True)"),
+        v4.new_code_cell("for i in range(5001):\n    print(f'\\r{i}', end='', flush=True)\nprint()"),
+    ])  # fmt: skip
+    nbformat.write(nb, tmp_path / "flood.ipynb")
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        result = run_cli("run", str(tmp_path / "flood.ipynb"), "--no-html", "-q", "-o", str(tmp_path / "o.ipynb"),
+                         timeout=600)  # fmt: skip
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert result.code == 0, result.stderr
+    out = read_nb(tmp_path / "o.ipynb")
+    printed = "".join(o.text for o in out.cells[0].outputs if o.output_type == "stream").split()
+    assert printed == [str(i) for i in range(30000)]
+    bar = "".join(o.text for o in out.cells[1].outputs if o.output_type == "stream")
+    assert bar.rstrip("\n").rsplit("\r", 1)[-1] == "5000"  # the final state of the bar arrived
+    assert result.record["outputs_lost"] == [] and "never arrived" not in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -80,7 +81,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_a_chain_of_notebooks_runs_in_one_application_and_stops_at_the_first_failure(
     notebooks: Path, tmp_path: Path
 ) -> None:
-    names = ("chain_a", "chain_b", "spark_fails", "chain_b")
+    names = ("chain_a", "chain_b", "spark_fails", "chain_c")
+    shutil.copy(notebooks / "chain_b.ipynb", notebooks / "chain_c.ipynb")  # one notebook twice would collide
     result = spark_submit(
         "run", *(str(notebooks / f"{n}.ipynb") for n in names), "-o", f"{tmp_path}/{{notebook}}.ipynb"
     )
