@@ -16,13 +16,14 @@ from nbrunner.config import RunConfig
 from nbrunner.errors import GatewayError, NbrunnerError, ParameterError, Skipped, Stopped, UsageError, status_of
 from nbrunner.plan import Plan
 from nbrunner.report import Reporter
+from nbrunner.status import Status
 
 
 @dataclass
 class ChainRecord:
     """The chain's summary: its outcome, and each notebook's record (or what refused it, or that it did not run)."""
 
-    status: str = "succeeded"
+    status: str = Status.SUCCEEDED
     exit_code: int = 0
     message: str | None = None
     runs: list[dict[str, Any]] = field(default_factory=list)
@@ -143,7 +144,7 @@ def run_chain(
             first = first or e
             if isinstance(e, Stopped | GatewayError) or not keep_going:
                 for rest in configs[number + 1 :]:
-                    summary.runs.append({"input": rest.notebook, "status": "not-run", "exit_code": None})
+                    summary.runs.append({"input": rest.notebook, "status": Status.NOT_RUN, "exit_code": None})
                 break
     if first is not None:
         summary.status, summary.exit_code, summary.message = status_of(first), int(first.exit_code), str(first)

@@ -34,6 +34,7 @@ from nbrunner.options import (
     storage_option_group,
     storage_options,
 )
+from nbrunner.status import Status
 
 
 def _exit_code_table() -> str:
@@ -203,7 +204,7 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         outputs = chain_outputs(summary.runs, [c.notebook for c in configs])
         code = _scheduler_outputs(outputs, flat(outputs), outputs_file, options["print_set_value"], summary.exit_code)
         if code != summary.exit_code:
-            summary.status, summary.exit_code = "storage-error", code
+            summary.status, summary.exit_code = Status.STORAGE_ERROR, code
             summary.message = "the outputs file could not be stored"
         _print_record(summary.as_json())
         return summary.exit_code
@@ -227,7 +228,7 @@ def run(ctx: click.Context, /, **options: Any) -> int:
             click.echo(f"nbrunner: error: {record.message} (notebook: {record.output})", err=True)
     new_code = _scheduler_outputs(record.outputs, record.outputs, outputs_file, options["print_set_value"], code)
     if new_code != code:
-        record.status, record.exit_code, code = "storage-error", new_code, new_code
+        record.status, record.exit_code, code = Status.STORAGE_ERROR, new_code, new_code
         record.message = "the outputs file could not be stored; the outputs are in this record"
     _print_record(record.as_json())
     return code

@@ -10,6 +10,8 @@ import signal
 from enum import IntEnum
 from typing import Any, ClassVar
 
+from nbrunner.status import Status
+
 
 class ExitCode(IntEnum):
     """Exit statuses a scheduler can act on. Documented in the README and in ``nbrunner --help``."""
@@ -56,7 +58,7 @@ class NbrunnerError(Exception):
 
     exit_code: ClassVar[ExitCode] = ExitCode.INTERNAL
     #: the status word written to the run record and the notebook metadata
-    status: ClassVar[str] = "error"
+    status: ClassVar[Status] = Status.ERROR
 
     def __init__(self, message: str, *, cell_index: int | None = None):
         super().__init__(message)
@@ -79,19 +81,19 @@ def _restore(cls: type[NbrunnerError], args: tuple[Any, ...], state: dict[str, A
 
 class UsageError(NbrunnerError):
     exit_code = ExitCode.USAGE
-    status = "usage-error"
+    status = Status.USAGE_ERROR
 
 
 class ParameterError(NbrunnerError):
     exit_code = ExitCode.PARAMETERS
-    status = "parameter-error"
+    status = Status.PARAMETER_ERROR
 
 
 class CellFailed(NbrunnerError):
     """A cell raised: ``ename``/``evalue`` as the kernel reported them; ``sys_exit_code`` for ``sys.exit(n)``."""
 
     exit_code = ExitCode.CELL_FAILED
-    status = "failed"
+    status = Status.FAILED
 
     def __init__(self, message: str, *, cell_index: int, ename: str, evalue: str, sys_exit_code: int | None = None):
         super().__init__(message, cell_index=cell_index)
@@ -104,7 +106,7 @@ class RunTimeout(NbrunnerError):
     """A cell ran past ``--cell-timeout`` or the run past ``--timeout``; ``scope`` says which."""
 
     exit_code = ExitCode.TIMEOUT
-    status = "timeout"
+    status = Status.TIMEOUT
 
     def __init__(self, message: str, *, scope: str, seconds: float, cell_index: int | None = None):
         super().__init__(message, cell_index=cell_index)
@@ -114,31 +116,31 @@ class RunTimeout(NbrunnerError):
 
 class KernelDied(NbrunnerError):
     exit_code = ExitCode.KERNEL_DIED
-    status = "kernel-died"
+    status = Status.KERNEL_DIED
 
 
 class GatewayError(NbrunnerError):
     exit_code = ExitCode.SPARK_GATEWAY
-    status = "spark-gateway-error"
+    status = Status.SPARK_GATEWAY_ERROR
 
 
 class StorageError(NbrunnerError):
     exit_code = ExitCode.STORAGE
-    status = "storage-error"
+    status = Status.STORAGE_ERROR
 
 
 class Skipped(NbrunnerError):
     """The notebook asked to be skipped (``nbrunner.skip(reason)``): not a failure, but not a success either."""
 
     exit_code = ExitCode.SKIPPED
-    status = "skipped"
+    status = Status.SKIPPED
 
 
 class InternalError(NbrunnerError):
     """A bug in nbrunner, wrapped so that callers catch one tree; ``__cause__`` is the original exception."""
 
     exit_code = ExitCode.INTERNAL
-    status = "internal-error"
+    status = Status.INTERNAL_ERROR
 
 
 class Stopped(NbrunnerError):
@@ -151,17 +153,17 @@ class Stopped(NbrunnerError):
 
 class Interrupted(Stopped):
     exit_code = ExitCode.INTERRUPTED
-    status = "interrupted"
+    status = Status.INTERRUPTED
 
 
 class Terminated(Stopped):
     exit_code = ExitCode.TERMINATED
-    status = "terminated"
+    status = Status.TERMINATED
 
 
 class HungUp(Stopped):
     exit_code = ExitCode.HANGUP
-    status = "hung-up"
+    status = Status.HUNG_UP
 
 
 def stopped_by(signum: int) -> Stopped:
@@ -185,15 +187,15 @@ def exit_code_of(error: BaseException | None) -> ExitCode:
     return ExitCode.INTERNAL
 
 
-def status_of(error: BaseException | None) -> str:
+def status_of(error: BaseException | None) -> Status:
     """The status word of an outcome, as the record and the notebook metadata keep it."""
     if error is None:
-        return "succeeded"
+        return Status.SUCCEEDED
     if isinstance(error, NbrunnerError):
         return error.status
     if isinstance(error, KeyboardInterrupt):
         return Interrupted.status
-    return "internal-error"
+    return Status.INTERNAL_ERROR
 
 
 def error_line(evalue: str) -> str:

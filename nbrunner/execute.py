@@ -17,6 +17,7 @@ from typing import Any
 
 from nbrunner.errors import CellFailed, GatewayError, KernelDied, NbrunnerError, RunTimeout, error_line
 from nbrunner.secret_values import Redactor
+from nbrunner.status import Status
 
 #: ``sys.exit(value)`` with these values ends the process with status 0: the run stops there, as a success
 SUCCESS_EXITS = ("", "0", "None", "False")
@@ -79,13 +80,13 @@ def finish_cell(cell: Any, status: str, seconds: float | None = None) -> None:
 def cell_status(cell: Any, reply: Any) -> str:
     content = (reply or {}).get("content", {})
     if content.get("status") == "ok":
-        return "ok"
+        return Status.OK
     if content.get("ename") == "SystemExit" and content.get("evalue") in SUCCESS_EXITS:
-        return "exited"
+        return Status.EXITED
     if "raises-exception" in cell.metadata.get("tags", []):
         cell.metadata.setdefault("nbrunner", {})["expected_error"] = content.get("ename")
-        return "ok"  # the notebook says this cell raises: it did, as expected (nbclient goes on too)
-    return "failed"
+        return Status.OK  # the notebook says this cell raises: it did, as expected (nbclient goes on too)
+    return Status.FAILED
 
 
 class _Engine:
@@ -121,7 +122,7 @@ class _Engine:
         self.progress.current = cell_index
         self.progress.running = True
         self.progress.started_at = time.monotonic()
-        cell.metadata["nbrunner"] = {"status": "running", "start": utc_now()}
+        cell.metadata["nbrunner"] = {"status": Status.RUNNING, "start": utc_now()}
         for hook in self.hooks:
             hook.cell_started(cell_index, cell)
 
@@ -129,7 +130,7 @@ class _Engine:
         seconds = time.monotonic() - self.progress.started_at
         status = cell_status(cell, execute_reply)
         reason = self.settings.stop_requested() if self.settings.stop_requested is not None else None
-        if reason is not None and status == "failed":
+        if reason is not None and status == Status.FAILED:
             status = reason.status  # the KeyboardInterrupt a stop caused: the cell was stopped, not failed
         if self.lost:
             self.lost = False
@@ -226,7 +227,7 @@ def execute(nb: Any, km: Any, settings: Settings, progress: Progress, hooks: Seq
         index = progress.current
         if index is not None:
             seconds = time.monotonic() - progress.started_at
-            engine.end(index=index, cell=nb.cells[index], status="timeout", seconds=seconds)
+            engine.end(index=index, cell=nb.cells[index], status=Status.TIMEOUT, seconds=seconds)
         run_deadline_hit = settings.deadline is not None and time.monotonic() >= settings.deadline - 0.05
         if run_deadline_hit and settings.run_timeout is not None:
             raise RunTimeout(
@@ -242,7 +243,7 @@ def execute(nb: Any, km: Any, settings: Settings, progress: Progress, hooks: Seq
     except DeadKernelError as e:
         index = progress.current
         if index is not None:
-            engine.end(index=index, cell=nb.cells[index], status="kernel-died",
+            engine.end(index=index, cell=nb.cells[index], status=Status.KERNEL_DIED,
                        seconds=time.monotonic() - progress.started_at)  # fmt: skip
         where = f" in cell {index}" if index is not None else ""
         raise KernelDied(f"the kernel died{where}", cell_index=index) from e

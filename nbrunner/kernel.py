@@ -58,10 +58,12 @@ def _manager_class() -> Any:
         import zmq
         from jupyter_client.manager import AsyncKernelManager
 
+        from nbrunner.kernel_app import IOPUB_HWM
+
         class Manager(AsyncKernelManager):
             def client(self, **kwargs: Any) -> Any:
                 client = super().client(**kwargs)
-                client.context.setsockopt(zmq.RCVHWM, 0)  # for the sockets it makes as its channels start
+                client.context.setsockopt(zmq.RCVHWM, IOPUB_HWM)  # for the sockets its channels make
                 return client
 
         _MANAGER = Manager

@@ -14,6 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+#: messages queued on each side of the IOPub connection before the sender waits for the reader
+IOPUB_HWM = 64
+
 
 def main() -> None:
     # as ipykernel_launcher does: the cwd off sys.path while ipykernel loads (init_path puts it back)
@@ -24,11 +27,13 @@ def main() -> None:
 
     class KernelApp(IPKernelApp):
         def init_iopub(self, context: Any) -> None:
-            context.setsockopt(zmq.SNDHWM, 0)  # for the sockets init_iopub makes: the XPUB and its pipe
+            context.setsockopt(zmq.SNDHWM, IOPUB_HWM)  # for the sockets init_iopub makes: the XPUB and its pipe
             try:
                 super().init_iopub(context)  # type: ignore[no-untyped-call]
             finally:
                 context.sockopts.pop(zmq.SNDHWM, None)
+            # full: the IOPub thread's send waits (and so, in turn, does the cell's print) instead of dropping
+            self.iopub_thread.socket.setsockopt(zmq.XPUB_NODROP, 1)
 
     KernelApp.launch_instance()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from nbrunner.errors import UsageError
+from nbrunner.status import Status
 
 if TYPE_CHECKING:
     from nbrunner.params import Declaration
@@ -176,7 +177,7 @@ def mark_not_run(nb: Any) -> int:
     count = 0
     for cell in nb.cells:
         if runs(cell) and "nbrunner" not in cell.metadata:
-            cell.metadata["nbrunner"] = {"status": "not-run"}
+            cell.metadata["nbrunner"] = {"status": Status.NOT_RUN}
             count += 1
     return count
 

@@ -24,6 +24,7 @@ from nbrunner.plan import Plan
 from nbrunner.record import RunRecord, papermill_cell, papermill_notebook
 from nbrunner.report import Reporter
 from nbrunner.signals import StopGuard, StopSignal
+from nbrunner.status import Status
 from nbrunner.storage import S3Store
 
 
@@ -181,7 +182,7 @@ class Checkpointer(CellHooks):
     def _upload(self) -> None:
         try:
             self.store.put_file(
-                self.partial, self.target, {"nbrunner-status": "running"}, timeout=self.store.options.timeout
+                self.partial, self.target, {"nbrunner-status": str(Status.RUNNING)}, timeout=self.store.options.timeout
             )
             self.uploads += 1
         except StorageError as e:

@@ -9,6 +9,7 @@ from typing import Any
 from nbrunner import __version__
 from nbrunner.errors import CellFailed, RunTimeout, exit_code_of, message_of, status_of
 from nbrunner.secret_values import Redactor
+from nbrunner.status import PAPERMILL, Status
 
 
 def first_line(source: str, width: int = 80) -> str:
@@ -46,7 +47,7 @@ class RunRecord:
     record: str | None = None
     ended: str | None = None
     duration_s: float | None = None
-    status: str = "running"
+    status: str = Status.RUNNING
     exit_code: int | None = None
     message: str | None = None
     failed_cell: dict[str, Any] | None = None
@@ -113,16 +114,17 @@ def count_cells(nb: Any) -> dict[str, int]:
 
 
 #: How the banner says each status: "nbrunner: this run <phrase>"
-_PHRASES = {
-    "failed": "failed",
-    "timeout": "timed out",
-    "kernel-died": "stopped: the kernel died",
-    "spark-gateway-error": "stopped: Spark gateway problem",
-    "storage-error": "could not store its results",
-    "interrupted": "was interrupted (SIGINT)",
-    "terminated": "was terminated (SIGTERM)",
-    "internal-error": "hit an internal error in nbrunner",
-    "skipped": "was skipped by the notebook",
+_PHRASES: dict[str, str] = {
+    Status.FAILED: "failed",
+    Status.TIMEOUT: "timed out",
+    Status.KERNEL_DIED: "stopped: the kernel died",
+    Status.SPARK_GATEWAY_ERROR: "stopped: Spark gateway problem",
+    Status.STORAGE_ERROR: "could not store its results",
+    Status.INTERRUPTED: "was interrupted (SIGINT)",
+    Status.TERMINATED: "was terminated (SIGTERM)",
+    Status.HUNG_UP: "was stopped by SIGHUP",
+    Status.INTERNAL_ERROR: "hit an internal error in nbrunner",
+    Status.SKIPPED: "was skipped by the notebook",
 }
 
 
@@ -144,13 +146,7 @@ def banner(record: RunRecord) -> str:
 
 # papermill's conventions, so that tools reading papermill outputs (scrapbook, papermill's readers, commuter) find
 # what they look for: metadata.papermill on the notebook and on each executed cell, in papermill's words
-_PAPERMILL_STATUS = {
-    "ok": "completed",
-    "exited": "completed",
-    "kept": "completed",  # by an earlier run (--resume)
-    "running": "running",
-    "not-run": "pending",
-}
+_PAPERMILL_STATUS: dict[str, str] = PAPERMILL
 
 
 def papermill_notebook(record: RunRecord) -> dict[str, Any]:

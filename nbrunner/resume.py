@@ -17,12 +17,13 @@ from nbrunner import inputs, location, notebook
 from nbrunner.errors import NbrunnerError, UsageError
 from nbrunner.report import Reporter
 from nbrunner.secret_values import SHOWN, SecretRef
+from nbrunner.status import Status
 from nbrunner.storage import S3Store
 from nbrunner.values import Given
 
 SETUP_TAG = "setup"
 SKIP_TAG = "skip-execution"  # nbclient's own: the cells a resume does not run carry it during the run
-KEPT = "kept"
+KEPT = Status.KEPT
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def load(where: str, *, sha256: str, store: Callable[[], S3Store], reporter: Rep
         run_id, input_sha, status = record["run_id"], record["input_sha256"], record["status"]
     except (ValueError, KeyError, TypeError) as e:
         raise UsageError(f"--resume {where}: not an nbrunner run record (.run.json)") from e
-    if status in ("succeeded", "prepared"):
+    if status in (Status.SUCCEEDED, Status.PREPARED):
         raise UsageError(f"--resume {where}: run {run_id} {status}; there is nothing to resume")
     if input_sha != sha256:
         raise UsageError(

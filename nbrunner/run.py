@@ -23,6 +23,7 @@ from nbrunner.report import Reporter
 from nbrunner.resume import Resume
 from nbrunner.scraps import MAX_OUTPUTS, Scraps, scheduler_context
 from nbrunner.signals import StopGuard, StopSignal
+from nbrunner.status import Status
 
 
 def run(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> tuple[RunRecord, BaseException | None]:
@@ -212,7 +213,7 @@ class Run:
                 )
             )
         if kernel is None:
-            record.status, record.exit_code = "prepared", 0
+            record.status, record.exit_code = Status.PREPARED, 0
         else:
             record.versions = versions(nb, kernel.name)
             outcome(record, nb, error, stopped_early=self.progress.stopped_early)
@@ -232,7 +233,7 @@ class Run:
         if index is None:
             return
         status = nb.cells[index].metadata.get("nbrunner", {}).get("status")
-        if self.progress.running or status in ("failed", "kernel-died", error.status):
+        if self.progress.running or status in (Status.FAILED, Status.KERNEL_DIED, error.status):
             finish_cell(nb.cells[index], error.status, time.monotonic() - self.progress.started_at)
             if isinstance(error, Stopped | GatewayError):
                 error.cell_index = index

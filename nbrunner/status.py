@@ -35,7 +35,10 @@ class Status(str, Enum):
     def __str__(self) -> str:
         return self.value
 
+    def __hash__(self) -> int:  # as its text's (Enum hashes the member's name): "ok" and Status.OK are one key
+        return str.__hash__(self)
+
 
 #: papermill's word for a cell's status; every other status (failed, timed out, killed, stopped) is "failed"
-PAPERMILL = {Status.OK: "completed", Status.EXITED: "completed", Status.KEPT: "completed",
+PAPERMILL: dict[str, str] = {Status.OK: "completed", Status.EXITED: "completed", Status.KEPT: "completed",
              Status.RUNNING: "running", Status.NOT_RUN: "pending"}  # fmt: skip
