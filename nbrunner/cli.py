@@ -22,6 +22,7 @@ from nbrunner.errors import (
     InternalError,
     NbrunnerError,
     Skipped,
+    UsageError,
     exit_code_of,
     status_of,
 )
@@ -283,6 +284,66 @@ def inspect(notebook: str, as_json: bool, endpoint_url: str | None) -> int:
     if info.language:
         click.echo(f"Kernel: {info.kernel_name or '?'} ({info.language})")
     return 0
+
+
+@cli.command()
+@click.argument("location")
+@click.option("--status", "statuses", multiple=True, metavar="STATUS",
+              type=click.Choice([*sorted(s.value for s in Status), "failure"]),
+              help="Only runs with this status (repeatable); 'failure': any but succeeded and skipped.")  # fmt: skip
+@click.option("--since", metavar="WHEN", help="Only runs started since: 30m, 24h, 7d, or a UTC date or time.")
+@click.option("--notebook", metavar="NAME", help="Only this notebook's runs (a glob, or part of its name).")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most the N newest runs.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per run (its record) instead of lines.")
+@click.option("--html", "page", metavar="FILE", help="Also write one offline page of them (local or s3://).")
+@click.option("--url-template", metavar="URL", help="How the page links an s3:// run HTML: {bucket} and {key}.")
+@endpoint_option
+def runs(location: str, statuses: tuple[str, ...], since: str | None, notebook: str | None, limit: int | None,
+         as_json: bool, page: str | None, url_template: str | None, endpoint_url: str | None) -> int:  # fmt: skip
+    """List the runs whose records lie under LOCATION (a folder, or an s3:// prefix), newest first: start time,
+    status, duration, notebook, parameters, the failing cell and its error, and where the run's HTML is."""
+    from nbrunner import runs as found_runs
+
+    storage = StorageOptions(endpoint_url=endpoint_url)
+    after = found_runs.since_of(since) if since is not None else None
+    everything = found_runs.find(location, storage, warn=lambda m: click.echo(f"nbrunner: warning: {m}", err=True))
+    chosen = found_runs.select(everything, statuses=statuses, since=after, notebook=notebook, limit=limit)
+    if as_json:
+        for run in chosen:
+            click.echo(json.dumps(found_runs.as_json(run), ensure_ascii=False))
+    else:
+        for line in found_runs.lines(chosen):
+            click.echo(line)
+    if page is not None:
+        from nbrunner.runs_page import page as make_page
+
+        _store_page(page, make_page(chosen, title=f"nbrunner runs: {location}", where=page, url_template=url_template),
+                    storage)  # fmt: skip
+    return 0
+
+
+def _store_page(where: str, text: str, storage: StorageOptions) -> None:
+    from pathlib import Path
+
+    from nbrunner import location as places
+    from nbrunner.notebook import write_atomic
+
+    target = places.parse(where, what="--html")
+    if isinstance(target, Path):
+        try:
+            write_atomic(target, text, errors="xmlcharrefreplace")
+        except OSError as e:
+            raise UsageError(f"--html {where}: cannot write it: {e.strerror or e}") from e
+        return
+    import tempfile
+
+    from nbrunner.storage import S3Store
+
+    with tempfile.TemporaryDirectory(prefix="nbrunner-runs-") as folder:
+        local = Path(folder) / "runs.html"
+        local.write_text(text, encoding="utf-8", errors="xmlcharrefreplace")
+        store = S3Store.connect(storage)
+        store.put_file(local, target, {}, timeout=storage.timeout)
 
 
 @cli.command()

@@ -63,6 +63,7 @@ class Plan:
     # the one boundary between what the kernel sends and every artifact, stream and record (secret_values)
     redactor: Redactor = field(default_factory=lambda: Redactor(()))
     launch_dir: Path | None = None  # the caller's working folder at start (None: already gone); never looked up later
+    chain: dict[str, Any] | None = None  # in a chain: its id (the first run's), this notebook's index, its size
 
     def artifacts(self) -> list[Location]:
         """Every path this run writes (its local copies in the spool are its own folder's)."""
@@ -209,6 +210,11 @@ def plan_runs(
         except StopSignal as stop:
             raise guard.error(stop) from None
     check_artifacts(plans, inputs, extra)
+    if len(plans) > 1:  # each record says which chain it belongs to (nbrunner runs shows them together)
+        from dataclasses import replace
+
+        chain_id = plans[0].run_id
+        plans = [replace(p, chain={"id": chain_id, "index": i, "size": len(plans)}) for i, p in enumerate(plans)]
     return plans
 
 

@@ -62,6 +62,7 @@ class RunRecord:
     context: dict[str, str] = field(default_factory=dict)  # the scheduler's identifiers
     secrets: dict[str, str] = field(default_factory=dict)  # name -> reference (env:VAR, file:PATH), never a value
     resumed_from: str | None = None  # the run id this run resumed
+    chain: dict[str, Any] | None = None  # in a chain: {"id": the chain's, "index": this notebook's, "size"}
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -79,6 +79,7 @@ class Run:
             context=scheduler_context(os.environ),
             secrets=plan.secret_refs,
             resumed_from=plan.resume.run_id if plan.resume is not None else None,
+            chain=plan.chain,
         )
         self.kept: list[str] = []  # the cells a resume did not run again
         self.early: spark.EarlyContext | None = None  # the SparkContext being created while the kernel starts
