@@ -363,3 +363,21 @@ def test_entrypoint_is_a_py_file_alone_in_its_folder() -> None:
     path = Path(entrypoint())
     assert path.is_absolute() and path.suffix == ".py"
     assert {p.name for p in path.parent.iterdir() if p.name != "__pycache__"} == {path.name}
+
+
+def test_a_chain_under_spark_submit_delivers_every_members_outputs(notebooks: Path, tmp_path: Path) -> None:
+    """--outputs-file and --print-set-value for a chain in one Spark application; a member that skips is no failure."""
+    import nbformat
+    from nbformat import v4
+
+    for name, source in (("count", "import nbrunner\nnbrunner.output('rows', spark.range(7).count())"),
+                         ("skipper", "import nbrunner\nnbrunner.skip('nothing today')")):  # fmt: skip
+        nbformat.write(v4.new_notebook(cells=[v4.new_code_cell(source)]), tmp_path / f"{name}.ipynb")
+    result = spark_submit(
+        "run", str(tmp_path / "count.ipynb"), str(tmp_path / "skipper.ipynb"), "-o", f"{tmp_path}/out/",
+        "--outputs-file", str(tmp_path / "outputs.json"), "--print-set-value",
+    )  # fmt: skip
+    assert result.code == 0, result.stdout[-3000:]
+    assert json.loads((tmp_path / "outputs.json").read_text()) == {"count": {"rows": 7}, "skipper": {}}
+    assert "${setValue(count.rows=7)}" in result.stdout.splitlines()
+    assert [run["status"] for run in result.record["runs"]] == ["succeeded", "skipped"]
