@@ -137,7 +137,10 @@ def banner(record: RunRecord) -> str:
     if failed is not None:
         count = failed.get("execution_count")
         label = f" (`In [{count}]`)" if count is not None else ""
-        lines.append(f"**Failing cell:** cell {failed['index']}{label}: `{failed['first_line']}`")
+        cell = f"cell {failed['index']}"
+        if isinstance(failed.get("id"), str) and failed["id"]:
+            cell = f"[{cell}](#cell-id={failed['id']})"  # the HTML's anchor of that cell (nbconvert's cell_id_anchor)
+        lines.append(f"**Failing cell:** {cell}{label}: `{failed['first_line']}`")
         lines.append("")
     lines.append(f"**Error:** {record.message}")
     lines.append("")

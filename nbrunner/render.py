@@ -68,7 +68,9 @@ class Renderer:
             info = nb.metadata.get("language_info", {})
             highlighter.pygments_lexer = info.get("pygments_lexer", info.get("name")) or "ipython3"  # nbconvert's
         resources = {"metadata": {"name": title}}
-        short = shortened(nb, max_output)
+        from nbrunner.html_outputs import for_html
+
+        short = shortened(for_html(nb), max_output)
         try:
             body, _ = html.from_notebook_node(short, resources=resources)
         except Exception:

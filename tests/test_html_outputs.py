@@ -1,0 +1,76 @@
+"""The HTML shows what the notebook showed: outputs that need JavaScript get their text and a visible note, an image
+wins over raw TeX, a skip is no error box, and the failure banner links to the failing cell's anchor."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import nbformat
+from nbformat import v4
+
+from nbrunner.html_outputs import for_html
+from tests.conftest import run_cli
+
+PNG = base64.b64encode(bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)).decode()  # fmt: skip
+
+
+def outputs_only(page: str) -> str:
+    """The page without its code cells' sources (the template's input block)."""
+    return re.sub(r'<div class="jp-CodeMirrorEditor.*?</div>\s*</div>', "", page, flags=re.DOTALL)
+
+
+def display(data: dict[str, object]) -> str:
+    return f"from IPython.display import display\ndisplay({json.dumps(data)}, raw=True)"
+
+
+def test_the_html_shows_every_output_and_links_the_failing_cell(tmp_path: Path) -> None:
+    plotly = {"data": [{"type": "bar", "y": [1, 2]}], "layout": {}}
+    nb = v4.new_notebook(cells=[
+        v4.new_code_cell(display({"application/vnd.plotly.v1+json": plotly, "text/plain": "Figure(bars)"})),
+        v4.new_code_cell(display({"application/vnd.plotly.v1+json": plotly})),
+        v4.new_code_cell(display({"image/png": PNG, "text/latex": "$\\\\mathcal{N}(\\\\mu=2)$", "text/plain": "N"})),
+        v4.new_code_cell(display({"application/vnd.jupyter.widget-view+json": {"model_id": "m1", "version_major": 2,
+                                  "version_minor": 0}, "text/plain": "Label(value='hello there')"})),
+        v4.new_code_cell("raise ValueError('the data is bad')"),
+    ])  # fmt: skip
+    nbformat.write(nb, tmp_path / "shows.ipynb")
+    result = run_cli("run", str(tmp_path / "shows.ipynb"), "-o", str(tmp_path / "out.ipynb"))
+    assert result.code == 4, result.stderr
+    page = (tmp_path / "out.html").read_text()
+    shown = outputs_only(page)
+    assert "Figure(bars)" in shown and "application/vnd.plotly.v1+json not shown: it needs JavaScript" in page
+    assert page.count("needs JavaScript") == 3  # two plotly outputs, one widget
+    assert "data:image/png;base64," in shown and "mathcal" not in shown  # the picture, not raw TeX
+    assert "Label(value=&#x27;hello there&#x27;)" in shown or "Label(value='hello there')" in shown
+    failed = result.record["failed_cell"]
+    assert f'href="#cell-id={failed["id"]}"' in page and f'id="cell-id={failed["id"]}"' in page
+    kept = nbformat.read(tmp_path / "out.ipynb", as_version=4)  # the .ipynb keeps the outputs as they were
+    assert "text/latex" in kept.cells[3].outputs[0].data
+
+
+def test_a_skip_is_not_shown_as_an_error(notebooks: Path, tmp_path: Path) -> None:
+    result = run_cli("run", str(notebooks / "skip.ipynb"), "-o", str(tmp_path / "skip.ipynb"))
+    assert result.code == 99
+    page = (tmp_path / "skip.html").read_text()
+    assert "no data for this day" in page and "SystemExit" not in page
+
+
+def test_an_output_widget_shows_what_was_printed_into_it() -> None:
+    nb = v4.new_notebook(cells=[v4.new_code_cell("w", outputs=[v4.new_output("display_data", data={
+        "application/vnd.jupyter.widget-view+json": {"model_id": "out1", "version_major": 2, "version_minor": 0},
+        "text/plain": "Output()"})])])  # fmt: skip
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"version_major": 2, "version_minor": 0,
+        "state": {"out1": {"model_name": "OutputModel", "state": {"outputs": [
+            {"output_type": "stream", "name": "stdout", "text": "inside the widget\n"},
+            {"output_type": "error", "ename": "ZeroDivisionError", "evalue": "division by zero", "traceback": []},
+        ]}}}}}  # fmt: skip
+    shown = for_html(nb).cells[0].outputs
+    texts = [o.get("text", "") or o.get("evalue", "") for o in shown]
+    assert "an Output widget" in texts[0] and texts[1:] == ["inside the widget\n", "division by zero"]
+    assert re.search("widget-view", json.dumps(nb.cells[0].outputs[0]))  # the notebook itself is unchanged
