@@ -22,7 +22,6 @@ from nbrunner.errors import (
     InternalError,
     NbrunnerError,
     Skipped,
-    UsageError,
     exit_code_of,
     status_of,
 )
@@ -316,34 +315,12 @@ def runs(location: str, statuses: tuple[str, ...], since: str | None, notebook: 
             click.echo(line)
     if page is not None:
         from nbrunner.runs_page import page as make_page
+        from nbrunner.runs_page import store
 
-        _store_page(page, make_page(chosen, title=f"nbrunner runs: {location}", where=page, url_template=url_template),
-                    storage)  # fmt: skip
+        store(
+            page, make_page(chosen, title=f"nbrunner runs: {location}", where=page, url_template=url_template), storage
+        )
     return 0
-
-
-def _store_page(where: str, text: str, storage: StorageOptions) -> None:
-    from pathlib import Path
-
-    from nbrunner import location as places
-    from nbrunner.notebook import write_atomic
-
-    target = places.parse(where, what="--html")
-    if isinstance(target, Path):
-        try:
-            write_atomic(target, text, errors="xmlcharrefreplace")
-        except OSError as e:
-            raise UsageError(f"--html {where}: cannot write it: {e.strerror or e}") from e
-        return
-    import tempfile
-
-    from nbrunner.storage import S3Store
-
-    with tempfile.TemporaryDirectory(prefix="nbrunner-runs-") as folder:
-        local = Path(folder) / "runs.html"
-        local.write_text(text, encoding="utf-8", errors="xmlcharrefreplace")
-        store = S3Store.connect(storage)
-        store.put_file(local, target, {}, timeout=storage.timeout)
 
 
 @cli.command()

@@ -96,12 +96,7 @@ class OutputsFile:
             except OSError as e:
                 raise StorageError(f"--outputs-file {self.name}: cannot write it: {e.strerror or e}") from e
             return
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="nbrunner-outputs-") as folder:
-            local = Path(folder) / "outputs.json"
-            local.write_text(text, encoding="utf-8")
-            self.store.put_file(local, self.where, {}, timeout=self.storage.timeout)
+        self.store.put_text(text, self.where, suffix=".json")
 
 
 def same_place(a: Location, b: Location) -> bool:

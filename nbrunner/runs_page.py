@@ -9,6 +9,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from nbrunner.config import StorageOptions
+from nbrunner.errors import UsageError
 from nbrunner.runs import Run, duration_text, failure_text, parameters_text
 from nbrunner.status import Status
 
@@ -103,3 +105,20 @@ tr:not(.s-succeeded):not(.s-skipped):not(.s-prepared) td:nth-child(4) {{ color: 
 <table id="runs"><tr>{heads}</tr>{rows}</table>
 </body></html>
 """
+
+
+def store(where: str, text: str, storage: StorageOptions) -> None:
+    """The page to a local file (atomically) or an s3:// object; UsageError / StorageError when it cannot be."""
+    from nbrunner import location
+    from nbrunner.notebook import write_atomic
+
+    target = location.parse(where, what="--html")
+    if isinstance(target, Path):
+        try:
+            write_atomic(target, text, errors="xmlcharrefreplace")
+        except OSError as e:
+            raise UsageError(f"--html {where}: cannot write it: {e.strerror or e}") from e
+        return
+    from nbrunner.storage import S3Store
+
+    S3Store.connect(storage).put_text(text, target, suffix=".html")

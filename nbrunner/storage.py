@@ -191,6 +191,15 @@ class S3Store:
             return f"could not check bucket {target.bucket!r} at {self.where} ({type(e).__name__}); running anyway"
         return None
 
+    def put_text(self, text: str, uri: S3Uri, *, suffix: str) -> None:
+        """A small text (an outputs file, an index page) to one object, within ``--s3-timeout``."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="nbrunner-put-") as folder:
+            local = Path(folder) / f"object{suffix}"
+            local.write_text(text, encoding="utf-8", errors="xmlcharrefreplace")
+            self.put_file(local, uri, {}, timeout=self.options.timeout)
+
     def put_file(self, path: Path, uri: S3Uri, metadata: dict[str, str], *, timeout: float) -> None:
         """One file to one object within ``timeout`` seconds; s3transfer goes multipart above its threshold."""
         args: dict[str, Any] = {
