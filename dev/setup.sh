@@ -27,6 +27,11 @@ if ! command -v java >/dev/null || [ "$(java_major)" -lt 17 ]; then
   apt_install openjdk-17-jre-headless 2>/dev/null || apt_install default-jre-headless
 fi
 
+# the page tests drive Debian's chromium (playwright never downloads a browser here)
+if [ -n "$extras" ] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  apt_install chromium
+fi
+
 if [ ! -x .venv/bin/python ]; then
   if ! "$python" -m venv .venv 2>/dev/null; then
     rm -rf .venv
