@@ -1,0 +1,41 @@
+"""The DAG tests/test_airflow.py runs with `airflow dags test` in a real Airflow (SQLite): NbrunnerOperator in its
+five cases, and the @task helper. Paths come from the environment the test sets."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from nbrunner.airflow import NbrunnerOperator, run_notebook_task
+
+try:
+    from airflow.sdk import DAG, task
+except ImportError:  # Airflow 2.10
+    from airflow import DAG
+    from airflow.decorators import task
+
+NB = os.environ["NBRUNNER_TEST_NOTEBOOKS"]
+OUT = os.environ["NBRUNNER_TEST_OUT"]
+
+with DAG("nbrunner_cases", start_date=datetime(2026, 11, 1), schedule=None, catchup=False):
+    NbrunnerOperator(task_id="succeeds", notebook=f"{NB}/ok.ipynb", output_path=f"{OUT}/{{{{ ds }}}}/ok.ipynb",
+                     parameters={"greeting": "hi {{ ds }}"})  # fmt: skip
+    NbrunnerOperator(task_id="fails", notebook=f"{NB}/fails.ipynb", output_path=f"{OUT}/fails.ipynb", retries=0)
+    NbrunnerOperator(task_id="skips", notebook=f"{NB}/skip.ipynb", output_path=f"{OUT}/skip.ipynb")
+    NbrunnerOperator(task_id="times_out", notebook=f"{NB}/slow.ipynb", output_path=f"{OUT}/slow.ipynb",
+                     parameters={"seconds": 600}, execution_timeout=timedelta(seconds=45), retries=0)  # fmt: skip
+    NbrunnerOperator(task_id="spark", notebook=f"{NB}/chain_a.ipynb", output_path=f"{OUT}/spark.ipynb",
+                     spark_submit=True, master="local[2]",
+                     conf={"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
+                           "spark.ui.showConsoleProgress": "false"})  # fmt: skip
+
+    @task(task_id="task_skips")
+    def task_skips() -> dict[str, object]:
+        return run_notebook_task(f"{NB}/skip.ipynb", f"{OUT}/task-skip.ipynb")
+
+    @task(task_id="task_succeeds")
+    def task_succeeds() -> dict[str, object]:
+        return run_notebook_task(f"{NB}/ok.ipynb", f"{OUT}/task-ok.ipynb", {"greeting": "from a task"})
+
+    task_skips()
+    task_succeeds()

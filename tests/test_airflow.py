@@ -1,0 +1,70 @@
+"""NbrunnerOperator and run_notebook_task in a real Airflow (its own virtualenv, .venv-airflow, made by dev/test.sh;
+SQLite): `airflow dags test` of tests/airflow/nbrunner_dag.py, then the task states and XComs read from its
+database."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import read_nb
+
+pytestmark = pytest.mark.airflow
+
+ROOT = Path(__file__).resolve().parent.parent
+AIRFLOW = ROOT / ".venv-airflow" / "bin" / "airflow"
+
+
+@pytest.fixture(scope="module")
+def dag_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    assert AIRFLOW.exists(), "no Airflow virtualenv: bash dev/test.sh makes .venv-airflow"
+    home = tmp_path_factory.mktemp("airflow")
+    (home / "dags").mkdir()
+    shutil.copy(ROOT / "tests" / "airflow" / "nbrunner_dag.py", home / "dags")
+    notebooks = home / "notebooks"
+    shutil.copytree(ROOT / "tests" / "notebooks", notebooks, ignore=shutil.ignore_patterns("*.py"))
+    out = home / "out"
+    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "NBRUNNER_TEST_NOTEBOOKS": str(notebooks),
+           "NBRUNNER_TEST_OUT": str(out), "SPARK_LOCAL_IP": "127.0.0.1",
+           "PATH": f"{AIRFLOW.parent}:{os.environ['PATH']}"}  # fmt: skip
+    env.pop("VIRTUAL_ENV", None)
+    subprocess.run([str(AIRFLOW), "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    test = subprocess.run([str(AIRFLOW), "dags", "test", "nbrunner_cases", "2026-11-20"], env=env,
+                          capture_output=True, text=True, timeout=900)  # fmt: skip
+    with sqlite3.connect(home / "airflow.db") as db:
+        states = dict(db.execute("select task_id, state from task_instance").fetchall())
+        xcoms: dict[tuple[str, str], Any] = {}
+        for task_id, key, value in db.execute("select task_id, key, value from xcom").fetchall():
+            xcoms[(task_id, key)] = json.loads(value) if isinstance(value, str | bytes) else value
+    return {"states": states, "xcoms": xcoms, "out": out, "log": test.stdout + test.stderr}
+
+
+def record_of(found: Any) -> dict[str, Any]:
+    return found if isinstance(found, dict) else json.loads(found)
+
+
+def test_the_operators_cases_end_as_airflow_should(dag_run: dict[str, Any]) -> None:
+    states, xcoms, out = dag_run["states"], dag_run["xcoms"], dag_run["out"]
+    expected = {"succeeds": "success", "fails": "failed", "skips": "skipped", "times_out": "failed",
+                "spark": "success", "task_skips": "skipped", "task_succeeds": "success"}  # fmt: skip
+    assert states == expected, dag_run["log"][-5000:]
+    done = record_of(xcoms[("succeeds", "return_value")])
+    assert done["status"] == "succeeded" and done["parameters"] == {"greeting": "hi 2026-11-20"}  # templated
+    assert Path(done["output"]) == out / "2026-11-20" / "ok.ipynb"
+    failed = record_of(xcoms[("fails", "nbrunner_record")])  # pushed although the task failed
+    assert failed["status"] == "failed" and failed["exit_code"] == 4 and ("fails", "return_value") not in xcoms
+    stopped = read_nb(out / "slow.ipynb")  # execution_timeout: on_kill stopped it as SIGTERM does
+    assert stopped.metadata.nbrunner["status"] == "terminated"
+    assert record_of(xcoms[("times_out", "nbrunner_record")])["exit_code"] == 143
+    spark = record_of(xcoms[("spark", "return_value")])
+    assert spark["spark"]["application_name"] == "chain_a" and spark["spark"]["master"].startswith("local")
+    assert record_of(xcoms[("task_succeeds", "return_value")])["status"] == "succeeded"
+    assert record_of(xcoms[("task_skips", "nbrunner_record")])["status"] == "skipped"
