@@ -120,6 +120,7 @@ def run_chain(
     a chain with one bad member is refused whole, before anything runs)."""
     from nbrunner.api import run_config
     from nbrunner.plan import plan_runs
+    from nbrunner.record import not_run, refused
 
     if plans is None:
         plans = plan_runs(configs, reporter)
@@ -134,8 +135,7 @@ def run_chain(
             if e.record is not None:
                 summary.runs.append(e.record.as_json())
             else:  # refused before it ran
-                summary.runs.append({"input": config.notebook, "status": e.status, "exit_code": int(e.exit_code),
-                                     "message": str(e)})  # fmt: skip
+                summary.runs.append(refused(e, config.notebook))
             if isinstance(e, Skipped):  # not a failure: the chain goes on
                 reporter.notice(f"{summary.runs[-1].get('message')} (notebook: {config.notebook})")
                 skipped += 1
@@ -144,7 +144,7 @@ def run_chain(
             first = first or e
             if isinstance(e, Stopped | GatewayError) or not keep_going:
                 for rest in configs[number + 1 :]:
-                    summary.runs.append({"input": rest.notebook, "status": Status.NOT_RUN, "exit_code": None})
+                    summary.runs.append(not_run(rest.notebook))
                 break
     if first is not None:
         summary.status, summary.exit_code, summary.message = status_of(first), int(first.exit_code), str(first)

@@ -23,7 +23,6 @@ from nbrunner.errors import (
     NbrunnerError,
     Skipped,
     exit_code_of,
-    status_of,
 )
 from nbrunner.options import (
     Assignment,
@@ -353,7 +352,9 @@ def _refused(error: NbrunnerError, args: Sequence[str]) -> None:
     """A run refused before anything ran (exit 2, 3, 7, 8, a signal): the error line, and a record on stdout."""
     click.echo(f"nbrunner: error: {error}", err=True)
     if next((arg for arg in args if not arg.startswith("-")), None) == "run":
-        _print_record({"status": status_of(error), "exit_code": int(error.exit_code), "message": str(error)})
+        from nbrunner.record import refused
+
+        _print_record(refused(error))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from nbrunner import __version__
-from nbrunner.errors import CellFailed, RunTimeout, exit_code_of, message_of, status_of
+from nbrunner.errors import CellFailed, NbrunnerError, RunTimeout, exit_code_of, message_of, status_of
 from nbrunner.secret_values import Redactor
 from nbrunner.status import PAPERMILL, Status
 
@@ -93,6 +93,19 @@ def outcome(record: RunRecord, nb: Any, error: BaseException | None, *, stopped_
             record.failed_cell.update(ename=error.ename, evalue=error.evalue, sys_exit_code=error.sys_exit_code)
         if isinstance(error, RunTimeout):
             record.failed_cell.update(timeout_scope=error.scope, timeout_s=error.seconds)
+
+
+def refused(error: NbrunnerError, notebook: str | None = None) -> dict[str, Any]:
+    """The record of a run refused before anything ran (exit 2, 3, 7, 8, a signal): printed by the command line,
+    and a chain's entry for such a notebook. Every record shape is built here: :class:`RunRecord` (a run),
+    this, :func:`not_run`, and the chain summary (:class:`nbrunner.chain.ChainRecord`) made of them."""
+    found: dict[str, Any] = {"input": notebook} if notebook is not None else {}
+    return {**found, "status": status_of(error), "exit_code": int(error.exit_code), "message": str(error)}
+
+
+def not_run(notebook: str) -> dict[str, Any]:
+    """A chain's entry for a notebook the chain never started (it stopped before)."""
+    return {"input": notebook, "status": Status.NOT_RUN, "exit_code": None}
 
 
 def redact_record(record: RunRecord, redactor: Redactor) -> None:
