@@ -36,6 +36,7 @@ class Sample:
     seconds: float
     peak_rss_mb: float
     code: int
+    cpu_s: float = 0.0  # user + system CPU of the process and every descendant it reaped (os.wait4)
 
 
 @dataclass
@@ -54,7 +55,11 @@ def measure(argv: list[str], env: dict[str, str], cwd: Path) -> Sample:
     )  # fmt: skip
     peak = 0
     status = Path(f"/proc/{proc.pid}/status")
-    while proc.poll() is None:
+    while True:
+        pid, wait_status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:  # reaped here, so its rusage (its own and its reaped children's) is ours to read
+            proc.returncode = os.waitstatus_to_exitcode(wait_status)
+            break
         try:
             for line in status.read_text().splitlines():
                 if line.startswith("VmHWM:"):
@@ -62,7 +67,8 @@ def measure(argv: list[str], env: dict[str, str], cwd: Path) -> Sample:
         except OSError:
             pass
         time.sleep(0.02)
-    return Sample(time.perf_counter() - started, peak / 1024, proc.returncode)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Sample(time.perf_counter() - started, peak / 1024, proc.returncode, cpu)
 
 
 def interleave(contenders: list[Contender], repeat: int, cwd: Path) -> None:
@@ -73,7 +79,8 @@ def interleave(contenders: list[Contender], repeat: int, cwd: Path) -> None:
                 raise SystemExit(f"{contender.name} failed with exit code {sample.code}: {contender.command(run)}")
             contender.samples.append(sample)
             print(
-                f"  {contender.name:<34} run {run + 1}: {sample.seconds:7.2f} s {sample.peak_rss_mb:8.1f} MB",
+                f"  {contender.name:<34} run {run + 1}: {sample.seconds:7.2f} s {sample.cpu_s:7.2f} CPU-s "
+                f"{sample.peak_rss_mb:8.1f} MB",
                 flush=True,
             )
 
@@ -83,12 +90,15 @@ def median(contender: Contender) -> float:
 
 
 def table(contenders: list[Contender], base: Contender | None = None) -> list[str]:
-    lines = ["| contender | median s | min s | max s | ratio | peak RSS MB (median) |", "|---|---|---|---|---|---|"]
+    lines = ["| contender | median s | min s | max s | ratio | CPU s (median) | peak RSS MB (median) |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for c in contenders:
         times = [s.seconds for s in c.samples]
         ratio = f"{median(c) / median(base):.2f}" if base is not None else "-"
         rss = statistics.median(s.peak_rss_mb for s in c.samples)
-        lines.append(f"| {c.name} | {median(c):.2f} | {min(times):.2f} | {max(times):.2f} | {ratio} | {rss:.0f} |")
+        cpu = statistics.median(s.cpu_s for s in c.samples)
+        lines.append(f"| {c.name} | {median(c):.2f} | {min(times):.2f} | {max(times):.2f} | {ratio} | {cpu:.2f} "
+                     f"| {rss:.0f} |")  # fmt: skip
     return lines
 
 
@@ -303,6 +313,40 @@ def bench_startup(repeat: int, report: list[str]) -> None:
     ]
 
 
+def concurrently(argvs: list[list[str]], cwd: Path) -> tuple[float, float]:
+    """Start every command at once; the wall time until the last ends and the CPU of all (process trees)."""
+    started = time.perf_counter()
+    procs = [subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              stdin=subprocess.DEVNULL) for argv in argvs]  # fmt: skip
+    cpu = 0.0
+    for proc in procs:
+        _, wait_status, usage = os.wait4(proc.pid, 0)
+        if os.waitstatus_to_exitcode(wait_status) != 0:
+            raise SystemExit(f"failed: {proc.args}")
+        cpu += usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - started, cpu
+
+
+def bench_concurrent(repeat: int, report: list[str], runs: int = 8) -> None:
+    """``runs`` runs of a small notebook (no Spark) started at once: what a gateway host pays at 2 a.m."""
+    print(f"{runs} runs at once", flush=True)
+    nb = make_notebook(WORK / "small.ipynb", [f"x = {i} * 2\nprint(x)" for i in range(20)])
+    results: dict[str, list[tuple[float, float]]] = {"nbrunner": [], "papermill": []}
+    for _ in range(repeat):
+        results["nbrunner"].append(concurrently(
+            [nbrunner(str(nb), "-o", str(WORK / f"out/c-nbr-{i}.ipynb")) for i in range(runs)], WORK))  # fmt: skip
+        results["papermill"].append(concurrently(
+            [papermill(str(nb), str(WORK / f"out/c-pm-{i}.ipynb")) for i in range(runs)], WORK))  # fmt: skip
+    report += [f"## 7. {runs} runs started at once (a small notebook, no Spark; process trees' CPU)", "",
+               "| contender | total wall s (median) | total CPU s (median) |", "|---|---|---|"]  # fmt: skip
+    cpu = {}
+    for name, found in results.items():
+        wall, cpu[name] = statistics.median(w for w, _ in found), statistics.median(c for _, c in found)
+        report.append(f"| {name} | {wall:.2f} | {cpu[name]:.2f} |")
+    ratio = cpu["nbrunner"] / cpu["papermill"]
+    report += ["", f"- nbrunner / papermill total CPU = **{ratio:.2f}** (target <= 0.5: {verdict(ratio <= 0.5)})", ""]
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())  # fmt: skip
@@ -323,7 +367,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, help="runs per contender (default 5, quick 2)")
     parser.add_argument("--spark-repeat", type=int, default=9, help="runs per contender of the Spark start-up (9)")
     parser.add_argument("--output", default=str(ROOT / "bench" / "RESULTS.md"))
-    parser.add_argument("--only", choices=["one-cell"], help="run one section only (with --output elsewhere)")
+    parser.add_argument("--only", choices=["one-cell", "concurrent"], help="run one section only (--output elsewhere)")
     args = parser.parse_args()
     repeat = args.repeat or (2 if args.quick else 5)
     shutil.rmtree(WORK, ignore_errors=True)
@@ -342,8 +386,8 @@ def main() -> None:
         "own VmHWM. nbrunner's bytecode is compiled first, as an installed package's is.",
         "",
     ]
-    if args.only == "one-cell":
-        bench_one_cell(repeat, report)
+    if args.only is not None:
+        {"one-cell": bench_one_cell, "concurrent": bench_concurrent}[args.only](repeat, report)
         Path(args.output).write_text("\n".join(report) + "\n")
         return
     bench_startup(repeat, report)
@@ -351,6 +395,7 @@ def main() -> None:
     bench_s3(report)
     bench_large(max(1, repeat - 2), [10] if args.quick else [50, 200], report)
     bench_one_cell(max(1, repeat - 2), report, 20 if args.quick else 300)
+    bench_concurrent(max(1, repeat - 2), report)
     if not args.quick:
         bench_spark(args.spark_repeat, repeat, report)
     report.append(f"Total benchmark time: {time.monotonic() - started:.0f} s.")
