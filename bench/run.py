@@ -331,10 +331,12 @@ def bench_concurrent(repeat: int, report: list[str], runs: int = 8) -> None:
     """``runs`` runs of a small notebook (no Spark) started at once: what a gateway host pays at 2 a.m."""
     print(f"{runs} runs at once", flush=True)
     nb = make_notebook(WORK / "small.ipynb", [f"x = {i} * 2\nprint(x)" for i in range(20)])
-    results: dict[str, list[tuple[float, float]]] = {"nbrunner": [], "papermill": []}
+    results: dict[str, list[tuple[float, float]]] = {"nbrunner": [], "nbrunner --no-html": [], "papermill": []}
     for _ in range(repeat):
         results["nbrunner"].append(concurrently(
             [nbrunner(str(nb), "-o", str(WORK / f"out/c-nbr-{i}.ipynb")) for i in range(runs)], WORK))  # fmt: skip
+        no_html = [nbrunner(str(nb), "--no-html", "-o", str(WORK / f"out/c-nh-{i}.ipynb")) for i in range(runs)]
+        results["nbrunner --no-html"].append(concurrently(no_html, WORK))
         results["papermill"].append(concurrently(
             [papermill(str(nb), str(WORK / f"out/c-pm-{i}.ipynb")) for i in range(runs)], WORK))  # fmt: skip
     report += [f"## 7. {runs} runs started at once (a small notebook, no Spark; process trees' CPU)", "",
