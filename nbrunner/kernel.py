@@ -50,9 +50,9 @@ _MANAGER: Any = None
 
 
 def _manager_class() -> Any:
-    """jupyter_client's AsyncKernelManager whose clients' sockets have no receive high-water mark: ZeroMQ's I/O
-    thread takes every IOPub message off the kernel as it comes, however far behind the notebook's reader is, so
-    the kernel's side never fills and drops (see :mod:`nbrunner.kernel_app` for that side)."""
+    """jupyter_client's AsyncKernelManager whose clients' sockets queue :data:`~nbrunner.kernel_app.IOPUB_HWM`
+    messages, the kernel's side as many: with the kernel's IOPub socket set to wait rather than drop
+    (:mod:`nbrunner.kernel_app`), a reader that falls behind slows the cell down instead of losing its output."""
     global _MANAGER
     if _MANAGER is None:
         import zmq
@@ -74,7 +74,7 @@ def same_interpreter_spec() -> Any:
     from jupyter_client.kernelspec import KernelSpec
 
     return KernelSpec(
-        # ipykernel, its IOPub socket without a high-water mark (nbrunner.kernel_app): a flood drops nothing
+        # ipykernel, its IOPub socket waiting for the reader instead of dropping (nbrunner.kernel_app)
         argv=[sys.executable, "-m", "nbrunner.kernel_app", "-f", "{connection_file}"],
         display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} (nbrunner)",
         language="python",
@@ -175,6 +175,7 @@ class Kernel:
         secrets: Mapping[str, str] | None = None,
         hide: frozenset[str] = frozenset(),
         relay: Callable[[str, str], None] | None = None,
+        redactor: Redactor | None = None,
     ):
         self.name = choice.name
         self.spec = choice.kernelspec()
@@ -183,7 +184,7 @@ class Kernel:
         self.env = build_env(base, env, self.spec.env or {})
         self.secrets = dict(secrets or {})
         # the kernel's stdout and stderr: pipes read and redacted by nbrunner, never the caller's descriptors
-        self.relay = Relay(relay, Redactor(self.secrets.values())) if relay is not None else None
+        self.relay = Relay(relay, redactor or Redactor(self.secrets.values())) if relay is not None else None
         self.cwd = cwd
         self._ipc_dir: tempfile.TemporaryDirectory[str] | None = None
         self._shutdown_requested = False

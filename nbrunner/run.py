@@ -99,6 +99,7 @@ class Run:
                 kernel = Kernel(
                     self.plan.kernel, env={**kernel_env, **self.run_env()}, cwd=self.plan.cwd,
                     secrets=self.plan.secrets, hide=self.plan.secret_variables, relay=self.kernel_line,
+                    redactor=self.plan.redactor,
                 )  # fmt: skip
                 self.guard.running(kernel.signal)
                 try:
