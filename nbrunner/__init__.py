@@ -22,23 +22,23 @@ if TYPE_CHECKING:
     from nbrunner.inside import output as output
     from nbrunner.inside import secret as secret
     from nbrunner.inside import skip as skip
-    from nbrunner.record import RunRecord as RunRecord
-    from nbrunner.report import LogReporter as LogReporter
-    from nbrunner.report import Reporter as Reporter
-    from nbrunner.report import StreamReporter as StreamReporter
+    from nbrunner.run.record import RunRecord as RunRecord
+    from nbrunner.run.report import LogReporter as LogReporter
+    from nbrunner.run.report import Reporter as Reporter
+    from nbrunner.run.report import StreamReporter as StreamReporter
 
 _EXPORTS = {
     "run_notebook": "nbrunner.api",
     "inspect_notebook": "nbrunner.api",
     "NotebookInfo": "nbrunner.api",
-    "RunRecord": "nbrunner.record",
+    "RunRecord": "nbrunner.run.record",
     "StorageOptions": "nbrunner.config",
     "SparkOptions": "nbrunner.config",
     "NbrunnerError": "nbrunner.errors",
     "ExitCode": "nbrunner.errors",
-    "Reporter": "nbrunner.report",
-    "LogReporter": "nbrunner.report",
-    "StreamReporter": "nbrunner.report",
+    "Reporter": "nbrunner.run.report",
+    "LogReporter": "nbrunner.run.report",
+    "StreamReporter": "nbrunner.run.report",
     "output": "nbrunner.inside",
     "skip": "nbrunner.inside",
     "secret": "nbrunner.inside",

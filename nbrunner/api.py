@@ -4,7 +4,7 @@
     record = run_notebook("daily_report.ipynb", "out/{notebook}-{date}.ipynb", {"date": "2026-11-20"})
 
 Every failure raises an :class:`~nbrunner.errors.NbrunnerError` subclass whose ``exit_code`` says what happened and
-whose ``record`` is the run's :class:`~nbrunner.record.RunRecord` (None when nothing ran: bad input, exit 2/3).
+whose ``record`` is the run's :class:`~nbrunner.run.record.RunRecord` (None when nothing ran: bad input, exit 2/3).
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from typing import Any
 from nbrunner.config import RunConfig, SparkOptions, StorageOptions
 from nbrunner.errors import InternalError, NbrunnerError, message_of
 from nbrunner.params import Declared
-from nbrunner.plan import Plan
-from nbrunner.record import RunRecord
-from nbrunner.report import LogReporter, Reporter
+from nbrunner.plan.build import Plan
+from nbrunner.run.record import RunRecord
+from nbrunner.run.report import LogReporter, Reporter
 
 
 def run_config(config: RunConfig, reporter: Reporter | None = None, plan: Plan | None = None) -> RunRecord:
     """Run what ``config`` says (``plan``: as planned already). Returns the record of a successful run; raises for
     anything else."""
-    from nbrunner.run import run
+    from nbrunner.run.pipeline import run
 
     record, error = run(config, reporter or LogReporter(), plan)
     if error is None:
@@ -130,16 +130,17 @@ def secret_capable(declared: Declared) -> bool:
 
 def inspect_notebook(input: str | os.PathLike[str], *, storage: StorageOptions | None = None) -> NotebookInfo:  # noqa: A002
     """The parameters a notebook declares (name, type, default, help) and its kernel, without running it."""
-    from nbrunner import inputs, location, notebook
-    from nbrunner.kernel import notebook_language
-    from nbrunner.plan import LazyStore
+    from nbrunner.notebook import document
+    from nbrunner.plan import inputs, location
+    from nbrunner.plan.build import LazyStore
+    from nbrunner.run.kernel import notebook_language
 
     name = os.fspath(input)
     where = location.parse(name, what="notebook")
     text = inputs.read_text(where, what="notebook", store=LazyStore(storage or StorageOptions()))
-    raw = notebook.parse_json(text, source=name)
-    declared, notes = notebook.declared_parameters(raw)
+    raw = document.parse_json(text, source=name)
+    declared, notes = document.declared_parameters(raw)
     if not declared.found:
         notes.append("the notebook has no code cell tagged 'parameters'")
-    kernel_name, language = notebook_language(notebook.raw_metadata(raw))
+    kernel_name, language = notebook_language(document.raw_metadata(raw))
     return NotebookInfo(name, declared.found, declared.parameters, kernel_name, language, tuple(notes))

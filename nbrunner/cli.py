@@ -154,7 +154,7 @@ def run(ctx: click.Context, /, **options: Any) -> int:
     Progress goes to stderr; the run record (one JSON line; a summary for several notebooks) is the last line of stdout.
     """
     from nbrunner.api import run_config
-    from nbrunner.report import StreamReporter
+    from nbrunner.run.report import StreamReporter
 
     notebooks, chain_file = options["notebooks"], options["chain_file"]
     if bool(notebooks) == bool(chain_file):
@@ -181,23 +181,23 @@ def run(ctx: click.Context, /, **options: Any) -> int:
     reporter = StreamReporter(sys.stderr, progress=not options["quiet"], log_output=options["log_output"])
     configs = [config]
     if len(notebooks) > 1 or chain_file:
-        from nbrunner.chain import configs_for, configs_from_file
+        from nbrunner.run.chain import configs_for, configs_from_file
 
         configs = configs_from_file(config, chain_file) if chain_file else configs_for(config, notebooks)
     outputs_file = None
     if options["outputs_file"] is not None:  # checked before anything runs, like the other artifacts
-        from nbrunner.deliver import OutputsFile
+        from nbrunner.storage.deliver import OutputsFile
 
         inputs = [c.notebook for c in configs] + list(config.param_files) + [chain_file or "", config.resume or ""]
         outputs_file = OutputsFile(options["outputs_file"], inputs=[i for i in inputs if i], storage=config.storage)
-    from nbrunner.plan import plan_runs
+    from nbrunner.plan.build import plan_runs
 
     # every run planned, and every artifact checked against the others and the inputs, before anything runs
     extra = {"--outputs-file": outputs_file.where} if outputs_file is not None else {}
     plans = plan_runs(configs, reporter, inputs=[chain_file] if chain_file else [], extra=extra)
     if len(configs) > 1 or chain_file:
-        from nbrunner.chain import run_chain
-        from nbrunner.deliver import chain_outputs, flat
+        from nbrunner.run.chain import run_chain
+        from nbrunner.storage.deliver import chain_outputs, flat
 
         summary = run_chain(configs, reporter, keep_going=options["keep_going"], plans=plans)
         outputs = chain_outputs(summary.runs, [c.notebook for c in configs])
@@ -234,9 +234,9 @@ def run(ctx: click.Context, /, **options: Any) -> int:
 
 
 def _scheduler_outputs(outputs: Any, flat: dict[str, Any], file: Any, set_value: bool, code: int) -> int:
-    """The notebook's outputs where schedulers look for them (:mod:`nbrunner.deliver`): the outputs file, setValue
-    lines on stdout. Returns the exit code: a failure to store the file makes a success exit 8."""
-    from nbrunner.deliver import set_value_lines
+    """The notebook's outputs where schedulers look for them (:mod:`nbrunner.storage.deliver`): the outputs
+    file, setValue lines on stdout. Returns the exit code: a failure to store the file makes a success exit 8."""
+    from nbrunner.storage.deliver import set_value_lines
 
     if file is not None:
         try:
@@ -300,7 +300,7 @@ def runs(location: str, statuses: tuple[str, ...], since: str | None, notebook: 
          as_json: bool, page: str | None, url_template: str | None, endpoint_url: str | None) -> int:  # fmt: skip
     """List the runs whose records lie under LOCATION (a folder, or an s3:// prefix), newest first: start time,
     status, duration, notebook, parameters, the failing cell and its error, and where the run's HTML is."""
-    from nbrunner import runs as found_runs
+    from nbrunner.view import runs as found_runs
 
     storage = StorageOptions(endpoint_url=endpoint_url)
     after = found_runs.since_of(since) if since is not None else None
@@ -313,8 +313,8 @@ def runs(location: str, statuses: tuple[str, ...], since: str | None, notebook: 
         for line in found_runs.lines(chosen):
             click.echo(line)
     if page is not None:
-        from nbrunner.runs_page import page as make_page
-        from nbrunner.runs_page import store
+        from nbrunner.view.page import page as make_page
+        from nbrunner.view.page import store
 
         store(
             page, make_page(chosen, title=f"nbrunner runs: {location}", where=page, url_template=url_template), storage
@@ -352,7 +352,7 @@ def _refused(error: NbrunnerError, args: Sequence[str]) -> None:
     """A run refused before anything ran (exit 2, 3, 7, 8, a signal): the error line, and a record on stdout."""
     click.echo(f"nbrunner: error: {error}", err=True)
     if next((arg for arg in args if not arg.startswith("-")), None) == "run":
-        from nbrunner.record import refused
+        from nbrunner.run.record import refused
 
         _print_record(refused(error))
 

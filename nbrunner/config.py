@@ -35,7 +35,7 @@ class StorageOptions:
 
     def __post_init__(self) -> None:
         if self.endpoint_url is not None:
-            from nbrunner.urls import check_endpoint
+            from nbrunner.plan.urls import check_endpoint
 
             check_endpoint(self.endpoint_url)
         check_seconds("--checkpoint-every", self.checkpoint_every, zero_ok=True)

@@ -7,8 +7,8 @@ Under spark-submit, PythonRunner starts a Py4J server in the driver JVM and runs
   starts, to read the Spark facts, to find each cell's jobs and to cancel them when the run stops;
 - forwards the gateway and the driver's environment to the kernel explicitly, so the kernel's pyspark joins the same
   JVM: one Spark application, every spark-submit option in force, no second JVM;
-- (with :mod:`nbrunner.spark`) runs a short start-up in the kernel that defines ``spark`` and ``sc`` and labels each
-  cell's jobs.
+- (with :mod:`nbrunner.spark.hooks`) runs a short start-up in the kernel that defines ``spark`` and ``sc`` and labels
+  each cell's jobs.
 
 py4j's errors are translated here, and only here, into GatewayError (exit 7).
 """

@@ -1,8 +1,9 @@
 """Parameters: read what a notebook declares, check the given values against it, and render them as code.
 
 papermill-compatible: the cell tagged ``parameters`` declares names and defaults; values are injected as a new cell
-tagged ``injected-parameters`` (see :mod:`nbrunner.notebook`). Unlike papermill, names are checked to be identifiers,
-values are rendered as Python literals (never as code) and checked against the declared types before a kernel starts.
+tagged ``injected-parameters`` (see :mod:`nbrunner.notebook.document`). Unlike papermill, names are checked to be
+identifiers, values are rendered as Python literals (never as code) and checked against the declared types before a
+kernel starts.
 """
 
 from __future__ import annotations

@@ -132,11 +132,11 @@ def test_text_that_is_not_valid_unicode_never_stops_a_notebook_being_written(tmp
     # read some other way could hold one: the writer escapes it rather than lose the file
     from nbformat import v4
 
-    from nbrunner import notebook
+    from nbrunner.notebook import document
 
     nb = v4.new_notebook(cells=[v4.new_code_cell("x", outputs=[v4.new_output("stream", text="bad \ud800 text")])])
-    notebook.normalize(nb)
-    notebook.write(tmp_path / "out.ipynb", nb)
+    document.normalize(nb)
+    document.write(tmp_path / "out.ipynb", nb)
     assert "bad \ud800 text" in outputs_text(read_nb(tmp_path / "out.ipynb").cells[0])
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 from nbformat import v4
 
-from nbrunner.html_outputs import for_html
+from nbrunner.notebook.html_outputs import for_html
 from tests.conftest import run_cli
 
 PNG = base64.b64encode(bytes.fromhex(

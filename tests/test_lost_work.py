@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from nbrunner.errors import RunTimeout, error_line
-from nbrunner.execute import Progress, Settings, _Engine
+from nbrunner.run.execute import Progress, Settings, _Engine
 from tests.conftest import Result, invoke, read_nb, run_cli
 
 

@@ -6,8 +6,9 @@ import ast
 
 import pytest
 
-from nbrunner import notebook, params, values
+from nbrunner import params, values
 from nbrunner.errors import ParameterError
+from nbrunner.notebook import document
 
 
 @pytest.mark.parametrize(
@@ -172,8 +173,8 @@ def test_injection_replaces_an_earlier_injected_cell_after_the_parameters_cell()
     from nbformat import v4
 
     nb = v4.new_notebook(cells=[v4.new_code_cell("a"), v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]})])
-    notebook.inject(nb, "x = 2\n")
-    notebook.inject(nb, "x = 3\n")
+    document.inject(nb, "x = 2\n")
+    document.inject(nb, "x = 3\n")
     assert [c.source for c in nb.cells] == ["a", "x = 1", "x = 3\n"]
     assert nb.cells[2].metadata.tags == ["injected-parameters"]
 
@@ -182,7 +183,7 @@ def test_without_a_parameters_cell_injection_goes_to_the_top() -> None:
     from nbformat import v4
 
     nb = v4.new_notebook(cells=[v4.new_code_cell("a")])
-    assert notebook.inject(nb, "x = 2\n") == 0
+    assert document.inject(nb, "x = 2\n") == 0
     assert nb.cells[0].source == "x = 2\n"
 
 
@@ -209,7 +210,7 @@ def test_streaming_writer_writes_exactly_what_nbformat_writes(tmp_path: object) 
         nb.cells[-1].metadata["trusted"] = True  # transient: never written
         expected = nbformat.writes(nb)
         buffer = io.StringIO()
-        notebook.dump(nb, buffer)
+        document.dump(nb, buffer)
         assert buffer.getvalue() == expected, path.name
         assert nbformat.writes(nb) == expected  # the notebook in memory is left as it was
         assert "trusted" not in json.loads(buffer.getvalue())["cells"][-1]["metadata"]

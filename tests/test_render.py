@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 from nbformat import v4
 
-from nbrunner import render
+from nbrunner.notebook import render
 
 
 def big_notebook() -> object:

@@ -181,10 +181,10 @@ def test_inspect_lists_parameters_and_survives_odd_cells(notebooks: Path) -> Non
 def test_internal_error_exits_1_and_still_writes_the_notebook(notebooks: Path, tmp_path: Path) -> None:
     # a real bug, planted through sitecustomize: counting cells blows up after the run
     (tmp_path / "sitecustomize.py").write_text(
-        "import nbrunner.record as r\n"
+        "import nbrunner.run.record as r\n"
         "def broken(nb):\n    raise RuntimeError('planted bug')\n"
         "r.count_cells = broken\n"
-        "import nbrunner.run as run\nrun.count_cells = broken\n"
+        "import nbrunner.run.pipeline as run\nrun.count_cells = broken\n"
     )
     result = run_cli("run", str(notebooks / "ok.ipynb"), env={"PYTHONPATH": f"{tmp_path}:{os.getcwd()}"})
     assert result.code == 1
@@ -484,7 +484,7 @@ def test_choosing_this_interpreters_kernel_imports_no_jupyter_client() -> None:
     # under spark-submit the SparkContext's creation starts right after the plan: choosing the kernel stays light
     code = (
         "import sys\n"
-        "from nbrunner.kernel import kernel_choice\n"
+        "from nbrunner.run.kernel import kernel_choice\n"
         "choice = kernel_choice(None, {'kernelspec': {'name': 'python3', 'language': 'python'}})\n"
         "print('jupyter_client' in sys.modules)\n"
         "spec = choice.kernelspec()\n"

@@ -1,4 +1,4 @@
-"""notebook.dump: the same text as nbformat.writes, streamed, for texts that cross its megabyte chunks."""
+"""document.dump: the same text as nbformat.writes, streamed, for texts that cross its megabyte chunks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 import nbformat
 from nbformat import v4
 
-from nbrunner import notebook
+from nbrunner.notebook import document
 
 
 def test_dump_matches_nbformat_for_long_texts_with_every_line_break() -> None:
@@ -25,5 +25,5 @@ def test_dump_matches_nbformat_for_long_texts_with_every_line_break() -> None:
     ])  # fmt: skip
     nb.metadata["orig_nbformat"] = 3  # transient: never written
     buffer = io.StringIO()
-    notebook.dump(nb, buffer)
+    document.dump(nb, buffer)
     assert buffer.getvalue() == nbformat.writes(nb)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nbrunner.config import StorageOptions
-from nbrunner.storage import DEFAULT_MAX_ATTEMPTS, make_client
+from nbrunner.storage.s3 import DEFAULT_MAX_ATTEMPTS, make_client
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +41,7 @@ def test_the_profile_applies_too(monkeypatch: pytest.MonkeyPatch, tmp_path: obje
 
 
 def test_a_client_of_the_callers_is_used_as_given() -> None:
-    from nbrunner.storage import S3Store
+    from nbrunner.storage.s3 import S3Store
 
     client = make_client(StorageOptions(endpoint_url="http://127.0.0.1:9"))
     store = S3Store.connect(StorageOptions(client=client))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nbrunner.errors import UsageError
-from nbrunner.urls import check_endpoint, without_credentials
+from nbrunner.plan.urls import check_endpoint, without_credentials
 
 
 @pytest.mark.parametrize(

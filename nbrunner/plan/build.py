@@ -15,16 +15,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from nbrunner import inputs, location, notebook, params, values
+from nbrunner import params, values
 from nbrunner.config import RunConfig, StorageOptions
 from nbrunner.errors import UsageError
-from nbrunner.kernel import KernelChoice, kernel_choice
-from nbrunner.location import Artifacts, Location, S3Uri
-from nbrunner.report import Reporter
-from nbrunner.resume import Resume
-from nbrunner.resume import load as load_resume
+from nbrunner.notebook import document
+from nbrunner.plan import inputs, location
+from nbrunner.plan.location import Artifacts, Location, S3Uri
+from nbrunner.plan.resume import Resume
+from nbrunner.plan.resume import load as load_resume
+from nbrunner.run.kernel import KernelChoice, kernel_choice
+from nbrunner.run.report import Reporter
 from nbrunner.secret_values import SHOWN, Redactor, Secret, SecretRef
-from nbrunner.storage import S3Store
+from nbrunner.storage.s3 import S3Store
 
 
 class LazyStore:
@@ -125,8 +127,8 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
     source = location.parse(config.notebook, what="notebook")
     data = inputs.read_bytes(source, what="notebook", store=store)
     text = inputs.decode(data, what="notebook", name=str(source))
-    raw = notebook.parse_json(text, source=str(source))
-    declared, warnings = notebook.declared_parameters(raw)
+    raw = document.parse_json(text, source=str(source))
+    declared, warnings = document.declared_parameters(raw)
     for message in warnings:
         reporter.warning(message)
     sha = hashlib.sha256(data).hexdigest()
@@ -137,7 +139,7 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
         resume = load_resume(config.resume, sha256=sha, store=store, reporter=reporter)
     given, refs = load_given(config, store, resume)
     resolved = params.resolve(given, declared, allow_undeclared=config.allow_undeclared)
-    kernel = kernel_choice(config.kernel, notebook.raw_metadata(raw))
+    kernel = kernel_choice(config.kernel, document.raw_metadata(raw))
     injected = None
     if given:
         if not declared.found:
@@ -194,7 +196,7 @@ def plan_runs(
     ``extra`` more artifacts it writes (``--outputs-file``): no two artifacts may be the same path, and none may
     be an input (UsageError, exit 2)."""
     from nbrunner.errors import NbrunnerError
-    from nbrunner.signals import StopGuard, StopSignal
+    from nbrunner.run.signals import StopGuard, StopSignal
 
     plans = []
     with StopGuard() as guard:

@@ -19,10 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nbrunner import location
 from nbrunner.config import StorageOptions
 from nbrunner.errors import StorageError, UsageError
-from nbrunner.location import Location, S3Uri
+from nbrunner.plan import location
+from nbrunner.plan.location import Location, S3Uri
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -76,7 +76,7 @@ class OutputsFile:
             if same_place(self.where, location.parse(given, what="input")):
                 raise UsageError(f"--outputs-file {name}: that is an input of this run ({given}); pick another path")
         if isinstance(self.where, S3Uri):
-            from nbrunner.storage import S3Store
+            from nbrunner.storage.s3 import S3Store
 
             self.store = S3Store.connect(storage)
             self.store.check_bucket(self.where)
@@ -87,7 +87,7 @@ class OutputsFile:
             location.check_writable(self.where)
 
     def write(self, outputs: Mapping[str, Any]) -> None:
-        from nbrunner.notebook import write_atomic
+        from nbrunner.notebook.document import write_atomic
 
         text = json.dumps(outputs, ensure_ascii=False, indent=2) + "\n"
         if isinstance(self.where, Path):

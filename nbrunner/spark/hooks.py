@@ -17,11 +17,11 @@ from typing import Any
 
 from nbrunner import gateway
 from nbrunner.errors import GatewayError
-from nbrunner.execute import CellHooks
-from nbrunner.kernel import SAME_INTERPRETER, KernelChoice
-from nbrunner.notebook import runs
-from nbrunner.record import first_line
-from nbrunner.signals import StopGuard
+from nbrunner.notebook.document import runs
+from nbrunner.run.execute import CellHooks
+from nbrunner.run.kernel import SAME_INTERPRETER, KernelChoice
+from nbrunner.run.record import first_line
+from nbrunner.run.signals import StopGuard
 
 
 def attach(environ: Mapping[str, str], kernel: KernelChoice) -> tuple[gateway.Driver, dict[str, str]] | None:
@@ -32,7 +32,7 @@ def attach(environ: Mapping[str, str], kernel: KernelChoice) -> tuple[gateway.Dr
     env = gateway.kernel_env(environ)
     same = kernel.name == SAME_INTERPRETER
     if env.get("PYTHONPATH"):
-        from nbrunner.pythonpath import interpreter_site, kernel_pythonpath, leave_out
+        from nbrunner.spark.pythonpath import interpreter_site, kernel_pythonpath, leave_out
 
         lean = kernel_pythonpath(env["PYTHONPATH"], interpreter_site(sys.path, env["PYTHONPATH"]))
         leave_out(sys.path, env["PYTHONPATH"], lean)  # nbrunner's own py4j import, before connecting

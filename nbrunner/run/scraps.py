@@ -11,8 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from nbrunner.execute import CellHooks
 from nbrunner.inside import OUTPUT_MIME, SKIP_MIME
+from nbrunner.run.execute import CellHooks
 
 SCRAPBOOK_MIMES = ("application/scrapbook.scrap.json+json", "application/scrapbook.scrap.text+json")
 #: at most this many bytes of outputs (as JSON) in the record, as Databricks caps task values

@@ -1,5 +1,5 @@
 """The morning view (``nbrunner runs LOCATION``): the runs whose records lie under a local folder or an ``s3://``
-prefix, newest first, filtered, as lines, JSON or one offline HTML page (:mod:`nbrunner.runs_page`).
+prefix, newest first, filtered, as lines, JSON or one offline HTML page (:mod:`nbrunner.view.page`).
 
 Only records are read (``*.run.json``), never notebooks: the folder is walked or the prefix listed once, then the
 records are fetched concurrently, at most :data:`WORKERS` at a time. A chain's notebooks carry the chain's id and
@@ -20,7 +20,7 @@ from typing import Any
 
 from nbrunner.config import StorageOptions
 from nbrunner.errors import NbrunnerError, UsageError
-from nbrunner.location import S3Uri
+from nbrunner.plan.location import S3Uri
 
 RECORD_SUFFIX = ".run.json"
 WORKERS = 16  # records fetched at once from S3
@@ -68,7 +68,7 @@ def find(location: str, storage: StorageOptions, warn: Any = None) -> list[Run]:
         names = [str(path) for path in sorted(where.rglob(f"*{RECORD_SUFFIX}")) if path.is_file()]
         texts = _fetch(names, lambda name: Path(name).read_text(encoding="utf-8"))
     else:
-        from nbrunner.storage import S3Store
+        from nbrunner.storage.s3 import S3Store
 
         store = S3Store.connect(storage)
         names = list(_list_s3(store, where))
@@ -92,7 +92,7 @@ def _uri(name: str) -> S3Uri:
 
 def _list_s3(store: Any, prefix: S3Uri) -> Iterator[str]:
     """One listing of the prefix (paginated), keeping the record keys."""
-    from nbrunner.storage import bounded
+    from nbrunner.storage.s3 import bounded
 
     def pages() -> list[dict[str, Any]]:
         paginator = store.client.get_paginator("list_objects_v2")

@@ -1,6 +1,6 @@
 """What the scheduler's log shows while a notebook runs: one line per cell, and (``--log-output``) its outputs.
 
-Both are engine hooks writing through the caller's :class:`~nbrunner.report.Reporter`.
+Both are engine hooks writing through the caller's :class:`~nbrunner.run.report.Reporter`.
 """
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from nbrunner.execute import CellHooks
-from nbrunner.notebook import INJECTED_TAG, tags
-from nbrunner.record import first_line
-from nbrunner.report import Reporter
+from nbrunner.notebook.document import INJECTED_TAG, tags
+from nbrunner.run.execute import CellHooks
+from nbrunner.run.record import first_line
+from nbrunner.run.report import Reporter
 from nbrunner.secret_values import Redactor
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -14,8 +14,8 @@ from typing import Any
 
 from nbrunner.config import RunConfig
 from nbrunner.errors import GatewayError, NbrunnerError, ParameterError, Skipped, Stopped, UsageError, status_of
-from nbrunner.plan import Plan
-from nbrunner.report import Reporter
+from nbrunner.plan.build import Plan
+from nbrunner.run.report import Reporter
 from nbrunner.status import Status
 
 
@@ -58,8 +58,9 @@ def configs_from_file(config: RunConfig, name: str) -> list[RunConfig]:
     ``notebook`` and optionally ``parameters`` (a mapping, as in a ``-f`` file) and ``output`` (an ``-o``
     template). Relative paths are the chain file's. Parameters: ``-f`` files, then the entry's, then ``-p``/``-r``/
     ``--secret``; an entry without ``output`` uses ``-o``. UsageError (exit 2) for anything else."""
-    from nbrunner import inputs, location, values
-    from nbrunner.plan import LazyStore
+    from nbrunner import values
+    from nbrunner.plan import inputs, location
+    from nbrunner.plan.build import LazyStore
 
     what = f"--chain-file {name}"
     where = location.parse(name, what="chain file")
@@ -116,11 +117,11 @@ def _kind(value: Any) -> str:
 def run_chain(
     configs: Sequence[RunConfig], reporter: Reporter, *, keep_going: bool = False, plans: Sequence[Plan] | None = None
 ) -> ChainRecord:
-    """Run the notebooks in order, as planned together before the first starts (:func:`~nbrunner.plan.plan_runs`:
+    """Run the notebooks in order, as planned together before the first starts (:func:`~nbrunner.plan.build.plan_runs`:
     a chain with one bad member is refused whole, before anything runs)."""
     from nbrunner.api import run_config
-    from nbrunner.plan import plan_runs
-    from nbrunner.record import not_run, refused
+    from nbrunner.plan.build import plan_runs
+    from nbrunner.run.record import not_run, refused
 
     if plans is None:
         plans = plan_runs(configs, reporter)

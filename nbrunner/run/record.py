@@ -98,7 +98,7 @@ def outcome(record: RunRecord, nb: Any, error: BaseException | None, *, stopped_
 def refused(error: NbrunnerError, notebook: str | None = None) -> dict[str, Any]:
     """The record of a run refused before anything ran (exit 2, 3, 7, 8, a signal): printed by the command line,
     and a chain's entry for such a notebook. Every record shape is built here: :class:`RunRecord` (a run),
-    this, :func:`not_run`, and the chain summary (:class:`nbrunner.chain.ChainRecord`) made of them."""
+    this, :func:`not_run`, and the chain summary (:class:`nbrunner.run.chain.ChainRecord`) made of them."""
     found: dict[str, Any] = {"input": notebook} if notebook is not None else {}
     return {**found, "status": status_of(error), "exit_code": int(error.exit_code), "message": str(error)}
 

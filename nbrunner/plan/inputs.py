@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nbrunner.errors import UsageError
-from nbrunner.location import Location
-from nbrunner.storage import S3Store
+from nbrunner.plan.location import Location
+from nbrunner.storage.s3 import S3Store
 
 
 def read_bytes(where: Location, *, what: str, store: Callable[[], S3Store]) -> bytes:

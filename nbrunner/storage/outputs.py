@@ -16,16 +16,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nbrunner import location, notebook
 from nbrunner.errors import NbrunnerError, StorageError
-from nbrunner.execute import CellHooks
-from nbrunner.location import Artifacts, S3Uri
-from nbrunner.plan import Plan
-from nbrunner.record import RunRecord, papermill_cell, papermill_notebook
-from nbrunner.report import Reporter
-from nbrunner.signals import StopGuard, StopSignal
+from nbrunner.notebook import document
+from nbrunner.plan import location
+from nbrunner.plan.build import Plan
+from nbrunner.plan.location import Artifacts, S3Uri
+from nbrunner.run.execute import CellHooks
+from nbrunner.run.record import RunRecord, papermill_cell, papermill_notebook
+from nbrunner.run.report import Reporter
+from nbrunner.run.signals import StopGuard, StopSignal
 from nbrunner.status import Status
-from nbrunner.storage import S3Store
+from nbrunner.storage.s3 import S3Store
 
 
 def write_local(local: Artifacts, nb: Any, html: str | None, record: RunRecord) -> None:
@@ -36,11 +37,11 @@ def write_local(local: Artifacts, nb: Any, html: str | None, record: RunRecord) 
     for cell in nb.cells:
         if "nbrunner" in cell.metadata:
             cell.metadata["papermill"] = papermill_cell(cell.metadata["nbrunner"])
-    notebook.write(local.notebook, nb)
+    document.write(local.notebook, nb)
     if html is not None:
-        notebook.write_atomic(local.html, html, errors="xmlcharrefreplace")
+        document.write_atomic(local.html, html, errors="xmlcharrefreplace")
     text = json.dumps(record.as_json(), indent=2, ensure_ascii=False) + "\n"
-    notebook.write_atomic(local.record, text)
+    document.write_atomic(local.record, text)
 
 
 def rescue_places(plan: Plan) -> list[Artifacts]:
@@ -172,7 +173,7 @@ class Checkpointer(CellHooks):
             if self.redactor:  # a copy: the engine is still appending to the live notebook's outputs
                 partial = copy.deepcopy(self.nb)
                 self.redactor.notebook(partial)
-            notebook.write(self.partial, partial)
+            document.write(self.partial, partial)
         except (OSError, UnicodeError) as e:
             self._busy.release()
             self.reporter.warning(f"checkpoint: could not write the partial notebook: {e}")

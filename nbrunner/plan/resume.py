@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nbrunner import inputs, location, notebook
 from nbrunner.errors import NbrunnerError, UsageError
-from nbrunner.report import Reporter
+from nbrunner.notebook import document
+from nbrunner.plan import inputs, location
+from nbrunner.run.report import Reporter
 from nbrunner.secret_values import SHOWN, SecretRef
 from nbrunner.status import Status
-from nbrunner.storage import S3Store
+from nbrunner.storage.s3 import S3Store
 from nbrunner.values import Given
 
 SETUP_TAG = "setup"
@@ -42,8 +43,8 @@ class Resume:
         start = ids.index(self.from_cell)
         skipped = []
         for cell in nb.cells[:start]:
-            tags = notebook.tags(cell)
-            if cell.cell_type != "code" or {SETUP_TAG, notebook.PARAMETERS_TAG, notebook.INJECTED_TAG} & set(tags):
+            tags = document.tags(cell)
+            if cell.cell_type != "code" or {SETUP_TAG, document.PARAMETERS_TAG, document.INJECTED_TAG} & set(tags):
                 continue
             if SKIP_TAG in tags:
                 continue  # the notebook's own: not run in any case
@@ -60,7 +61,7 @@ class Resume:
     def untag(nb: Any, skipped: list[str]) -> None:
         for cell in nb.cells:
             if cell.get("id") in skipped:
-                cell.metadata["tags"] = [tag for tag in notebook.tags(cell) if tag != SKIP_TAG]
+                cell.metadata["tags"] = [tag for tag in document.tags(cell) if tag != SKIP_TAG]
                 if not cell.metadata["tags"]:
                     del cell.metadata["tags"]
 

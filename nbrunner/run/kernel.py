@@ -17,7 +17,7 @@ from typing import Any
 
 from nbrunner.errors import KernelDied, UsageError
 from nbrunner.inside import SECRETS_FD, SECRETS_FILE
-from nbrunner.relay import Relay
+from nbrunner.run.relay import Relay
 from nbrunner.secret_values import Redactor
 
 #: The name nbrunner gives its own kernel: this interpreter, running ipykernel.
@@ -50,15 +50,15 @@ _MANAGER: Any = None
 
 
 def _manager_class() -> Any:
-    """jupyter_client's AsyncKernelManager whose clients' sockets queue :data:`~nbrunner.kernel_app.IOPUB_HWM`
+    """jupyter_client's AsyncKernelManager whose clients' sockets queue :data:`~nbrunner.run.kernel_app.IOPUB_HWM`
     messages, the kernel's side as many: with the kernel's IOPub socket set to wait rather than drop
-    (:mod:`nbrunner.kernel_app`), a reader that falls behind slows the cell down instead of losing its output."""
+    (:mod:`nbrunner.run.kernel_app`), a reader that falls behind slows the cell down instead of losing its output."""
     global _MANAGER
     if _MANAGER is None:
         import zmq
         from jupyter_client.manager import AsyncKernelManager
 
-        from nbrunner.kernel_app import IOPUB_HWM
+        from nbrunner.run.kernel_app import IOPUB_HWM
 
         class Manager(AsyncKernelManager):
             def client(self, **kwargs: Any) -> Any:
@@ -74,8 +74,8 @@ def same_interpreter_spec() -> Any:
     from jupyter_client.kernelspec import KernelSpec
 
     return KernelSpec(
-        # ipykernel, its IOPub socket waiting for the reader instead of dropping (nbrunner.kernel_app)
-        argv=[sys.executable, "-m", "nbrunner.kernel_app", "-f", "{connection_file}"],
+        # ipykernel, its IOPub socket waiting for the reader instead of dropping (nbrunner.run.kernel_app)
+        argv=[sys.executable, "-m", "nbrunner.run.kernel_app", "-f", "{connection_file}"],
         display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} (nbrunner)",
         language="python",
         resource_dir="",
@@ -212,7 +212,7 @@ class Kernel:
         try:
             # as nbclient does for the kernels it starts: no IPython history database, so runs do not write
             # to ~/.ipython nor contend for its lock
-            ipykernel = any(part in " ".join(spec.argv) for part in ("ipykernel", "nbrunner.kernel_app"))
+            ipykernel = any(part in " ".join(spec.argv) for part in ("ipykernel", "nbrunner.run.kernel_app"))
             extra = ["--HistoryManager.hist_file=:memory:"] if ipykernel else []
             if ipykernel and self.secrets:  # read (and the descriptor closed) before the first cell can fork
                 extra.append("--IPKernelApp.exec_lines=__import__('nbrunner.inside').inside.take_secrets()")

@@ -6,7 +6,7 @@ the socket is made to wait instead of drop (``XPUB_NODROP``), with :data:`IOPUB_
 (set before it is bound; nbrunner's client uses the same): a full queue makes the kernel's IOPub thread, and so the
 cell's own prints, wait for the reader. Nothing is dropped and the backlog's memory stays bounded.
 
-    python -m nbrunner.kernel_app -f CONNECTION_FILE    # as ipykernel_launcher, which this replaces
+    python -m nbrunner.run.kernel_app -f CONNECTION_FILE    # as ipykernel_launcher, which this replaces
 """
 
 from __future__ import annotations

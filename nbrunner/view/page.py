@@ -11,8 +11,8 @@ from pathlib import Path
 
 from nbrunner.config import StorageOptions
 from nbrunner.errors import UsageError
-from nbrunner.runs import Run, duration_text, failure_text, parameters_text
 from nbrunner.status import Status
+from nbrunner.view.runs import Run, duration_text, failure_text, parameters_text
 
 COLORS: dict[str, str] = {
     Status.SUCCEEDED: "#2e7d32",
@@ -109,8 +109,8 @@ tr:not(.s-succeeded):not(.s-skipped):not(.s-prepared) td:nth-child(4) {{ color: 
 
 def store(where: str, text: str, storage: StorageOptions) -> None:
     """The page to a local file (atomically) or an s3:// object; UsageError / StorageError when it cannot be."""
-    from nbrunner import location
-    from nbrunner.notebook import write_atomic
+    from nbrunner.notebook.document import write_atomic
+    from nbrunner.plan import location
 
     target = location.parse(where, what="--html")
     if isinstance(target, Path):
@@ -119,6 +119,6 @@ def store(where: str, text: str, storage: StorageOptions) -> None:
         except OSError as e:
             raise UsageError(f"--html {where}: cannot write it: {e.strerror or e}") from e
         return
-    from nbrunner.storage import S3Store
+    from nbrunner.storage.s3 import S3Store
 
     S3Store.connect(storage).put_text(text, target, suffix=".html")

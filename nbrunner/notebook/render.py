@@ -68,7 +68,7 @@ class Renderer:
             info = nb.metadata.get("language_info", {})
             highlighter.pygments_lexer = info.get("pygments_lexer", info.get("name")) or "ipython3"  # nbconvert's
         resources = {"metadata": {"name": title}}
-        from nbrunner.html_outputs import for_html
+        from nbrunner.notebook.html_outputs import for_html
 
         short = shortened(for_html(nb), max_output)
         try:

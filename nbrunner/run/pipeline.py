@@ -11,19 +11,22 @@ import signal
 import time
 from typing import Any
 
-from nbrunner import location, notebook, outputs, spark
 from nbrunner.config import RunConfig
 from nbrunner.errors import GatewayError, NbrunnerError, Skipped, Stopped
-from nbrunner.execute import IOPUB_DRAIN, CellHooks, Progress, Settings, execute, finish_cell, utc_now
-from nbrunner.kernel import Kernel
-from nbrunner.plan import Plan, plan_runs
-from nbrunner.progress import OutputLog, ProgressLines
-from nbrunner.record import RunRecord, banner, count_cells, outcome, redact_record, versions
-from nbrunner.report import Reporter
-from nbrunner.resume import Resume
-from nbrunner.scraps import MAX_OUTPUTS, Scraps, scheduler_context
-from nbrunner.signals import StopGuard, StopSignal
+from nbrunner.notebook import document
+from nbrunner.plan import location
+from nbrunner.plan.build import Plan, plan_runs
+from nbrunner.plan.resume import Resume
+from nbrunner.run.execute import IOPUB_DRAIN, CellHooks, Progress, Settings, execute, finish_cell, utc_now
+from nbrunner.run.kernel import Kernel
+from nbrunner.run.progress import OutputLog, ProgressLines
+from nbrunner.run.record import RunRecord, banner, count_cells, outcome, redact_record, versions
+from nbrunner.run.report import Reporter
+from nbrunner.run.scraps import MAX_OUTPUTS, Scraps, scheduler_context
+from nbrunner.run.signals import StopGuard, StopSignal
+from nbrunner.spark import hooks as spark_hooks
 from nbrunner.status import Status
+from nbrunner.storage import outputs
 
 
 def run(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> tuple[RunRecord, BaseException | None]:
@@ -38,7 +41,7 @@ def run(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> tupl
     with StopGuard() as guard:
         driver = None
         try:
-            attached = spark.attach(os.environ, plan.kernel) if not config.prepare_only else None
+            attached = spark_hooks.attach(os.environ, plan.kernel) if not config.prepare_only else None
         except StopSignal as stop:
             raise guard.error(stop) from None
         try:
@@ -53,10 +56,10 @@ def run(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> tupl
 
 def notebook_of(plan: Plan) -> Any:
     """The NotebookNode to run: read, cleared of an earlier run, parameters injected, valid nbformat 4.5."""
-    nb = notebook.reads(plan.data, source=str(plan.source))  # the plan checked the JSON already
+    nb = document.reads(plan.data, source=str(plan.source))  # the plan checked the JSON already
     if plan.injected is not None:
-        notebook.inject(nb, plan.injected)
-    notebook.prepare(nb)
+        document.inject(nb, plan.injected)
+    document.prepare(nb)
     return nb
 
 
@@ -82,7 +85,7 @@ class Run:
             chain=plan.chain,
         )
         self.kept: list[str] = []  # the cells a resume did not run again
-        self.early: spark.EarlyContext | None = None  # the SparkContext being created while the kernel starts
+        self.early: spark_hooks.EarlyContext | None = None  # the SparkContext being created while the kernel starts
         self.scraps = Scraps()
 
     def go(self, driver: Any, kernel_env: dict[str, str]) -> tuple[RunRecord, BaseException | None]:
@@ -95,7 +98,7 @@ class Run:
                 nb = notebook_of(self.plan)
             else:
                 if driver is not None and config.spark.define_session and config.spark.early_context:
-                    self.early = spark.EarlyContext(driver, location.stem(self.plan.source))
+                    self.early = spark_hooks.EarlyContext(driver, location.stem(self.plan.source))
                 kernel = Kernel(
                     self.plan.kernel, env={**kernel_env, **self.run_env()}, cwd=self.plan.cwd,
                     secrets=self.plan.secrets, hide=self.plan.secret_variables, relay=self.kernel_line,
@@ -112,7 +115,7 @@ class Run:
                     self.kept = self.plan.resume.apply(nb)
                     self.scraps.keep(nb, self.kept)  # the kept cells' outputs are this run's outputs too
             if config.html:
-                from nbrunner.render import Renderer
+                from nbrunner.notebook.render import Renderer
 
                 renderer = Renderer()  # warms up on a thread while the kernel runs
             if kernel is not None and error is None:
@@ -129,9 +132,9 @@ class Run:
             record.ended = utc_now()
             record.duration_s = round(time.monotonic() - self.clock, 3)
             if record.exit_code and not isinstance(error, Skipped):
-                notebook.add_banner(nb, banner(record))
+                document.add_banner(nb, banner(record))
             self.plan.redactor.notebook(nb)  # before anything is written or rendered from it
-            for problem in notebook.repair(nb):
+            for problem in document.repair(nb):
                 self.reporter.warning(f"the notebook was not valid nbformat, repaired: {problem}")
             html = self.render(renderer, nb)
             error = outputs.finish(self.plan, nb, record, html, self.reporter, self.guard) or error
@@ -164,7 +167,7 @@ class Run:
             hooks.append(OutputLog(self.reporter, self.plan.redactor))
         sparkrun = None
         if driver is not None:
-            sparkrun = spark.SparkRun(
+            sparkrun = spark_hooks.SparkRun(
                 driver, run_id=self.record.run_id, notebook=self.record.input, nb=nb,
                 app_name=location.stem(self.plan.source), define_session=config.spark.define_session,
             )  # fmt: skip
@@ -220,7 +223,7 @@ class Run:
             record.versions = versions(nb, kernel.name)
             outcome(record, nb, error, stopped_early=self.progress.stopped_early)
             Resume.untag(nb, self.kept)
-            notebook.mark_not_run(nb)
+            document.mark_not_run(nb)
         if guard.signum is not None:
             record.signal = signal.Signals(guard.signum).name
         record.cells = count_cells(nb)
