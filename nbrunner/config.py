@@ -48,6 +48,16 @@ class SparkOptions:
     define_session: bool = True  # `spark` and `sc` predefined in the notebook under spark-submit
     # create them from nbrunner's own connection while the kernel starts and imports pyspark (bench/RESULTS.md)
     early_context: bool = True
+    # Spark Connect: sc://HOST:PORT[/;token=...;use_ssl=true] (else SPARK_REMOTE outside spark-submit)
+    remote: str | None = field(default=None, repr=False)  # it may hold a token
+    connect_timeout: float = 10.0  # seconds for the server check before the kernel starts
+
+    def __post_init__(self) -> None:
+        check_seconds("--remote-timeout", self.connect_timeout)
+        if self.remote is not None:
+            from nbrunner.spark.connect import Remote
+
+            Remote.parse(self.remote)  # a malformed URL is refused here (exit 2), its token never shown
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,10 @@ EXIT_CODE_HELP: dict[ExitCode, str] = {
     ExitCode.CELL_FAILED: "a cell failed (any exception, including sys.exit(n) with n != 0)",
     ExitCode.TIMEOUT: "timeout: a cell (--cell-timeout) or the whole run (--timeout)",
     ExitCode.KERNEL_DIED: "the kernel died or could not start",
-    ExitCode.SPARK_GATEWAY: "Spark gateway problem (unreachable, refused, version mismatch, driver JVM gone)",
+    ExitCode.SPARK_GATEWAY: (
+        "Spark problem: the driver's gateway or the Spark Connect server unreachable or refusing, a TLS or version "
+        "mismatch, the driver JVM gone"
+    ),
     ExitCode.STORAGE: "results could not be stored; the local copy is kept and its path printed",
     ExitCode.SKIPPED: "skipped: the notebook called nbrunner.skip(reason) (Airflow's default skip code)",
     ExitCode.HANGUP: "hung up: SIGHUP (the terminal or session went away); stopped as for SIGTERM",

@@ -1,5 +1,5 @@
 """The command line's vocabulary, defined once: the NAME=VALUE type, the order of -p/-r/--secret, and the option
-groups shared by ``run`` and ``inspect``."""
+groups of ``run`` and those it shares with ``inspect`` and ``runs``."""
 
 from __future__ import annotations
 
@@ -102,6 +102,121 @@ def storage_option_group(f: F) -> F:
     ):
         f = option(f)
     return endpoint_option(f)
+
+
+#: the argument and options of ``nbrunner run``, in the order ``--help`` lists them (then the storage group)
+RUN_OPTIONS = [
+    click.argument("notebooks", nargs=-1, metavar="NOTEBOOK..."),
+    click.option(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="Where the executed notebook goes (local path or s3://). "
+        "Placeholders: {notebook}, {run_id}, {started}, any parameter. Default: $NBRUNNER_OUTPUT, "
+        "else NOTEBOOK's folder as <name>.out.ipynb.",
+    ),
+    click.option(
+        "-p",
+        "--param",
+        "typed",
+        multiple=True,
+        type=Assignment("-p"),
+        help="A parameter, typed like YAML 1.2 (3, 0.5, true, null; dates stay strings). Repeatable.",
+    ),
+    click.option(
+        "-r", "--raw-param", "raw", multiple=True, type=Assignment("-r"), help="A parameter kept as the raw string."
+    ),
+    click.option(
+        "--secret",
+        "secrets",
+        multiple=True,
+        type=Assignment("--secret"),
+        help="A secret parameter, NAME=env:VARIABLE or NAME=file:/path: its value is never written, and redacted from "
+        "outputs.",
+    ),
+    click.option(
+        "-f",
+        "--param-file",
+        "files",
+        multiple=True,
+        metavar="FILE",
+        help="A YAML or JSON mapping of parameters (local or s3://). Repeatable; -p/-r win over it.",
+    ),
+    click.option("--allow-undeclared", is_flag=True, help="Accept parameters the parameters cell does not declare."),
+    click.option(
+        "--allow-path-params", is_flag=True, help="Let parameter values in -o add sub-folders ('/'; never '..')."
+    ),
+    click.option(
+        "-k",
+        "--kernel",
+        metavar="NAME",
+        help="An installed kernelspec. Default: the notebook's own for a language "
+        "other than Python, else a kernel on this same Python (no kernelspec needed).",
+    ),
+    click.option("--cwd", metavar="DIR", help="The kernel's working directory. Default: the notebook's folder."),
+    seconds_option("--cell-timeout", None, "Fail a cell that runs longer than S seconds (exit 5)."),
+    seconds_option("--timeout", None, "Fail the run if it lasts longer than S seconds (exit 5)."),
+    seconds_option("--start-timeout", 60.0, "Seconds the kernel has to start (exit 6)."),
+    click.option("--log-output", is_flag=True, help="Stream cell outputs to stderr, prefixed with the cell index."),
+    click.option("-q", "--quiet", is_flag=True, help="No per-cell progress lines on stderr (--log-output still logs)."),
+    click.option("--prepare-only", is_flag=True, help="Write the parameterized notebook; run nothing."),
+    click.option(
+        "--chain-file",
+        metavar="FILE",
+        help="Run the notebooks this YAML or JSON list names (local or s3://), each with its own parameters and "
+        "output, instead of NOTEBOOK...",
+    ),
+    click.option(
+        "--keep-going",
+        is_flag=True,
+        help="With several notebooks: run the rest after one fails (exit: the first failure's).",
+    ),
+    click.option(
+        "--resume",
+        metavar="RECORD",
+        help="Resume the failed run of this .run.json (local or s3://): cells tagged setup, the parameters, then from "
+        "the failed cell on.",
+    ),
+    click.option("--html/--no-html", default=True, show_default=True, help="Also write an HTML rendering."),
+    click.option(
+        "--spark-session/--no-spark-session",
+        default=True,
+        show_default=True,
+        help="Under spark-submit, define `spark` and `sc` in the notebook before the first cell.",
+    ),
+    click.option(
+        "--spark-early-context/--no-spark-early-context",
+        default=True,
+        show_default=True,
+        help="Under spark-submit, create the SparkContext and SparkSession from nbrunner while the kernel starts (the "
+        "kernel wraps them); with --no-spark-early-context the kernel creates them once it is up.",
+    ),
+    click.option(
+        "--remote",
+        metavar="URL",
+        help="Run against a Spark Connect server, sc://HOST:PORT[/;token=T;use_ssl=true], instead of under "
+        "spark-submit (default: SPARK_REMOTE outside spark-submit; the token may come from "
+        "SPARK_CONNECT_AUTHENTICATE_TOKEN).",
+    ),
+    seconds_option("--remote-timeout", 10.0, "Seconds the Spark Connect server has to answer the check (exit 7)."),
+    click.option(
+        "--outputs-file",
+        metavar="PATH",
+        help="Also write the notebook's outputs (nbrunner.output, scrapbook glue) to PATH as a JSON object, whatever "
+        "the outcome (Azkaban: $JOB_OUTPUT_PROP_FILE).",
+    ),
+    click.option(
+        "--print-set-value",
+        is_flag=True,
+        help="Also print each output as a DolphinScheduler ${setValue(name=value)} line on stdout, before the record.",
+    ),
+]
+
+
+def run_option_group(f: F) -> F:
+    for decorator in reversed(RUN_OPTIONS):
+        f = decorator(f)
+    return storage_option_group(f)
 
 
 def storage_options(options: dict[str, Any]) -> StorageOptions:

@@ -119,13 +119,34 @@ def run_chain(
 ) -> ChainRecord:
     """Run the notebooks in order, as planned together before the first starts (:func:`~nbrunner.plan.build.plan_runs`:
     a chain with one bad member is refused whole, before anything runs)."""
-    from nbrunner.api import run_config
     from nbrunner.plan.build import plan_runs
-    from nbrunner.run.record import not_run, refused
 
     if plans is None:
         plans = plan_runs(configs, reporter)
     summary = ChainRecord()
+    try:
+        first, skipped = _run_all(configs, plans, reporter, summary, keep_going=keep_going)
+    finally:
+        for session in {id(p.connect): p.connect for p in plans if p.connect is not None}.values():
+            session.release()  # one Spark Connect session for the whole chain, released after its last notebook
+            session.close()
+    if first is not None:
+        summary.status, summary.exit_code, summary.message = status_of(first), int(first.exit_code), str(first)
+    elif skipped and skipped == len(configs):  # every member asked to be skipped: the chain is skipped
+        summary.status, summary.exit_code = Skipped.status, int(Skipped.exit_code)
+        summary.message = f"every notebook was skipped ({skipped})"
+    elif skipped:
+        summary.message = f"{skipped} of {len(configs)} notebooks skipped themselves"
+    return summary
+
+
+def _run_all(
+    configs: Sequence[RunConfig], plans: Sequence[Plan], reporter: Reporter, summary: ChainRecord, *, keep_going: bool
+) -> tuple[NbrunnerError | None, int]:
+    """Each notebook in turn, its record into ``summary``: the first failure, and how many skipped themselves."""
+    from nbrunner.api import run_config
+    from nbrunner.run.record import not_run, refused
+
     first: NbrunnerError | None = None
     skipped = 0
     for number, (config, plan) in enumerate(zip(configs, plans, strict=True)):
@@ -147,11 +168,7 @@ def run_chain(
                 for rest in configs[number + 1 :]:
                     summary.runs.append(not_run(rest.notebook))
                 break
-    if first is not None:
-        summary.status, summary.exit_code, summary.message = status_of(first), int(first.exit_code), str(first)
-    elif skipped and skipped == len(configs):  # every member asked to be skipped: the chain is skipped
-        summary.status, summary.exit_code = Skipped.status, int(Skipped.exit_code)
-        summary.message = f"every notebook was skipped ({skipped})"
-    elif skipped:
-        summary.message = f"{skipped} of {len(configs)} notebooks skipped themselves"
-    return summary
+        finally:
+            if plan.connect is not None and plan.connect.stopped:  # the notebook stopped it: the next gets a new one
+                plan.connect.renew()
+    return first, skipped

@@ -25,6 +25,8 @@ from nbrunner.run.report import Reporter
 from nbrunner.run.scraps import MAX_OUTPUTS, Scraps, scheduler_context
 from nbrunner.run.signals import StopGuard, StopSignal
 from nbrunner.spark import hooks as spark_hooks
+from nbrunner.spark.connect import URL_NAME
+from nbrunner.spark.connect_run import ConnectRun
 from nbrunner.status import Status
 from nbrunner.storage import outputs
 
@@ -40,8 +42,13 @@ def run(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> tupl
         plan = plan_runs([config], reporter)[0]
     with StopGuard() as guard:
         driver = None
+        connect = plan.connect if not config.prepare_only else None
         try:
-            attached = spark_hooks.attach(os.environ, plan.kernel) if not config.prepare_only else None
+            if connect is not None:
+                connect.check()  # the server answers, on this session, before any kernel starts (else exit 7)
+                attached = None
+            else:
+                attached = spark_hooks.attach(os.environ, plan.kernel) if not config.prepare_only else None
         except StopSignal as stop:
             raise guard.error(stop) from None
         try:
@@ -52,6 +59,9 @@ def run(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> tupl
         finally:
             if driver is not None:
                 driver.close()
+            if connect is not None and plan.chain is None:  # a chain releases its session after its last notebook
+                connect.release()
+                connect.close()
 
 
 def notebook_of(plan: Plan) -> Any:
@@ -99,9 +109,12 @@ class Run:
             else:
                 if driver is not None and config.spark.define_session and config.spark.early_context:
                     self.early = spark_hooks.EarlyContext(driver, location.stem(self.plan.source))
+                secrets = dict(self.plan.secrets)
+                if self.plan.connect is not None:  # the URL with its token: a secret too, never in the environment
+                    secrets[URL_NAME] = self.plan.connect.url
                 kernel = Kernel(
                     self.plan.kernel, env={**kernel_env, **self.run_env()}, cwd=self.plan.cwd,
-                    secrets=self.plan.secrets, hide=self.plan.secret_variables, relay=self.kernel_line,
+                    secrets=secrets, hide=self.plan.secret_variables, relay=self.kernel_line,
                     redactor=self.plan.redactor,
                 )  # fmt: skip
                 self.guard.running(kernel.signal)
@@ -176,6 +189,13 @@ class Run:
             self.guard.on_stop.append(sparkrun.cancel_running_jobs)
             sparkrun.watch_jvm(self.guard)
             hooks.append(sparkrun)
+        connectrun = None
+        if self.plan.connect is not None:
+            connectrun = ConnectRun(self.plan.connect, run_id=self.record.run_id, nb=nb)
+            settings.startup = connectrun.startup()
+            settings.on_startup = connectrun.ready
+            self.guard.before_interrupt.append(connectrun.cancel_running_jobs)
+            hooks.append(connectrun)
         checkpointer = None
         if self.plan.stores_remotely and config.storage.checkpoint_every > 0:
             checkpointer = outputs.Checkpointer(self.plan, nb, self.reporter)
@@ -191,6 +211,8 @@ class Run:
                 kernel.request_stop()  # it exits while the results are written; go() waits for it
             if sparkrun is not None:
                 self.record.spark = sparkrun.after_run(nb, failed=failed)
+            if connectrun is not None:
+                self.record.spark = connectrun.after_run(nb, failed=failed)
             if checkpointer is not None:
                 checkpointer.wait()
                 self.record.storage = {"checkpoints": checkpointer.uploads}

@@ -20,6 +20,7 @@ from typing import Any
 from nbrunner.errors import NbrunnerError, Stopped, stopped_by
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+BEFORE_INTERRUPT_WAIT = 2.0  # seconds
 
 
 class StopSignal(BaseException):  # noqa: N818 - a control-flow signal like KeyboardInterrupt, not an error
@@ -42,6 +43,9 @@ class StopGuard:
         self.phase = "prepare"  # prepare -> run -> finish -> store
         self.kernel_signal: Callable[[int], None] | None = None  # sends a signal to the kernel's process group
         self.on_stop: list[Callable[[], None]] = []  # quick callbacks, e.g. cancel Spark jobs
+        # callbacks the kernel's interrupt waits for (at most BEFORE_INTERRUPT_WAIT s): a Spark Connect client
+        # interrupted mid-query leaves the operation open on the server, so the server interrupts it first
+        self.before_interrupt: list[Callable[[], None]] = []
         self._timer: threading.Timer | None = None
         self._lock = threading.RLock()  # a second signal can arrive while the handler holds it
         self._previous: dict[int, Any] = {}
@@ -99,6 +103,12 @@ class StopGuard:
             if first:
                 for callback in self.on_stop:
                     threading.Thread(target=callback, name="nbrunner-stop", daemon=True).start()
+                waits = [threading.Thread(target=callback, name="nbrunner-stop", daemon=True)
+                         for callback in self.before_interrupt]  # fmt: skip
+                for thread in waits:
+                    thread.start()
+                for thread in waits:
+                    thread.join(BEFORE_INTERRUPT_WAIT)
             if first and not kill:
                 self.kernel_signal(signal.SIGINT)
                 self._timer = threading.Timer(self.grace, self.kernel_signal, args=(signal.SIGKILL,))

@@ -9,8 +9,9 @@ from pathlib import Path
 from nbrunner.status import PAPERMILL, Status
 
 PACKAGE = Path(__file__).resolve().parents[2] / "nbrunner"
-# the same words in other vocabularies: the Jupyter protocol's reply status, papermill's cell status
-ELSEWHERE = {("execute.py", "ok"), ("record.py", "failed")}
+# the same words in other vocabularies: the Jupyter protocol's reply status, papermill's cell status, a Spark Connect
+# server's operation states
+ELSEWHERE = {("execute.py", "ok"), ("record.py", "failed"), ("connect_run.py", "running")}
 
 
 def constants(path: Path) -> set[str]:

@@ -1,0 +1,102 @@
+"""Spark Connect during a run, as engine hooks: the kernel's session, each cell's tag, interrupts, the server's facts.
+
+The protocol side is :class:`nbrunner.spark.connect.Session`'s; this module decides when.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from nbrunner.notebook.document import runs
+from nbrunner.run.execute import CellHooks
+from nbrunner.spark.connect import URL_NAME, Session, tag_of
+
+
+class ConnectRun(CellHooks):
+    """One run's Spark Connect session: start-up code, per-cell tags, interrupts on a stop or failure, facts."""
+
+    def __init__(self, session: Session, *, run_id: str, nb: Any):
+        self.session = session
+        self.tags = {i: tag_of(run_id, i) for i, cell in enumerate(nb.cells) if runs(cell)}
+        self.current: int | None = None
+        self.interrupted: list[str] | None = None
+        self._once = threading.Lock()
+        self.facts: dict[str, Any] = {}
+        self.owner: dict[str, int] = {}  # operation id -> the cell that ran it
+
+    def startup(self) -> list[str | Callable[[], None]]:
+        """What the kernel runs before the first cell: ``spark`` on the session, ``sc`` a stand-in, the tag hook."""
+        tags = json.dumps(list(self.tags.values()))
+        return [f"__import__('nbrunner.spark.in_kernel').spark.in_kernel.start({URL_NAME!r}, {tags})\n"]
+
+    def ready(self) -> None:
+        self.facts = self.session.facts()
+
+    def cell_started(self, index: int, cell: Any) -> None:
+        self.current = index
+        if index in self.tags and "nbrunner" in cell.metadata:
+            cell.metadata["nbrunner"]["spark_tag"] = self.tags[index]
+
+    def cell_finished(self, index: int, cell: Any, status: str, seconds: float) -> None:
+        self.record_operations(index, cell)
+
+    def record_operations(self, index: int, cell: Any) -> None:
+        """The operations the session gained since the last cell are this cell's (cells run one at a time, and
+        nbrunner's own calls are not operations): their ids and states into the cell's metadata."""
+        found = self.session.operations()
+        if not found:
+            return
+        for op in found:
+            self.owner.setdefault(op, index)
+        mine = {op: state for op, state in found.items() if self.owner[op] == index}
+        meta = cell.metadata.get("nbrunner")
+        if mine and meta is not None:
+            meta["spark_operations"] = mine  # states as now: after a failure, once the interrupts settled
+
+    def cancel_running_jobs(self) -> None:
+        """Interrupt the running cell's operations, then the session's others; once, from the stop thread or the
+        failure path (a kernel killed mid-query leaves it running on the server)."""
+        with self._once:
+            if self.interrupted is not None:
+                return
+            tag = self.tags.get(self.current) if self.current is not None else None
+            self.interrupted = self.session.interrupt(tag)
+
+    def final_states(self, nb: Any, *, failed: bool) -> None:
+        """Every cell's operations with their final states (a cell's end can see its last one still terminating),
+        and the running cell's own when the run failed in it."""
+        if failed and self.current is not None:
+            self.record_operations(self.current, nb.cells[self.current])
+        found = self.session.operations() if self.owner else None
+        for op, index in self.owner.items():
+            meta = nb.cells[index].metadata.get("nbrunner") if index < len(nb.cells) else None
+            if found and op in found and meta is not None and op in meta.get("spark_operations", {}):
+                meta["spark_operations"][op] = found[op]
+
+    def settle(self, wait: float = 5.0) -> None:
+        """Until no operation of the session is running or terminating (at most ``wait`` seconds)."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            found = self.session.operations()
+            if not found or not ({"running", "terminating"} & set(found.values())):
+                return
+            time.sleep(0.05)
+
+    def after_run(self, nb: Any, *, failed: bool) -> dict[str, Any]:
+        """Once the cells are done: interrupt what a failure left running; the facts for the record."""
+        if failed:
+            self.cancel_running_jobs()
+            self.settle()
+        self.final_states(nb, failed=failed)
+        if self.session.closed():  # the notebook called spark.stop(): keep the facts read at the start
+            facts = {**self.facts, "session_stopped_by_notebook": True}
+            self.session.released = True  # nothing left to release
+        else:
+            facts = {**self.facts, **self.session.facts()}
+        if self.interrupted:
+            facts["interrupted_operations"] = list(self.interrupted)
+        return facts
