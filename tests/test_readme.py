@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import nbrunner
 from nbrunner.cli import cli
 from nbrunner.errors import EXIT_CODE_HELP, ExitCode
 
@@ -31,3 +32,10 @@ def test_the_two_quick_start_commands_are_the_scripts_ci_runs() -> None:
     assert "\nbash dev/example.sh\n" in README and "\nbash dev/test.sh\n" in README
     ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
     assert "dev/test.sh" in ci
+
+
+def test_every_module_is_in_the_readme_layout_with_its_job() -> None:
+    package = Path(nbrunner.__file__).parent
+    modules = {str(p.relative_to(package)) for p in package.rglob("*.py") if p.name != "__init__.py"}
+    listed = set(re.findall(r"^\| `([\w/]+\.py)` \| .+ \|$", README, re.MULTILINE)) - {"__init__.py"}
+    assert listed == modules
