@@ -59,6 +59,7 @@ def run_notebook(
     storage: StorageOptions | None = None,
     spark: SparkOptions | None = None,
     reporter: Reporter | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> RunRecord:
     """Parameterize, execute and keep a notebook; the same run as ``nbrunner run``.
 
@@ -68,8 +69,10 @@ def run_notebook(
     ``parameter_files`` (YAML or JSON) are read first. ``secrets`` maps parameter names to references
     (``"env:DB_PASSWORD"``, ``"file:/run/secrets/db"``): the notebook gets ``nbrunner.secret("name")``, and the value
     is never written anywhere. Progress goes to ``reporter`` (default: the ``nbrunner``
-    logger). Raises a :class:`~nbrunner.errors.NbrunnerError` subclass on any failure; the executed notebook is
-    written whatever happens once the run started.
+    logger). ``environ`` is the environment the run reads (``env:`` secrets, ``NBRUNNER_OUTPUT``, ``SPARK_REMOTE``)
+    and the kernel inherits, instead of this process's; an S3 client of the caller's goes in
+    ``StorageOptions(client=...)``. Raises a :class:`~nbrunner.errors.NbrunnerError` subclass on any failure; the
+    executed notebook is written whatever happens once the run started.
     """
     from nbrunner.secret_values import SecretRef
     from nbrunner.values import Given, check_name, from_mapping
@@ -97,6 +100,7 @@ def run_notebook(
         html=html,
         storage=storage or StorageOptions(),
         spark=spark or SparkOptions(),
+        environ=environ,
     )
     return run_config(config, reporter)
 

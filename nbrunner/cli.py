@@ -100,8 +100,7 @@ def run(ctx: click.Context, /, **options: Any) -> int:
     if options["outputs_file"] is not None:  # checked before anything runs, like the other artifacts
         from nbrunner.storage.deliver import OutputsFile
 
-        inputs = [c.notebook for c in configs] + list(config.param_files) + [chain_file or "", config.resume or ""]
-        outputs_file = OutputsFile(options["outputs_file"], inputs=[i for i in inputs if i], storage=config.storage)
+        outputs_file = OutputsFile(options["outputs_file"], storage=config.storage)
     from nbrunner.plan.build import plan_runs
 
     # every run planned, and every artifact checked against the others and the inputs, before anything runs

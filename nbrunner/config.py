@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +80,13 @@ class RunConfig:
     html: bool = True
     storage: StorageOptions = field(default_factory=StorageOptions)
     spark: SparkOptions = field(default_factory=SparkOptions)
+    # the environment the run reads (secret env: references, NBRUNNER_OUTPUT, SPARK_REMOTE, the spark-submit
+    # gateway) and the kernel inherits; None: this process's own
+    environ: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        return os.environ if self.environ is None else self.environ
 
     def __post_init__(self) -> None:
         check_seconds("--cell-timeout", self.cell_timeout)

@@ -17,12 +17,13 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 from nbrunner.errors import ParameterError
+from nbrunner.notebook.node import Notebook
 
 REDACTED = "[REDACTED]"
 #: how the record, the notebook's metadata and progress lines show a secret parameter
@@ -56,13 +57,15 @@ class SecretRef:
         kind, _, rest = self.ref.partition(":")
         return rest if kind == "env" else None
 
-    def resolve(self, name: str) -> Secret:
-        """The value, read now; a ParameterError (exit 3) that never shows it when it cannot be used."""
+    def resolve(self, name: str, environ: Mapping[str, str] | None = None) -> Secret:
+        """The value, read now (``env:`` from ``environ``, default this process's); a ParameterError (exit 3) that
+        never shows it when it cannot be used."""
         kind, _, rest = self.ref.partition(":")
+        env = os.environ if environ is None else environ
         if kind == "env":
-            if rest not in os.environ:
+            if rest not in env:
                 raise ParameterError(f"secret {name!r}: the environment variable {rest} is not set")
-            value = os.environ[rest]
+            value = env[rest]
             if len(value.encode("utf-8", "surrogateescape")) > MAX_BYTES:
                 raise ParameterError(f"secret {name!r}: {rest} holds more than {MAX_BYTES} bytes; a secret is smaller")
         else:
@@ -214,7 +217,7 @@ class Redactor:
             return msg
         return {**msg, "content": self.content(msg["content"])}
 
-    def notebook(self, nb: Any) -> None:
+    def notebook(self, nb: Notebook) -> None:
         """Redact a whole notebook in place before it is written: each cell's outputs, with adjacent pieces of one
         stream joined first (as every viewer joins them), cell and notebook metadata (keys kept: they are nbrunner's,
         papermill's, Jupyter's), and sources."""

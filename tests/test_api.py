@@ -125,3 +125,25 @@ def test_api_values_are_rendered_from_the_plain_value_they_stand_for(notebooks: 
 
         run_notebook(notebooks / "params.ipynb", tmp_path / "no.ipynb", {"date": datetime.date(2026, 1, 1)})
     assert not (tmp_path / "no.ipynb").exists()
+
+
+def test_the_run_reads_and_hands_the_kernel_the_environment_it_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nb.cells = [nbformat.v4.new_code_cell("import os, nbrunner\n"
+                                          "print(os.environ.get('GIVEN'), os.environ.get('ONLY_IN_THIS_PROCESS'),"
+                                          " len(nbrunner.secret('pw')))")]  # fmt: skip
+    nbformat.write(nb, tmp_path / "env.ipynb")
+    monkeypatch.setenv("ONLY_IN_THIS_PROCESS", "leaked")
+    monkeypatch.delenv("DB_PW", raising=False)
+    environ = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "GIVEN": "yes", "DB_PW": "a-long-password-1",
+               "NBRUNNER_OUTPUT": str(tmp_path / "from-environ.ipynb")}  # fmt: skip
+    record = run_notebook(tmp_path / "env.ipynb", secrets={"pw": "env:DB_PW"}, environ=environ)
+    assert record.output == str(tmp_path / "from-environ.ipynb")
+    assert outputs_text(read_nb(tmp_path / "from-environ.ipynb").cells[-1]) == "yes None 17\n"

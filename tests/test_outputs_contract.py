@@ -68,7 +68,7 @@ def test_a_chain_delivers_every_members_outputs_namespaced(notebooks: Path, tmp_
 def test_the_outputs_file_is_checked_before_the_run(notebooks: Path, tmp_path: Path) -> None:
     before = (notebooks / "ok.ipynb").read_bytes()
     as_input = invoke("run", str(notebooks / "ok.ipynb"), "--outputs-file", str(notebooks / "ok.ipynb"))
-    assert as_input.code == 2 and "that is an input of this run" in as_input.stderr
+    assert as_input.code == 2 and "which is an input of this run" in as_input.stderr
     assert (notebooks / "ok.ipynb").read_bytes() == before  # never destroyed
     (tmp_path / "file").write_text("")
     under_a_file = invoke("run", str(notebooks / "ok.ipynb"), "--outputs-file", str(tmp_path / "file" / "o.json"))

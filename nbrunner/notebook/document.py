@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from nbrunner.errors import UsageError
+from nbrunner.notebook.node import Cell, Notebook
 from nbrunner.status import Status
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def parse_json(text: str, *, source: str) -> dict[str, Any]:
     return raw
 
 
-def tags(cell: Any) -> list[str]:
+def tags(cell: Cell) -> list[str]:
     metadata = cell.get("metadata") if isinstance(cell, dict) else None
     found = metadata.get("tags", []) if isinstance(metadata, dict) else []
     return [tag for tag in found if isinstance(tag, str)] if isinstance(found, list) else []
@@ -90,21 +91,21 @@ def raw_metadata(raw: dict[str, Any]) -> dict[str, Any]:
     return metadata if isinstance(metadata, dict) else {}
 
 
-def source_of(cell: Any) -> str:
+def source_of(cell: Cell) -> str:
     source = cell.get("source", "")
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def parameters_cell_index(nb: Any) -> int | None:
+def parameters_cell_index(nb: Notebook) -> int | None:
     return parameters_cells(nb.cells)[0]
 
 
-def runs(cell: Any) -> bool:
+def runs(cell: Cell) -> bool:
     """Whether nbclient will execute ``cell``: code, not empty, not tagged skip-execution."""
     return bool(cell.cell_type == "code" and cell.source.strip() and "skip-execution" not in tags(cell))
 
 
-def inject(nb: Any, source: str) -> int:
+def inject(nb: Notebook, source: str) -> int:
     """Put ``source`` in a code cell tagged ``injected-parameters``; return its index.
 
     The cell goes right after the first ``parameters`` cell, or at the top when there is none. An injected cell left
@@ -120,7 +121,7 @@ def inject(nb: Any, source: str) -> int:
     return index
 
 
-def prepare(nb: Any) -> None:
+def prepare(nb: Notebook) -> None:
     """Make ``nb`` ready to run: no banner of an earlier run (nbrunner's or papermill's), and every cell that will
     run without the outputs, execution count and run metadata of an earlier run, so what the morning reader sees
     below a failure is never an older run's."""
@@ -135,7 +136,7 @@ def prepare(nb: Any) -> None:
     normalize(nb)
 
 
-def normalize(nb: Any) -> None:
+def normalize(nb: Notebook) -> None:
     """nbformat 4.5, with a valid, unique ``id`` on every cell, so what nbrunner writes always validates.
 
     A missing or invalid id is made from the cell's place and source: the same notebook gets the same ids on every
@@ -154,7 +155,7 @@ def normalize(nb: Any) -> None:
         seen.add(cid)
 
 
-def repair(nb: Any) -> list[str]:
+def repair(nb: Notebook) -> list[str]:
     """Make ``nb`` valid nbformat in place, whatever the input held (a kernelspec without a name, metadata of the
     wrong type): nbformat's own normalization, dropping invalid metadata. Returns what was wrong (empty: nothing)."""
     import nbformat
@@ -172,7 +173,7 @@ def repair(nb: Any) -> list[str]:
 _CELL_ID = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
 
 
-def mark_not_run(nb: Any) -> int:
+def mark_not_run(nb: Notebook) -> int:
     """Mark every cell that would have run but did not (the run stopped before it); return how many."""
     count = 0
     for cell in nb.cells:
@@ -182,7 +183,7 @@ def mark_not_run(nb: Any) -> int:
     return count
 
 
-def add_banner(nb: Any, text: str) -> None:
+def add_banner(nb: Notebook, text: str) -> None:
     """A markdown cell at the top that says what went wrong and where; it is not executed."""
     import nbformat
 
@@ -229,7 +230,7 @@ def _file_mode(path: Path) -> int:
 _JSON = {"indent": 1, "sort_keys": True, "ensure_ascii": False, "separators": (",", ": ")}
 
 
-def dump(nb: Any, handle: IO[str]) -> None:
+def dump(nb: Notebook, handle: IO[str]) -> None:
     """Write ``nb`` as nbformat 4 JSON, the same text as ``nbformat.writes``, as a stream.
 
     ``nbformat.writes`` deep-copies the whole notebook and builds one string of it, then the JSON encoder builds
@@ -275,7 +276,7 @@ def _bundle(data: Any) -> Any:
             else value for key, value in data.items()}  # fmt: skip
 
 
-def _as_written(cell: Any) -> dict[str, Any]:
+def _as_written(cell: Cell) -> dict[str, Any]:
     """A shallow view of ``cell`` as nbformat writes it: multi-line strings split into lines, ``trusted`` dropped
     (what split_lines and strip_transient do, without copying a string)."""
     view = dict(cell)
@@ -327,5 +328,5 @@ def _emit(value: Any, level: int, write: Callable[[str], Any]) -> None:
         write(json.dumps(value, ensure_ascii=False))
 
 
-def write(path: Path, nb: Any) -> None:
+def write(path: Path, nb: Notebook) -> None:
     write_atomic(path, lambda handle: dump(nb, handle))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from nbrunner.inside import SKIP_MIME
+from nbrunner.notebook.node import Notebook
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -26,7 +27,7 @@ OFFLINE = ("text/html", "text/markdown", "image/svg+xml", "image/png", "image/jp
 _SILENT = ("application/javascript", "application/vnd.nbrunner", "application/scrapbook")
 
 
-def for_html(nb: Any) -> Any:
+def for_html(nb: Notebook) -> Any:
     """A copy of ``nb`` (new containers, the same strings) whose outputs all show something offline."""
     import nbformat
 
@@ -47,7 +48,7 @@ def for_html(nb: Any) -> Any:
     return nbformat.from_dict({**nb, "cells": cells})
 
 
-def _widget_states(nb: Any) -> dict[str, Any]:
+def _widget_states(nb: Notebook) -> dict[str, Any]:
     widgets = (nb.metadata.get("widgets") or {}).get(WIDGET_STATE) or {}
     state = widgets.get("state") if isinstance(widgets, dict) else None
     return state if isinstance(state, dict) else {}

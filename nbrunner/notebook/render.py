@@ -12,6 +12,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from nbrunner.notebook.node import Notebook
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAX_OUTPUT = 256_000  # characters of one output kept in the HTML
 
@@ -58,7 +60,7 @@ class Renderer:
         except Exception:  # noqa: S110 - render() builds a fresh one and reports the error there
             pass
 
-    def render(self, nb: Any, *, title: str, max_output: int = MAX_OUTPUT) -> str:
+    def render(self, nb: Notebook, *, title: str, max_output: int = MAX_OUTPUT) -> str:
         """The HTML of ``nb``, titled ``title``. A notebook whose metadata the exporter chokes on is rendered
         again with its metadata reduced to what rendering needs, rather than not at all."""
         self._thread.join()
@@ -78,7 +80,7 @@ class Renderer:
         return str(body)
 
 
-def plain(nb: Any) -> Any:
+def plain(nb: Notebook) -> Any:
     """A copy of ``nb`` with only the metadata rendering uses (tags, language), for notebooks with odd metadata."""
     import nbformat
 
@@ -129,7 +131,7 @@ def _shorten(text: str, limit: int) -> str:
     return f"{text[:half]}\n\n{note}\n\n{text[-half:]}"
 
 
-def shortened(nb: Any, limit: int) -> Any:
+def shortened(nb: Notebook, limit: int) -> Any:
     """``nb`` with its largest text outputs shortened (new containers, the same strings; ``nb`` is not changed)."""
     import nbformat
 

@@ -7,7 +7,6 @@ so a run that cannot keep its results does not start.
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -101,7 +100,7 @@ def load_given(
     refs = {}
     for name, item in merged.items():
         if isinstance(item.value, SecretRef):  # read now, from the environment or a file; never shown
-            merged[name] = values.Given(name, item.value.resolve(name), None, item.source)
+            merged[name] = values.Given(name, item.value.resolve(name, config.env), None, item.source)
             refs[name] = item.value.ref
     return merged, refs
 
@@ -157,7 +156,7 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
     for name in secrets:
         fields.pop(name, None)
     fields.update(notebook=location.stem(source), run_id=run_id, started=started.strftime("%Y%m%dT%H%M%SZ"))
-    template = config.output or os.environ.get("NBRUNNER_OUTPUT") or None
+    template = config.output or config.env.get("NBRUNNER_OUTPUT") or None
     if template is None and resume is not None and resume.output:  # never over the failed run's own evidence
         failed = location.parse(resume.output, what="resumed notebook")
         template = str(failed.with_name(f"{location.stem(failed)}.resumed-{run_id}.ipynb")).replace("{", "{{")
@@ -195,9 +194,9 @@ def connect_remote(config: RunConfig, kernel: KernelChoice) -> Remote | None:
     """The Spark Connect server this run uses, if any (``--remote``, else ``SPARK_REMOTE`` outside spark-submit)."""
     from nbrunner.gateway import under_spark_submit
 
-    if config.spark.remote and under_spark_submit(os.environ):
+    if config.spark.remote and under_spark_submit(config.env):
         raise UsageError("--remote runs against a Spark Connect server: start nbrunner without spark-submit")
-    remote = remote_of(config.spark.remote, os.environ)
+    remote = remote_of(config.spark.remote, config.env)
     if remote is not None and not kernel.is_python:
         raise UsageError(f"Spark Connect (--remote) needs a Python kernel; this notebook runs in {kernel.language}")
     return remote

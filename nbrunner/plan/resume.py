@@ -15,6 +15,7 @@ from typing import Any
 
 from nbrunner.errors import NbrunnerError, UsageError
 from nbrunner.notebook import document
+from nbrunner.notebook.node import Notebook
 from nbrunner.plan import inputs, location
 from nbrunner.run.report import Reporter
 from nbrunner.secret_values import SHOWN, SecretRef
@@ -35,7 +36,7 @@ class Resume:
     previous: dict[str, Any] = field(default_factory=dict)  # cell id -> the cell in the resumed run's notebook
     output: str | None = None  # where the resumed run's notebook is: a resumed run never writes over it
 
-    def apply(self, nb: Any) -> list[str]:
+    def apply(self, nb: Notebook) -> list[str]:
         """Tag the cells not to run again and give them their earlier outputs; return their ids."""
         ids = [cell.get("id") for cell in nb.cells]
         if self.from_cell not in ids:
@@ -58,7 +59,7 @@ class Resume:
         return skipped
 
     @staticmethod
-    def untag(nb: Any, skipped: list[str]) -> None:
+    def untag(nb: Notebook, skipped: list[str]) -> None:
         for cell in nb.cells:
             if cell.get("id") in skipped:
                 cell.metadata["tags"] = [tag for tag in document.tags(cell) if tag != SKIP_TAG]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nbrunner.errors import CellFailed, GatewayError, KernelDied, NbrunnerError, RunTimeout, error_line
+from nbrunner.notebook.node import Cell, Notebook
 from nbrunner.secret_values import Redactor
 from nbrunner.status import Status
 
@@ -34,13 +35,13 @@ def utc_now() -> str:
 class CellHooks:
     """Called by the engine from the thread that runs the notebook; every method does nothing by default."""
 
-    def cell_started(self, index: int, cell: Any) -> None:
+    def cell_started(self, index: int, cell: Cell) -> None:
         """``cell`` (notebook index ``index``) is about to run."""
 
     def cell_output(self, index: int, msg: dict[str, Any]) -> None:
         """An output message of the running cell arrived (already added to the cell)."""
 
-    def cell_finished(self, index: int, cell: Any, status: str, seconds: float) -> None:
+    def cell_finished(self, index: int, cell: Cell, status: str, seconds: float) -> None:
         """The cell is done: ``status`` is ok, failed or exited."""
 
 
@@ -69,7 +70,7 @@ class Progress:
     outputs_lost: list[int] = field(default_factory=list)  # cells whose outputs were not all read
 
 
-def finish_cell(cell: Any, status: str, seconds: float | None = None) -> None:
+def finish_cell(cell: Cell, status: str, seconds: float | None = None) -> None:
     meta = cell.metadata.setdefault("nbrunner", {})
     meta["status"] = status
     meta["end"] = utc_now()
@@ -77,7 +78,7 @@ def finish_cell(cell: Any, status: str, seconds: float | None = None) -> None:
         meta["duration"] = round(seconds, 6)
 
 
-def cell_status(cell: Any, reply: Any) -> str:
+def cell_status(cell: Cell, reply: Any) -> str:
     content = (reply or {}).get("content", {})
     if content.get("status") == "ok":
         return Status.OK
@@ -96,7 +97,7 @@ class _Engine:
         self.hooks = hooks
         self.lost = False  # the running cell's outputs were not all read (see gave_up_reading)
 
-    def timeout(self, cell: Any) -> float | None:
+    def timeout(self, cell: Cell) -> float | None:
         limits = []
         if self.settings.cell_timeout:
             limits.append(self.settings.cell_timeout)
@@ -109,7 +110,7 @@ class _Engine:
         """nbclient stopped reading the running cell's outputs before the kernel was idle: some are lost."""
         self.lost = True
 
-    def started(self, cell: Any, cell_index: int, **_: Any) -> None:
+    def started(self, cell: Cell, cell_index: int, **_: Any) -> None:
         reason = self.settings.stop_requested() if self.settings.stop_requested is not None else None
         if reason is not None:
             raise reason  # a stop came between cells: start no more
@@ -126,7 +127,7 @@ class _Engine:
         for hook in self.hooks:
             hook.cell_started(cell_index, cell)
 
-    def finished(self, cell: Any, cell_index: int, execute_reply: Any, **_: Any) -> None:
+    def finished(self, cell: Cell, cell_index: int, execute_reply: Any, **_: Any) -> None:
         seconds = time.monotonic() - self.progress.started_at
         status = cell_status(cell, execute_reply)
         reason = self.settings.stop_requested() if self.settings.stop_requested is not None else None
@@ -138,7 +139,7 @@ class _Engine:
             self.progress.outputs_lost.append(cell_index)
         self.end(index=cell_index, cell=cell, status=status, seconds=seconds)
 
-    def end(self, *, index: int, cell: Any, status: str, seconds: float) -> None:
+    def end(self, *, index: int, cell: Cell, status: str, seconds: float) -> None:
         """A cell is done, however it ended: its status, then every hook (progress lines included)."""
         finish_cell(cell, status, seconds)
         self.progress.done += 1
@@ -195,7 +196,9 @@ def _make_executor(engine: _Engine) -> Any:
     )
 
 
-def execute(nb: Any, km: Any, settings: Settings, progress: Progress, hooks: Sequence[CellHooks], *, cwd: Path) -> None:
+def execute(
+    nb: Notebook, km: Any, settings: Settings, progress: Progress, hooks: Sequence[CellHooks], *, cwd: Path
+) -> None:
     """Run every cell of ``nb`` in place in the started kernel ``km``. Raises NbrunnerError on any failure.
 
     ``nb`` holds all outputs up to the point of failure, whatever happens.

@@ -49,6 +49,18 @@ def _alive(pid: int) -> bool:
 _MANAGER: Any = None
 
 
+def _spec_manager(spec: Any) -> Any:
+    """jupyter_client's public seam for a spec that need not be installed (the same-interpreter one) and whose
+    ``env`` nbrunner already merged: a kernelspec manager that knows this one spec."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    class OneSpec(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name: str) -> Any:
+            return spec
+
+    return OneSpec()
+
+
 def _manager_class() -> Any:
     """jupyter_client's AsyncKernelManager whose clients' sockets queue :data:`~nbrunner.run.kernel_app.IOPUB_HWM`
     messages, the kernel's side as many: with the kernel's IOPub socket set to wait rather than drop
@@ -176,12 +188,13 @@ class Kernel:
         hide: frozenset[str] = frozenset(),
         relay: Callable[[str, str], None] | None = None,
         redactor: Redactor | None = None,
+        base: Mapping[str, str] | None = None,
     ):
         self.name = choice.name
         self.spec = choice.kernelspec()
         # variables that held secrets are not inherited: the kernel's children would see them
-        base = {key: value for key, value in os.environ.items() if key not in hide}
-        self.env = build_env(base, env, self.spec.env or {})
+        inherited = {key: value for key, value in (os.environ if base is None else base).items() if key not in hide}
+        self.env = build_env(inherited, env, self.spec.env or {})
         self.secrets = dict(secrets or {})
         # the kernel's stdout and stderr: pipes read and redacted by nbrunner, never the caller's descriptors
         self.relay = Relay(relay, redactor or Redactor(self.secrets.values())) if relay is not None else None
@@ -204,9 +217,11 @@ class Kernel:
         spec = self.spec
         # the kernelspec's env was merged by build_env, with nbrunner's variables protected
         spec.env = {}
-        km = _manager_class()(kernel_name=self.name, transport="ipc", ip=os.path.join(self._ipc_dir.name, "k"))
+        km = _manager_class()(
+            kernel_name=self.name, transport="ipc", ip=os.path.join(self._ipc_dir.name, "k"),
+            kernel_spec_manager=_spec_manager(spec),
+        )  # fmt: skip
         km.connection_file = os.path.join(self._ipc_dir.name, "kernel.json")
-        km._kernel_spec = spec  # noqa: SLF001 - jupyter_client has no public way to pass a spec object
         km.shutdown_wait_time = 2.0
         self.manager = km
         try:

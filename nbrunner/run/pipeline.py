@@ -6,7 +6,6 @@ the failure), its HTML rendering and the run record are written, then stored.
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from nbrunner.config import RunConfig
 from nbrunner.errors import GatewayError, NbrunnerError, Skipped, Stopped
 from nbrunner.notebook import document
+from nbrunner.notebook.node import Notebook
 from nbrunner.plan import location
 from nbrunner.plan.build import Plan, plan_runs
 from nbrunner.plan.resume import Resume
@@ -48,7 +48,7 @@ def run(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> tupl
                 connect.check()  # the server answers, on this session, before any kernel starts (else exit 7)
                 attached = None
             else:
-                attached = spark_hooks.attach(os.environ, plan.kernel) if not config.prepare_only else None
+                attached = spark_hooks.attach(config.env, plan.kernel) if not config.prepare_only else None
         except StopSignal as stop:
             raise guard.error(stop) from None
         try:
@@ -89,7 +89,7 @@ class Run:
             record=str(plan.targets.record),
             started=utc_now(),
             parameters=plan.values,
-            context=scheduler_context(os.environ),
+            context=scheduler_context(plan.config.env),
             secrets=plan.secret_refs,
             resumed_from=plan.resume.run_id if plan.resume is not None else None,
             chain=plan.chain,
@@ -114,7 +114,7 @@ class Run:
                     secrets[URL_NAME] = self.plan.connect.url
                 kernel = Kernel(
                     self.plan.kernel, env={**kernel_env, **self.run_env()}, cwd=self.plan.cwd,
-                    secrets=secrets, hide=self.plan.secret_variables, relay=self.kernel_line,
+                    secrets=secrets, hide=self.plan.secret_variables, relay=self.kernel_line, base=self.plan.config.env,
                     redactor=self.plan.redactor,
                 )  # fmt: skip
                 self.guard.running(kernel.signal)
@@ -165,7 +165,7 @@ class Run:
         return {"NBRUNNER_RUN_ID": self.record.run_id, "NBRUNNER_INPUT": self.record.input,
                 "NBRUNNER_OUTPUT": self.record.output}  # fmt: skip
 
-    def execute(self, kernel: Kernel, nb: Any, driver: Any) -> None:
+    def execute(self, kernel: Kernel, nb: Notebook, driver: Any) -> None:
         config = self.plan.config
         settings = Settings(
             cell_timeout=config.cell_timeout,
@@ -217,7 +217,7 @@ class Run:
                 checkpointer.wait()
                 self.record.storage = {"checkpoints": checkpointer.uploads}
 
-    def conclude(self, nb: Any, error: BaseException | None, kernel: Kernel | None) -> BaseException | None:
+    def conclude(self, nb: Notebook, error: BaseException | None, kernel: Kernel | None) -> BaseException | None:
         """The run's outcome in the record and the cells: a stop wins over the error it caused."""
         record, guard = self.record, self.guard
         if guard.reason is not None and error is not None:
@@ -254,7 +254,7 @@ class Run:
             error.args = tuple(self.plan.redactor.text(arg) if isinstance(arg, str) else arg for arg in error.args)
         return error
 
-    def mark_stopped_cell(self, nb: Any, error: NbrunnerError) -> None:
+    def mark_stopped_cell(self, nb: Notebook, error: NbrunnerError) -> None:
         """The cell a stop cut short: the one running, or the one that failed with the KeyboardInterrupt it caused."""
         index = self.progress.current
         if index is None:
@@ -265,7 +265,7 @@ class Run:
             if isinstance(error, Stopped | GatewayError):
                 error.cell_index = index
 
-    def render(self, renderer: Any, nb: Any) -> str | None:
+    def render(self, renderer: Any, nb: Notebook) -> str | None:
         if renderer is None:
             return None
         try:

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from nbrunner.notebook.document import INJECTED_TAG, tags
+from nbrunner.notebook.node import Cell
 from nbrunner.run.execute import CellHooks
 from nbrunner.run.record import first_line
 from nbrunner.run.report import Reporter
@@ -17,7 +18,7 @@ from nbrunner.secret_values import Redactor
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-def cell_label(cell: Any, width: int = 50) -> str:
+def cell_label(cell: Cell, width: int = 50) -> str:
     """How a progress line names a cell: its first line of code, never a parameter value."""
     if INJECTED_TAG in tags(cell):
         names = [line.split("=", 1)[0].strip() for line in cell.source.splitlines() if "=" in line]
@@ -32,7 +33,7 @@ class ProgressLines(CellHooks):
         self.reporter = reporter
         self.total = total
 
-    def cell_finished(self, index: int, cell: Any, status: str, seconds: float) -> None:
+    def cell_finished(self, index: int, cell: Cell, status: str, seconds: float) -> None:
         count = cell.get("execution_count")
         label = f"In [{count}]" if count is not None else ""
         self.reporter.progress(
@@ -75,7 +76,7 @@ class OutputLog(CellHooks):
             for line in _ANSI.sub("", "\n".join(content.get("traceback", []))).splitlines():
                 self._line(index, line)
 
-    def cell_finished(self, index: int, cell: Any, status: str, seconds: float) -> None:
+    def cell_finished(self, index: int, cell: Cell, status: str, seconds: float) -> None:
         self.flush(index)
 
     def flush(self, index: int | None = None) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from nbrunner import __version__
 from nbrunner.errors import CellFailed, NbrunnerError, RunTimeout, exit_code_of, message_of, status_of
+from nbrunner.notebook.node import Notebook
 from nbrunner.secret_values import Redactor
 from nbrunner.status import PAPERMILL, Status
 
@@ -19,7 +20,7 @@ def first_line(source: str, width: int = 80) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def versions(nb: Any, kernel_name: str) -> dict[str, Any]:
+def versions(nb: Notebook, kernel_name: str) -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
     found: dict[str, Any] = {"nbrunner": __version__, "python": platform.python_version()}
@@ -72,7 +73,7 @@ class RunRecord:
         return self.exit_code == 0
 
 
-def outcome(record: RunRecord, nb: Any, error: BaseException | None, *, stopped_early: bool) -> None:
+def outcome(record: RunRecord, nb: Notebook, error: BaseException | None, *, stopped_early: bool) -> None:
     """Fill status, exit code, message and failing cell from how the run ended."""
     record.exit_code = int(exit_code_of(error))
     record.status = status_of(error)
@@ -118,7 +119,7 @@ def redact_record(record: RunRecord, redactor: Redactor) -> None:
             setattr(record, item.name, redactor.deep(getattr(record, item.name), keys=item.name == "outputs"))
 
 
-def count_cells(nb: Any) -> dict[str, int]:
+def count_cells(nb: Notebook) -> dict[str, int]:
     counts: dict[str, int] = {"total": len(nb.cells)}
     for cell in nb.cells:
         status = cell.metadata.get("nbrunner", {}).get("status")

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nbrunner.inside import OUTPUT_MIME, SKIP_MIME
+from nbrunner.notebook.node import Notebook
 from nbrunner.run.execute import CellHooks
 
 SCRAPBOOK_MIMES = ("application/scrapbook.scrap.json+json", "application/scrapbook.scrap.text+json")
@@ -44,7 +45,7 @@ class Scraps(CellHooks):
         if isinstance(skip, dict):
             self.skip_reason, self.skip_cell = str(skip.get("reason", "")), index
 
-    def keep(self, nb: Any, ids: list[str]) -> None:
+    def keep(self, nb: Notebook, ids: list[str]) -> None:
         """The outputs (``nbrunner.output``, glue) that the cells a resumed run keeps had stated, in order; a cell
         that runs again states its own afresh."""
         for index, cell in enumerate(nb.cells):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nbrunner.notebook.document import runs
+from nbrunner.notebook.node import Cell, Notebook
 from nbrunner.run.execute import CellHooks
 from nbrunner.spark.connect import URL_NAME, Session, tag_of
 
@@ -19,7 +20,7 @@ from nbrunner.spark.connect import URL_NAME, Session, tag_of
 class ConnectRun(CellHooks):
     """One run's Spark Connect session: start-up code, per-cell tags, interrupts on a stop or failure, facts."""
 
-    def __init__(self, session: Session, *, run_id: str, nb: Any):
+    def __init__(self, session: Session, *, run_id: str, nb: Notebook):
         self.session = session
         self.tags = {i: tag_of(run_id, i) for i, cell in enumerate(nb.cells) if runs(cell)}
         self.current: int | None = None
@@ -36,15 +37,15 @@ class ConnectRun(CellHooks):
     def ready(self) -> None:
         self.facts = self.session.facts()
 
-    def cell_started(self, index: int, cell: Any) -> None:
+    def cell_started(self, index: int, cell: Cell) -> None:
         self.current = index
         if index in self.tags and "nbrunner" in cell.metadata:
             cell.metadata["nbrunner"]["spark_tag"] = self.tags[index]
 
-    def cell_finished(self, index: int, cell: Any, status: str, seconds: float) -> None:
+    def cell_finished(self, index: int, cell: Cell, status: str, seconds: float) -> None:
         self.record_operations(index, cell)
 
-    def record_operations(self, index: int, cell: Any) -> None:
+    def record_operations(self, index: int, cell: Cell) -> None:
         """The operations the session gained since the last cell are this cell's (cells run one at a time, and
         nbrunner's own calls are not operations): their ids and states into the cell's metadata."""
         found = self.session.operations()
@@ -66,7 +67,7 @@ class ConnectRun(CellHooks):
             tag = self.tags.get(self.current) if self.current is not None else None
             self.interrupted = self.session.interrupt(tag)
 
-    def final_states(self, nb: Any, *, failed: bool) -> None:
+    def final_states(self, nb: Notebook, *, failed: bool) -> None:
         """Every cell's operations with their final states (a cell's end can see its last one still terminating),
         and the running cell's own when the run failed in it."""
         if failed and self.current is not None:
@@ -86,7 +87,7 @@ class ConnectRun(CellHooks):
                 return
             time.sleep(0.05)
 
-    def after_run(self, nb: Any, *, failed: bool) -> dict[str, Any]:
+    def after_run(self, nb: Notebook, *, failed: bool) -> dict[str, Any]:
         """Once the cells are done: interrupt what a failure left running; the facts for the record."""
         if failed:
             self.cancel_running_jobs()

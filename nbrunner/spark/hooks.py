@@ -18,6 +18,7 @@ from typing import Any
 from nbrunner import gateway
 from nbrunner.errors import GatewayError
 from nbrunner.notebook.document import runs
+from nbrunner.notebook.node import Cell, Notebook
 from nbrunner.run.execute import CellHooks
 from nbrunner.run.kernel import SAME_INTERPRETER, KernelChoice
 from nbrunner.run.record import first_line
@@ -153,7 +154,7 @@ class SparkRun(CellHooks):
     """One run's Spark: the kernel's start-up code, per-cell labels and job ids, cancellation, facts."""
 
     def __init__(
-        self, driver: gateway.Driver, *, run_id: str, notebook: str, app_name: str, nb: Any, define_session: bool
+        self, driver: gateway.Driver, *, run_id: str, notebook: str, app_name: str, nb: Notebook, define_session: bool
     ):
         self.driver = driver
         cells = [(i, first_line(c.source)) for i, c in enumerate(nb.cells) if runs(c)]
@@ -187,14 +188,14 @@ class SparkRun(CellHooks):
         """The kernel ran the start-up code: the session exists (unless --no-spark-session)."""
         self.refresh_facts()
 
-    def cell_started(self, index: int, cell: Any) -> None:
+    def cell_started(self, index: int, cell: Cell) -> None:
         self.current = index
 
-    def cell_finished(self, index: int, cell: Any, status: str, seconds: float) -> None:
+    def cell_finished(self, index: int, cell: Cell, status: str, seconds: float) -> None:
         self.record_jobs(index, cell)
         self.refresh_facts()
 
-    def record_jobs(self, index: int, cell: Any) -> None:
+    def record_jobs(self, index: int, cell: Cell) -> None:
         label = self.labels.get(index)
         ids = self.driver.job_ids(label.group) if label is not None else None
         if ids and "nbrunner" in cell.metadata:
@@ -229,7 +230,7 @@ class SparkRun(CellHooks):
 
         threading.Thread(target=wait_for_eof, name="nbrunner-driver-watch", daemon=True).start()
 
-    def after_run(self, nb: Any, *, failed: bool) -> dict[str, Any]:
+    def after_run(self, nb: Notebook, *, failed: bool) -> dict[str, Any]:
         """Once the cells are done: cancel what a failure left running, and return the facts for the record."""
         if failed:
             self.cancel_running_jobs()  # a cell's Spark jobs do not stop with its kernel

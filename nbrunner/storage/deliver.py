@@ -66,15 +66,15 @@ def flat(outputs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 
 
 class OutputsFile:
-    """Where ``--outputs-file`` goes, checked before the run; :meth:`write` stores it (StorageError: exit 8)."""
+    """Where ``--outputs-file`` goes, checked before the run; :meth:`write` stores it (StorageError: exit 8).
 
-    def __init__(self, name: str, *, inputs: Sequence[str], storage: StorageOptions):
+    That it is no input and no other artifact of the run is the plan's check, as for every artifact
+    (:func:`~nbrunner.plan.build.check_artifacts`, given :attr:`where`)."""
+
+    def __init__(self, name: str, *, storage: StorageOptions):
         self.name = name
         self.storage = storage
         self.where: Location = location.parse(name, what="--outputs-file")
-        for given in inputs:
-            if same_place(self.where, location.parse(given, what="input")):
-                raise UsageError(f"--outputs-file {name}: that is an input of this run ({given}); pick another path")
         if isinstance(self.where, S3Uri):
             from nbrunner.storage.s3 import S3Store
 
@@ -97,9 +97,3 @@ class OutputsFile:
                 raise StorageError(f"--outputs-file {self.name}: cannot write it: {e.strerror or e}") from e
             return
         self.store.put_text(text, self.where, suffix=".json")
-
-
-def same_place(a: Location, b: Location) -> bool:
-    if isinstance(a, Path) and isinstance(b, Path):
-        return a.resolve() == b.resolve()
-    return a == b

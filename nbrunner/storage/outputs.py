@@ -18,6 +18,7 @@ from typing import Any
 
 from nbrunner.errors import NbrunnerError, StorageError
 from nbrunner.notebook import document
+from nbrunner.notebook.node import Cell, Notebook
 from nbrunner.plan import location
 from nbrunner.plan.build import Plan
 from nbrunner.plan.location import Artifacts, S3Uri
@@ -29,7 +30,7 @@ from nbrunner.status import Status
 from nbrunner.storage.s3 import S3Store
 
 
-def write_local(local: Artifacts, nb: Any, html: str | None, record: RunRecord) -> None:
+def write_local(local: Artifacts, nb: Notebook, html: str | None, record: RunRecord) -> None:
     """The notebook, then its HTML, then the record: the record's presence means the set is complete."""
     assert isinstance(local.notebook, Path) and isinstance(local.html, Path) and isinstance(local.record, Path)  # noqa: S101
     nb.metadata["nbrunner"] = record.as_json()
@@ -59,7 +60,7 @@ def rescue_places(plan: Plan) -> list[Artifacts]:
     return [location.artifacts(folder / name) for folder in folders if folder != here]
 
 
-def write_somewhere(plan: Plan, nb: Any, html: str | None, record: RunRecord) -> Artifacts:
+def write_somewhere(plan: Plan, nb: Notebook, html: str | None, record: RunRecord) -> Artifacts:
     """Write the set to its local place, else to the first rescue place that takes it; return where it went."""
     places = [plan.local, *rescue_places(plan)]
     failures: list[str] = []
@@ -83,7 +84,7 @@ def failed(record: RunRecord, message: str, kept: Artifacts) -> None:
 
 
 def finish(
-    plan: Plan, nb: Any, record: RunRecord, html: str | None, reporter: Reporter, guard: StopGuard
+    plan: Plan, nb: Notebook, record: RunRecord, html: str | None, reporter: Reporter, guard: StopGuard
 ) -> NbrunnerError | None:
     """Write the set locally, then store it; a stop during the upload abandons it and keeps the local copy.
 
@@ -114,7 +115,7 @@ def finish(
     return None
 
 
-def keep(plan: Plan, nb: Any, html: str | None, record: RunRecord, reporter: Reporter, message: str) -> None:
+def keep(plan: Plan, nb: Notebook, html: str | None, record: RunRecord, reporter: Reporter, message: str) -> None:
     failed(record, message, plan.local)
     write_local(plan.local, nb, html, record)
     reporter.notice(f"error: {message}; the local copy is kept at {plan.local.notebook}")
@@ -139,7 +140,7 @@ class Checkpointer(CellHooks):
     to one uploader thread. A failed checkpoint only warns: the final store decides the exit code.
     """
 
-    def __init__(self, plan: Plan, nb: Any, reporter: Reporter):
+    def __init__(self, plan: Plan, nb: Notebook, reporter: Reporter):
         assert plan.store is not None and isinstance(plan.targets.notebook, S3Uri)  # noqa: S101
         assert isinstance(plan.local.notebook, Path)  # noqa: S101
         self.store = plan.store
@@ -153,13 +154,13 @@ class Checkpointer(CellHooks):
         self.uploads = 0
         self._busy = threading.Lock()
 
-    def cell_started(self, index: int, cell: Any) -> None:
+    def cell_started(self, index: int, cell: Cell) -> None:
         self.maybe()
 
     def cell_output(self, index: int, msg: dict[str, Any]) -> None:
         self.maybe()
 
-    def cell_finished(self, index: int, cell: Any, status: str, seconds: float) -> None:
+    def cell_finished(self, index: int, cell: Cell, status: str, seconds: float) -> None:
         self.maybe()
 
     def maybe(self) -> None:
