@@ -1,6 +1,26 @@
-"""``python -m nbrunner``: the same as the ``nbrunner`` command."""
+"""``python -m nbrunner``, the ``nbrunner`` console script and the spark-submit launcher: the process's entry.
 
-from nbrunner.cli import main
+Signals are stops from its first line (:func:`~nbrunner.run.signals.stop_early`), before the command line's
+modules are imported; then :func:`nbrunner.cli.main` turns every outcome into one exit status.
+"""
+
+import sys
+
+from nbrunner.run.signals import StopSignal, stop_early
+
+
+def console() -> None:
+    stop_early()
+    try:
+        from nbrunner.cli import main
+    except StopSignal as stop:  # while the command line's modules were being imported
+        from nbrunner.errors import exit_code_of, stopped_by
+
+        error = stopped_by(stop.signum)
+        sys.stderr.write(f"nbrunner: error: {error}\n")
+        sys.exit(exit_code_of(error))
+    main()
+
 
 if __name__ == "__main__":
-    main()
+    console()

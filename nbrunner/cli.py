@@ -269,10 +269,15 @@ def _refused(error: NbrunnerError, args: Sequence[str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """The console script. Turns every outcome into one exit status, in this one place."""
-    _standard_streams_open()
+    """The console script. Turns every outcome into one exit status, in this one place. With ``argv`` None it is
+    this process's own command: signals are stops from here on, and ignored once the outcome is printed."""
+    from nbrunner.run.signals import StopGuard, StopSignal, settle_exit, stop_early
+
     args = list(argv) if argv is not None else sys.argv[1:]
     try:
+        if argv is None:
+            stop_early()  # the console entry (nbrunner.__main__) did it already, before importing this module
+        _standard_streams_open()
         code: int = cli.main(args=args, prog_name="nbrunner", standalone_mode=False)
     except click.exceptions.Exit as e:
         code = e.exit_code
@@ -287,6 +292,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt as e:
         click.echo("nbrunner: interrupted", err=True)
         code = exit_code_of(e)
+    except StopSignal as stop:  # before any run started, or between two notebooks of a chain
+        error = StopGuard.error(stop)
+        _refused(error, args)
+        code = exit_code_of(error)
     except BrokenPipeError:
         code = ExitCode.INTERNAL
     except Exception as e:
@@ -295,4 +304,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         traceback.print_exc()
         click.echo("nbrunner: internal error (a bug in nbrunner); please report it with the traceback above", err=True)
         code = exit_code_of(e)
+    if argv is None:
+        settle_exit()
     sys.exit(int(code or 0))

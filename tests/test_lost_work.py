@@ -120,3 +120,48 @@ def test_an_output_flood_loses_nothing_on_a_loaded_machine(tmp_path: Path) -> No
     bar = "".join(o.text for o in out.cells[1].outputs if o.output_type == "stream")
     assert bar.rstrip("\n").rsplit("\r", 1)[-1] == "5000"  # the final state of the bar arrived
     assert result.record["outputs_lost"] == [] and "never arrived" not in result.stderr
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.05, 0.1, 0.2, 0.4])
+def test_a_sigterm_at_any_moment_of_start_up_is_a_stop_whose_code_and_record_agree(
+    notebooks: Path, tmp_path: Path, delay: float
+) -> None:
+    """From nbrunner's first line on (imports, options, the plan, the kernel's start) a SIGTERM ends nbrunner as a
+    stop: exit 143 with one line, never a traceback of nbrunner's; a record printed says 143 too. Before its first
+    line (the interpreter still starting) the signal's default kills it, and nothing at all was done."""
+    out = tmp_path / "out" / "slow.ipynb"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbrunner", "run", str(notebooks / "slow.ipynb"), "-o", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(delay)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    if proc.returncode == -signal.SIGTERM:
+        assert stdout == stderr == "" and not out.parent.exists()
+        return
+    assert proc.returncode == 143, stderr
+    own = "\n".join(line for line in stderr.splitlines() if not line.startswith("[kernel]"))  # the kernel's own
+    assert "Traceback" not in own and "stopped by SIGTERM" in own, stderr
+    if stdout.strip():  # the signal came once nbrunner could say so
+        assert Result(proc.returncode, stdout, stderr).record["exit_code"] == 143
+
+
+def test_a_sighup_the_caller_ignores_stays_ignored(notebooks: Path, tmp_path: Path) -> None:
+    """Under ``nohup`` a hang-up must not stop the run."""
+    out = tmp_path / "out" / "slow.ipynb"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbrunner", "run", str(notebooks / "slow.ipynb"), "-p", "seconds=3", "-o", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # noqa: PLW1509 - what nohup does
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # the slow cell runs
+        seen.append(line)
+        if "cell 2/" in line:
+            break
+    proc.send_signal(signal.SIGHUP)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, "".join(seen) + stderr
+    assert "woke up\n" in "".join(o.get("text", "") for o in read_nb(out).cells[3].outputs)

@@ -4,7 +4,7 @@ This folder holds nothing else, so it shadows no module when Python puts it firs
 It creates no SparkContext: the notebook's kernel attaches to the driver JVM.
 """
 
-from nbrunner.cli import main
+from nbrunner.__main__ import console
 
 if __name__ == "__main__":
-    main()
+    console()

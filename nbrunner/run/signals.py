@@ -31,6 +31,28 @@ class StopSignal(BaseException):  # noqa: N818 - a control-flow signal like Keyb
         self.signum = signum
 
 
+def stop_early() -> None:
+    """The process's first step (the console script, ``python -m nbrunner``, the spark-submit launcher): until a
+    :class:`StopGuard` takes over, SIGTERM and SIGHUP end nbrunner at once as a stop (exit 143 / 129; nothing has
+    started), as SIGINT does (KeyboardInterrupt, 130). A signal the caller ignores (``nohup``) stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _stop_now)
+
+
+def settle_exit() -> None:
+    """The outcome is decided and printed: a signal now would only make the exit status disagree with the record."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+
+
+def _stop_now(signum: int, frame: FrameType | None) -> None:
+    raise StopSignal(signum)
+
+
 class StopGuard:
     """Install with ``with StopGuard() as guard``; move through phases with :meth:`running`, :meth:`finishing` and
     :meth:`storing`. Outside the main thread (an API call from a worker thread) no handler is installed."""
@@ -53,7 +75,8 @@ class StopGuard:
     def __enter__(self) -> StopGuard:
         if threading.current_thread() is threading.main_thread():
             for signum in SIGNALS:
-                self._previous[signum] = signal.signal(signum, self._handle)
+                if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup's SIGHUP stays ignored
+                    self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
