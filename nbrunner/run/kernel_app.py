@@ -4,7 +4,8 @@ ipykernel's IOPub socket is a ZeroMQ XPUB with the default high-water mark (1,00
 faster than the reader takes loses messages past it, silently (a flood of 100,000 flushed lines kept 74%). Here
 the socket is made to wait instead of drop (``XPUB_NODROP``), with :data:`IOPUB_HWM` messages queued on each side
 (set before it is bound; nbrunner's client uses the same): a full queue makes the kernel's IOPub thread, and so the
-cell's own prints, wait for the reader. Nothing is dropped and the backlog's memory stays bounded.
+cell's own prints, wait for the reader. Nothing is dropped and the backlog's memory stays bounded. Its stdout and
+stderr send a message every few megabytes (:mod:`nbrunner.run.kernel_streams`), so no message is huge.
 
     python -m nbrunner.run.kernel_app -f CONNECTION_FILE    # as ipykernel_launcher, which this replaces
 """
@@ -27,6 +28,9 @@ def main() -> None:
     from ipykernel.kernelapp import IPKernelApp
 
     class KernelApp(IPKernelApp):
+        # stdout/stderr send a message every few megabytes, not only every 0.2 s (nbrunner.run.kernel_streams)
+        outstream_class = "nbrunner.run.kernel_streams.BoundedOutStream"
+
         def init_iopub(self, context: Any) -> None:
             context.setsockopt(zmq.SNDHWM, IOPUB_HWM)  # for the sockets init_iopub makes: the XPUB and its pipe
             try:
