@@ -62,3 +62,36 @@ def test_odd_metadata_still_renders() -> None:
     nb.metadata["title"] = {"not": "a string"}
     html = render.Renderer().render(nb, title="odd.ipynb")
     assert "kept" in html
+
+
+def test_the_page_has_the_accessibility_attributes_nbconverts_own_exporter_adds() -> None:
+    """nbrunner skips nbconvert's BeautifulSoup pass; the page still has what that pass adds, element for element."""
+    import base64
+
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+
+    png = base64.b64encode(bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489")).decode()
+    cells = [
+        v4.new_markdown_cell("# title\n\n<img src='x.png'> and <img alt='given' src='y.png'>"),
+        v4.new_code_cell("1", outputs=[v4.new_output("execute_result", data={"text/plain": "1"}, execution_count=1)]),
+        v4.new_code_cell(
+            "show()",
+            outputs=[
+                v4.new_output("display_data", data={"image/png": png}),
+                v4.new_output("display_data", data={"text/html": "<b>html</b><img src=z>"}),
+                v4.new_output("stream", text="out\n"),
+            ],
+        ),  # fmt: skip
+    ]
+    nb = v4.new_notebook(cells=cells, metadata={"language_info": {"name": "python"}})
+    ours = BeautifulSoup(render.Renderer().render(nb, title="t"), features="html.parser")
+    theirs_html, _ = HTMLExporter(
+        template_name="nbrunner", extra_template_basedirs=[str(render.TEMPLATES)]
+    ).from_notebook_node(nb)
+    theirs = BeautifulSoup(theirs_html, features="html.parser")
+    for selector in ("img:not([alt])", "img[alt]", "[tabindex='0']", ".jp-Notebook div.jp-Cell-inputWrapper",
+                     ".jp-Notebook div.jp-OutputArea-output"):  # fmt: skip
+        assert len(ours.select(selector)) == len(theirs.select(selector)), selector
+    assert not ours.select("img:not([alt])") and len(ours.select("[tabindex='0']")) == 3 + 4
+    assert [img["alt"] for img in ours.select("img")] == [img["alt"] for img in theirs.select("img")]

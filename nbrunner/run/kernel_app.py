@@ -5,7 +5,8 @@ faster than the reader takes loses messages past it, silently (a flood of 100,00
 the socket is made to wait instead of drop (``XPUB_NODROP``), with :data:`IOPUB_HWM` messages queued on each side
 (set before it is bound; nbrunner's client uses the same): a full queue makes the kernel's IOPub thread, and so the
 cell's own prints, wait for the reader. Nothing is dropped and the backlog's memory stays bounded. Its stdout and
-stderr send a message every few megabytes (:mod:`nbrunner.run.kernel_streams`), so no message is huge.
+stderr send a message every few megabytes (:mod:`nbrunner.run.kernel_streams`), so no message is huge. It starts
+without ipykernel's debugger (no debugpy import: nothing attaches to an unattended run).
 
     python -m nbrunner.run.kernel_app -f CONNECTION_FILE    # as ipykernel_launcher, which this replaces
 """
@@ -27,6 +28,10 @@ def main() -> None:
     import zmq
     from ipykernel.kernelapp import IPKernelApp
 
+    # no debugpy: an unattended run has no debugger client, and importing it is a sixth of the kernel's start-up CPU;
+    # ipykernel then starts without its debugger, and the notebook can still import debugpy itself (see init_kernel)
+    sys.modules.setdefault("debugpy", None)  # type: ignore[assignment]
+
     class KernelApp(IPKernelApp):
         # stdout/stderr send a message every few megabytes, not only every 0.2 s (nbrunner.run.kernel_streams)
         outstream_class = "nbrunner.run.kernel_streams.BoundedOutStream"
@@ -39,6 +44,11 @@ def main() -> None:
                 context.sockopts.pop(zmq.SNDHWM, None)
             # full: the IOPub thread's send waits (and so, in turn, does the cell's print) instead of dropping
             self.iopub_thread.socket.setsockopt(zmq.XPUB_NODROP, 1)
+
+        def init_kernel(self) -> None:
+            super().init_kernel()  # type: ignore[no-untyped-call]
+            if sys.modules.get("debugpy", False) is None:
+                del sys.modules["debugpy"]  # the kernel has decided; a notebook's own import works as usual
 
     KernelApp.launch_instance()
 
