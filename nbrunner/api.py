@@ -136,8 +136,8 @@ def inspect_notebook(input: str | os.PathLike[str], *, storage: StorageOptions |
     """The parameters a notebook declares (name, type, default, help) and its kernel, without running it."""
     from nbrunner.notebook import document
     from nbrunner.plan import inputs, location
-    from nbrunner.plan.build import LazyStore
     from nbrunner.run.kernel import notebook_language
+    from nbrunner.storage.s3 import LazyStore
 
     name = os.fspath(input)
     where = location.parse(name, what="notebook")

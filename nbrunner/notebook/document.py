@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -13,6 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 from nbrunner.errors import UsageError
 from nbrunner.notebook.node import Cell, Notebook
 from nbrunner.status import Status
+from nbrunner.storage.files import write_atomic
 
 if TYPE_CHECKING:
     from nbrunner.params import Declaration
@@ -189,42 +188,6 @@ def add_banner(nb: Notebook, text: str) -> None:
 
     cell = nbformat.v4.new_markdown_cell(source=text, metadata={"tags": [BANNER_TAG]})
     nb.cells.insert(0, cell)
-
-
-def write_atomic(path: Path, text: str | Callable[[IO[str]], None], *, errors: str = "backslashreplace") -> None:
-    """Write ``text`` (or what the callable writes) to ``path`` so that a reader sees the old file or the whole
-    new one, never half: a temporary file beside it, flushed to disk, then renamed over it.
-
-    Text that is not valid Unicode (a lone surrogate a kernel sent) is written as its ``\\udXXXX`` escape, which
-    JSON reads back as it was: the file is always complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, _file_mode(path))  # mkstemp makes 0600; a result file is as readable as any other
-        with os.fdopen(fd, "w", encoding="utf-8", errors=errors) as handle:
-            if isinstance(text, str):
-                handle.write(text)
-            else:
-                text(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _file_mode(path: Path) -> int:
-    """The mode of the file being replaced, else what open() would give under the current umask."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 _JSON = {"indent": 1, "sort_keys": True, "ensure_ascii": False, "separators": (",", ": ")}

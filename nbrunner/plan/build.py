@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nbrunner import params, values
-from nbrunner.config import RunConfig, StorageOptions
+from nbrunner.config import RunConfig
 from nbrunner.errors import UsageError
 from nbrunner.notebook import document
 from nbrunner.plan import inputs, location
@@ -26,20 +26,7 @@ from nbrunner.run.kernel import KernelChoice, kernel_choice
 from nbrunner.run.report import Reporter
 from nbrunner.secret_values import SHOWN, Redactor, Secret, SecretRef
 from nbrunner.spark.connect import WITHHELD, Remote, Session, remote_of
-from nbrunner.storage.s3 import S3Store
-
-
-class LazyStore:
-    """The run's one S3 store, built on first use (a run without s3:// never imports boto3)."""
-
-    def __init__(self, options: StorageOptions):
-        self.options = options
-        self.store: S3Store | None = None
-
-    def __call__(self) -> S3Store:
-        if self.store is None:
-            self.store = S3Store.connect(self.options)
-        return self.store
+from nbrunner.storage.s3 import LazyStore, S3Store
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ def configs_from_file(config: RunConfig, name: str) -> list[RunConfig]:
     ``--secret``; an entry without ``output`` uses ``-o``. UsageError (exit 2) for anything else."""
     from nbrunner import values
     from nbrunner.plan import inputs, location
-    from nbrunner.plan.build import LazyStore
+    from nbrunner.storage.s3 import LazyStore
 
     what = f"--chain-file {name}"
     where = location.parse(name, what="chain file")

@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from nbrunner.errors import CellFailed, GatewayError, KernelDied, NbrunnerError, RunTimeout, error_line
 from nbrunner.notebook.node import Cell, Notebook
+from nbrunner.run.record import utc_now
 from nbrunner.secret_values import Redactor
 from nbrunner.status import Status
 
@@ -26,10 +26,6 @@ SUCCESS_EXITS = ("", "0", "None", "False")
 #: tail of output floods); a loss past this is said, never silent
 IOPUB_DRAIN = 300
 _IOPUB_GAVE_UP = "Timeout waiting for IOPub output"
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class CellHooks:

@@ -30,7 +30,7 @@ def main() -> None:
 
     # no debugpy: an unattended run has no debugger client, and importing it is a sixth of the kernel's start-up CPU;
     # ipykernel then starts without its debugger, and the notebook can still import debugpy itself (see init_kernel)
-    sys.modules.setdefault("debugpy", None)  # type: ignore[assignment]
+    sys.modules.setdefault("debugpy", None)  # type: ignore[arg-type]
 
     class KernelApp(IPKernelApp):
         # stdout/stderr send a message every few megabytes, not only every 0.2 s (nbrunner.run.kernel_streams)

@@ -17,10 +17,10 @@ from nbrunner.notebook.node import Notebook
 from nbrunner.plan import location
 from nbrunner.plan.build import Plan, plan_runs
 from nbrunner.plan.resume import Resume
-from nbrunner.run.execute import IOPUB_DRAIN, CellHooks, Progress, Settings, execute, finish_cell, utc_now
+from nbrunner.run.execute import IOPUB_DRAIN, CellHooks, Progress, Settings, execute, finish_cell
 from nbrunner.run.kernel import Kernel
 from nbrunner.run.progress import OutputLog, ProgressLines
-from nbrunner.run.record import RunRecord, banner, count_cells, outcome, redact_record, versions
+from nbrunner.run.record import RunRecord, banner, count_cells, outcome, redact_record, utc_now, versions
 from nbrunner.run.report import Reporter
 from nbrunner.run.scraps import MAX_OUTPUTS, Scraps, scheduler_context
 from nbrunner.run.signals import StopGuard, StopSignal

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
 from typing import Any
 
 from nbrunner import __version__
@@ -11,6 +12,11 @@ from nbrunner.errors import CellFailed, NbrunnerError, RunTimeout, exit_code_of,
 from nbrunner.notebook.node import Notebook
 from nbrunner.secret_values import Redactor
 from nbrunner.status import PAPERMILL, Status
+
+
+def utc_now() -> str:
+    """Now, as the record and the cells' metadata write times (ISO 8601, UTC, milliseconds)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def first_line(source: str, width: int = 80) -> str:

@@ -23,6 +23,7 @@ from nbrunner.run.execute import CellHooks
 from nbrunner.run.kernel import SAME_INTERPRETER, KernelChoice
 from nbrunner.run.record import first_line
 from nbrunner.run.signals import StopGuard
+from nbrunner.spark.versions import check_kernel_pyspark
 
 
 def attach(environ: Mapping[str, str], kernel: KernelChoice) -> tuple[gateway.Driver, dict[str, str]] | None:
@@ -42,7 +43,7 @@ def attach(environ: Mapping[str, str], kernel: KernelChoice) -> tuple[gateway.Dr
     driver = gateway.Driver(environ)
     driver.connect()
     try:
-        gateway.check_kernel_pyspark(driver, kernel.spec, {**environ, **env}, same_interpreter=same)
+        check_kernel_pyspark(driver, kernel.spec, {**environ, **env}, same_interpreter=same)
     except BaseException:
         driver.close()
         raise

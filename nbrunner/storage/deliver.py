@@ -87,7 +87,7 @@ class OutputsFile:
             location.check_writable(self.where)
 
     def write(self, outputs: Mapping[str, Any]) -> None:
-        from nbrunner.notebook.document import write_atomic
+        from nbrunner.storage.files import write_atomic
 
         text = json.dumps(outputs, ensure_ascii=False, indent=2) + "\n"
         if isinstance(self.where, Path):

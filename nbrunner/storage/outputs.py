@@ -27,6 +27,7 @@ from nbrunner.run.record import RunRecord, papermill_cell, papermill_notebook
 from nbrunner.run.report import Reporter
 from nbrunner.run.signals import StopGuard, StopSignal
 from nbrunner.status import Status
+from nbrunner.storage.files import write_atomic
 from nbrunner.storage.s3 import S3Store
 
 
@@ -40,9 +41,9 @@ def write_local(local: Artifacts, nb: Notebook, html: str | None, record: RunRec
             cell.metadata["papermill"] = papermill_cell(cell.metadata["nbrunner"])
     document.write(local.notebook, nb)
     if html is not None:
-        document.write_atomic(local.html, html, errors="xmlcharrefreplace")
+        write_atomic(local.html, html, errors="xmlcharrefreplace")
     text = json.dumps(record.as_json(), indent=2, ensure_ascii=False) + "\n"
-    document.write_atomic(local.record, text)
+    write_atomic(local.record, text)
 
 
 def rescue_places(plan: Plan) -> list[Artifacts]:

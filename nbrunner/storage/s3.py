@@ -228,3 +228,16 @@ class S3Store:
             ) from e
         except Exception as e:
             raise StorageError(self.explain(e, uri, "store")) from e
+
+
+class LazyStore:
+    """The run's one S3 store, built on first use (a run without s3:// never imports boto3)."""
+
+    def __init__(self, options: StorageOptions):
+        self.options = options
+        self.store: S3Store | None = None
+
+    def __call__(self) -> S3Store:
+        if self.store is None:
+            self.store = S3Store.connect(self.options)
+        return self.store

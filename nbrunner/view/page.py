@@ -109,8 +109,8 @@ tr:not(.s-succeeded):not(.s-skipped):not(.s-prepared) td:nth-child(4) {{ color: 
 
 def store(where: str, text: str, storage: StorageOptions) -> None:
     """The page to a local file (atomically) or an s3:// object; UsageError / StorageError when it cannot be."""
-    from nbrunner.notebook.document import write_atomic
     from nbrunner.plan import location
+    from nbrunner.storage.files import write_atomic
 
     target = location.parse(where, what="--html")
     if isinstance(target, Path):

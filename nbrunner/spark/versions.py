@@ -1,0 +1,91 @@
+"""Which Spark meets which pyspark: the driver JVM's version against the kernel's pyspark (major.minor must
+agree: the Py4J surface changes between minor releases), found without importing pyspark where it can be, and
+the defaults each version's SparkContext sets."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nbrunner.errors import GatewayError
+
+if TYPE_CHECKING:
+    from nbrunner.gateway import Driver
+
+#: what pyspark's SparkContext sets on the conf when missing, by Spark major version (DEFAULT_CONFIGS of
+#: pyspark.core.context in 4.x, of pyspark.context in 3.5; a test checks the installed pyspark's)
+PYSPARK_DEFAULT_CONFIGS = {
+    3: {"spark.serializer.objectStreamReset": "100", "spark.rdd.compress": "True"},
+    4: {"spark.serializer.objectStreamReset": "100", "spark.sql.artifact.isolation.enabled": "false"},
+}
+
+
+def pyspark_default_configs(spark_version: str) -> dict[str, str]:
+    major = int(spark_version.split(".")[0])
+    return PYSPARK_DEFAULT_CONFIGS.get(major, PYSPARK_DEFAULT_CONFIGS[max(PYSPARK_DEFAULT_CONFIGS)])
+
+
+def same_version(a: str, b: str) -> bool:
+    """Spark and pyspark must agree on major.minor: the Py4J surface changes between minor releases."""
+    return a.split(".")[:2] == b.split(".")[:2]
+
+
+_VERSION = re.compile(r"""__version__[^=]*=\s*["']([^"']+)["']""")
+
+
+def pyspark_version_here() -> tuple[str, str] | None:
+    """(version, location) of the pyspark this interpreter would import, found without importing it."""
+    spec = importlib.util.find_spec("pyspark")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = list(spec.submodule_search_locations)[0]
+    path = os.path.join(folder, "version.py")
+    loader = spec.loader
+    try:
+        get_data = getattr(loader, "get_data", None)
+        raw = get_data(path) if get_data is not None else Path(path).read_bytes()
+    except OSError:
+        return None
+    found = _VERSION.search(raw.decode("utf-8", errors="replace"))
+    return (found.group(1), folder) if found else None
+
+
+def pyspark_version_of(argv0: str, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """(version, location) of the pyspark another interpreter imports, asked in a subprocess."""
+    code = "import json, os, pyspark; print(json.dumps([pyspark.__version__, os.path.dirname(pyspark.__file__)]))"
+    try:
+        done = subprocess.run(  # noqa: S603 - the kernelspec's own interpreter
+            [argv0, "-c", code], env=dict(env), capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    version, where = json.loads(done.stdout.strip().splitlines()[-1])
+    return str(version), str(where)
+
+
+def check_kernel_pyspark(driver: Driver, kernel_spec: Any, env: Mapping[str, str], *, same_interpreter: bool) -> str:
+    """The kernel's pyspark must match the JVM's Spark (major.minor); GatewayError says which versions met."""
+    found = pyspark_version_here() if same_interpreter else None
+    if not same_interpreter:
+        argv0 = (kernel_spec.argv or [""])[0]
+        found = pyspark_version_of(argv0, env) if "python" in Path(argv0).name else None
+    if found is None:
+        raise GatewayError(
+            f"the kernel's Python cannot import pyspark, but the driver runs Spark {driver.spark_version}; "
+            f"install pyspark=={driver.spark_version} for it"
+        )
+    version, where = found
+    if not same_version(version, driver.spark_version):
+        raise GatewayError(
+            f"version mismatch: the kernel's pyspark is {version} (from {where}) but the driver JVM runs "
+            f"Spark {driver.spark_version}; install pyspark=={driver.spark_version} or fix PYTHONPATH/--py-files"
+        )
+    return version
