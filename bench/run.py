@@ -229,10 +229,11 @@ def bench_one_cell(repeat: int, report: list[str], size_mb: int = 300) -> None:
                f"{verdict(peak <= 600)}; papermill: 676 MB for 200 MB in section 3)", ""]  # fmt: skip
 
 
-def paired(a: Contender, b: Contender) -> float:
-    """Median of the run-by-run differences a - b: interleaved runs share the machine's moment, so this cancels its
-    slower and faster minutes."""
-    return statistics.median(x.seconds - y.seconds for x, y in zip(a.samples, b.samples, strict=True))
+def paired(a: Contender, b: Contender, what: str = "seconds") -> float:
+    """Median of the run-by-run differences a - b (of wall ``seconds`` or ``cpu_s``): interleaved runs share the
+    machine's moment, so this cancels its slower and faster minutes."""
+    pairs = zip(a.samples, b.samples, strict=True)
+    return statistics.median(getattr(x, what) - getattr(y, what) for x, y in pairs)
 
 
 def bench_spark(repeat: int, chain_repeat: int, report: list[str]) -> None:
@@ -272,6 +273,9 @@ def bench_spark(repeat: int, chain_repeat: int, report: list[str]) -> None:
         f"{paired(nbr, plain):+.2f} s; papermill - plain = {median(pm) - median(plain):+.2f} s; "
         f"with the SparkContext created by the kernel once it is up (`--no-spark-early-context`): "
         f"{median(late) - median(plain):+.2f} s",
+        f"- CPU, median of the run-by-run differences: nbrunner - plain = **{paired(nbr, plain, 'cpu_s'):+.2f} CPU-s** "
+        f"(target <= +0.5: {verdict(paired(nbr, plain, 'cpu_s') <= 0.5)}); wall: {paired(nbr, plain):+.2f} s (target "
+        f"<= 0: {verdict(paired(nbr, plain) <= 0)}); papermill - plain = {paired(pm, plain, 'cpu_s'):+.2f} CPU-s",
         "",
     ]
     bench_chain(chain_repeat, report, submit, launcher, env)
