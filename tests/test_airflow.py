@@ -47,6 +47,15 @@ def dag_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"states": states, "xcoms": xcoms, "out": out, "log": test.stdout + test.stderr}
 
 
+def test_the_notebook_link_opens_each_runs_html_failures_included(dag_run: dict[str, Any]) -> None:
+    """Airflow 3 computes an operator's extra links when the task ends and keeps them as XComs the UI reads."""
+    xcoms, out = dag_run["xcoms"], dag_run["out"]
+    for task_id, html in [("succeeds", out / "2026-11-20" / "ok.html"), ("fails", out / "fails.html"),
+                          ("times_out", out / "slow.html")]:  # fmt: skip
+        link = xcoms[(task_id, "_link_NotebookLink")]
+        assert link == html.as_uri() and html.exists(), (task_id, link)
+
+
 def record_of(found: Any) -> dict[str, Any]:
     return found if isinstance(found, dict) else json.loads(found)
 
@@ -67,4 +76,5 @@ def test_the_operators_cases_end_as_airflow_should(dag_run: dict[str, Any]) -> N
     spark = record_of(xcoms[("spark", "return_value")])
     assert spark["spark"]["application_name"] == "chain_a" and spark["spark"]["master"].startswith("local")
     assert record_of(xcoms[("task_succeeds", "return_value")])["status"] == "succeeded"
+    assert ("task_succeeds", "run_id") not in xcoms  # one XCom, the record, not one per key
     assert record_of(xcoms[("task_skips", "nbrunner_record")])["status"] == "skipped"

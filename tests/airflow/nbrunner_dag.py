@@ -29,11 +29,11 @@ with DAG("nbrunner_cases", start_date=datetime(2026, 11, 1), schedule=None, catc
                      conf={"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
                            "spark.ui.showConsoleProgress": "false"})  # fmt: skip
 
-    @task(task_id="task_skips")
+    @task(task_id="task_skips", multiple_outputs=False)
     def task_skips() -> dict[str, object]:
         return run_notebook_task(f"{NB}/skip.ipynb", f"{OUT}/task-skip.ipynb")
 
-    @task(task_id="task_succeeds")
+    @task(task_id="task_succeeds", multiple_outputs=False)  # a dict return would be split into one XCom a key
     def task_succeeds() -> dict[str, object]:
         return run_notebook_task(f"{NB}/ok.ipynb", f"{OUT}/task-ok.ipynb", {"greeting": "from a task"})
 
