@@ -36,15 +36,58 @@ def dag_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
            "NBRUNNER_TEST_OUT": str(out), "SPARK_LOCAL_IP": "127.0.0.1",
            "PATH": f"{AIRFLOW.parent}:{os.environ['PATH']}"}  # fmt: skip
     env.pop("VIRTUAL_ENV", None)
+    readme_dag(home / "dags" / "readme_recipes.py", notebooks, out)
+    env["AIRFLOW_CONN_DB"] = json.dumps({"conn_type": "generic", "password": DB_PASSWORD})
     subprocess.run([str(AIRFLOW), "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     test = subprocess.run([str(AIRFLOW), "dags", "test", "nbrunner_cases", "2026-11-20"], env=env,
                           capture_output=True, text=True, timeout=900)  # fmt: skip
+    readme = subprocess.run([str(AIRFLOW), "dags", "test", "readme_recipes", "2026-11-20"], env=env,
+                            capture_output=True, text=True, timeout=900)  # fmt: skip
     with sqlite3.connect(home / "airflow.db") as db:
         states = dict(db.execute("select task_id, state from task_instance").fetchall())
         xcoms: dict[tuple[str, str], Any] = {}
         for task_id, key, value in db.execute("select task_id, key, value from xcom").fetchall():
             xcoms[(task_id, key)] = json.loads(value) if isinstance(value, str | bytes) else value
-    return {"states": states, "xcoms": xcoms, "out": out, "log": test.stdout + test.stderr}
+    log = test.stdout + test.stderr + readme.stdout + readme.stderr
+    return {"states": states, "xcoms": xcoms, "out": out, "log": log}
+
+
+DB_PASSWORD = "db-password-from-a-connection"  # noqa: S105 - the test connection's
+
+
+def readme_dag(path: Path, notebooks: Path, out: Path) -> None:
+    """A DAG made of the README's BashOperator recipe as written, only its paths pointed at this test's folders
+    (and a notebook declaring what the recipe passes)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nb.cells = [nbformat.v4.new_code_cell('date = ""\npassword = ""', metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("assert len(password) > 5\nprint('report for', date)")]  # fmt: skip
+    nbformat.write(nb, notebooks / "daily_report.ipynb")
+    readme = (ROOT / "README.md").read_text()
+    recipe = next(block for block in readme.split("```python\n")[1:] if "BashOperator(" in block).split("```")[0]
+    recipe = recipe.replace("/opt/nb/daily_report.ipynb", str(notebooks / "daily_report.ipynb"))
+    recipe = recipe.replace("s3://reports/", f"{out}/readme/")
+    assert str(notebooks) in recipe and str(out) in recipe, "the README's recipe changed: update this test"
+    body = "\n".join("    " + line if line else line for line in recipe.splitlines())
+    path.write_text(
+        "from datetime import datetime\n\ntry:\n    from airflow.sdk import DAG\nexcept ImportError:\n"
+        "    from airflow import DAG\n\nwith DAG('readme_recipes', start_date=datetime(2026, 11, 1), "
+        "schedule=None, catchup=False):\n" + body + "\n"
+    )
+
+
+def test_the_readmes_bashoperator_recipe_works_as_written(dag_run: dict[str, Any]) -> None:
+    assert dag_run["states"].get("daily_report") == "success", dag_run["log"][-5000:]
+    found = dag_run["xcoms"][("daily_report", "return_value")]
+    assert isinstance(found, dict), found  # output_processor=json.loads made the record's line a dict
+    record = record_of(found)
+    assert record["status"] == "succeeded" and record["parameters"]["date"] == "2026-11-20"
+    assert record["secrets"] == {"password": "env:DB_PASSWORD"} and record["parameters"]["password"] == "[secret]"
+    executed = read_nb(dag_run["out"] / "readme" / "daily_report" / "2026-11-20.ipynb")
+    assert "report for 2026-11-20" in str(executed.cells[-1].outputs)
+    assert DB_PASSWORD not in json.dumps(record) and DB_PASSWORD not in dag_run["log"]
 
 
 def test_the_notebook_link_opens_each_runs_html_failures_included(dag_run: dict[str, Any]) -> None:
@@ -62,8 +105,9 @@ def record_of(found: Any) -> dict[str, Any]:
 
 def test_the_operators_cases_end_as_airflow_should(dag_run: dict[str, Any]) -> None:
     states, xcoms, out = dag_run["states"], dag_run["xcoms"], dag_run["out"]
-    expected = {"succeeds": "success", "fails": "failed", "skips": "skipped", "times_out": "failed",
-                "spark": "success", "task_skips": "skipped", "task_succeeds": "success"}  # fmt: skip
+    expected = {"daily_report": "success", "succeeds": "success", "fails": "failed", "skips": "skipped",
+                "times_out": "failed", "spark": "success", "task_skips": "skipped",
+                "task_succeeds": "success"}  # fmt: skip
     assert states == expected, dag_run["log"][-5000:]
     done = record_of(xcoms[("succeeds", "return_value")])
     assert done["status"] == "succeeded" and done["parameters"] == {"greeting": "hi 2026-11-20"}  # templated

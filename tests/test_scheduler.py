@@ -148,3 +148,48 @@ def test_resume_refuses_a_changed_notebook_or_a_run_that_succeeded(notebooks: Pa
     ok = run_cli("run", str(notebooks / "ok.ipynb"))
     done = run_cli("run", str(notebooks / "ok.ipynb"), "--resume", ok.record["record"])
     assert done.code == 2 and "there is nothing to resume" in done.stderr
+
+
+def _readme_line(start: str) -> str:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    return next(line for line in readme.splitlines() if line.startswith(start))
+
+
+def _report_notebook(folder: Path) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nb.cells = [nbformat.v4.new_code_cell('date = ""', metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import nbrunner\nnbrunner.output('day', date)")]  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / "daily_report.ipynb")
+    return folder / "daily_report.ipynb"
+
+
+def test_the_readmes_dolphinscheduler_and_cron_lines_work_as_written(tmp_path: Path) -> None:
+    """The README's lines run by a shell as the scheduler runs them: DolphinScheduler substitutes its built-ins,
+    cron turns ``\\%`` into ``%`` and gives ``PATH=/usr/bin:/bin``. Only the paths are this test's."""
+    import subprocess
+    import sys
+
+    nb = _report_notebook(tmp_path / "nb")
+    binary = str(Path(sys.executable).parent / "nbrunner")
+    dolphin = _readme_line("nbrunner run /opt/nb/daily_report.ipynb -p date=${system.biz.date} --print-set-value")
+    dolphin = dolphin.replace("${system.biz.date}", "2026-11-20").replace("/opt/nb/daily_report.ipynb", str(nb))
+    dolphin = dolphin.replace("s3://reports/", f"{tmp_path}/reports/")
+    done = subprocess.run(["bash", "-c", dolphin], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL, env={"PATH": f"{Path(binary).parent}:/usr/bin:/bin"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "${setValue(day=2026-11-20)}" in done.stdout.splitlines()
+    assert (tmp_path / "reports" / "daily_report" / "2026-11-20.ipynb").exists()
+
+    cron = _readme_line("0 2 * * * ").split(" ", 5)[5].replace("\\%", "%")
+    cron = cron.replace("/opt/nbrunner/.venv/bin/nbrunner", binary).replace("/opt/nb ", f"{nb.parent} ")
+    cron = cron.replace("/var/log/nb.log", str(tmp_path / "nb.log"))
+    done = subprocess.run(["sh", "-c", f"alert() {{ echo alerted $1 > {tmp_path}/alert; }}; {cron}"], cwd="/",
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})  # fmt: skip
+    assert done.returncode == 0 and not (tmp_path / "alert").exists(), (tmp_path / "nb.log").read_text()
+    record = json.loads((tmp_path / "nb.log").read_text().splitlines()[-1])
+    assert record["status"] == "succeeded" and len(record["parameters"]["date"]) == 10  # $(date -u +%F)
