@@ -159,6 +159,8 @@ def test_a_chain_shares_one_session_and_a_notebook_that_stops_it_hands_the_next_
     assert runs[2]["spark"].get("session_stopped_by_notebook") is True
     assert "rows 4\n" in texts(read_nb(tmp_path / "out" / "reader.ipynb"))
     assert "after 3\n" in texts(read_nb(tmp_path / "out" / "after.ipynb"))
+    written = sorted((tmp_path / "out").iterdir())
+    assert len(written) == 12 and server.token not in every_byte(*written, result=result)  # 4 x ipynb, html, record
 
 
 def test_the_python_api_runs_on_the_server(server: Server, tmp_path: Path) -> None:
