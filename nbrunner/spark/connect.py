@@ -157,8 +157,6 @@ class Session:
         """The server answers on this session: its facts. GatewayError (exit 7) naming what failed."""
         try:
             return self.facts(strict=True)
-        except GatewayError:
-            raise
         except Exception as e:
             raise GatewayError(self.explain(e)) from None
 
@@ -212,20 +210,9 @@ class Session:
         except Exception as e:
             if strict:
                 raise
+            self.stopped = "SESSION_CLOSED" in str(e)  # the notebook called spark.stop(): the id is closed for good
             found["error"] = self._clean(error_line(f"{type(e).__name__}: {e}"))
         return found
-
-    def closed(self) -> bool:
-        """Whether the notebook stopped this session (``spark.stop()``): the server then answers SESSION_CLOSED."""
-        from pyspark.sql.connect import proto
-
-        try:
-            request = proto.AnalyzePlanRequest(spark_version=proto.AnalyzePlanRequest.SparkVersion(), **self._context())
-            self._call("AnalyzePlan", request)
-            return False
-        except Exception as e:
-            self.stopped = "SESSION_CLOSED" in str(e)
-            return self.stopped
 
     def operations(self) -> dict[str, str] | None:
         """Every operation the server knows of this session, id -> state (``succeeded``, ``running``, ...); None

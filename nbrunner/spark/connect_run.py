@@ -45,10 +45,11 @@ class ConnectRun(CellHooks):
     def cell_finished(self, index: int, cell: Cell, status: str, seconds: float) -> None:
         self.record_operations(index, cell)
 
-    def record_operations(self, index: int, cell: Cell) -> None:
+    def record_operations(self, index: int, cell: Cell, found: dict[str, str] | None = None) -> None:
         """The operations the session gained since the last cell are this cell's (cells run one at a time, and
-        nbrunner's own calls are not operations): their ids and states into the cell's metadata."""
-        found = self.session.operations()
+        nbrunner's own calls are not operations): their ids and states (``found``, else asked now) into the cell's
+        metadata."""
+        found = self.session.operations() if found is None else found
         if not found:
             return
         for op in found:
@@ -70,9 +71,9 @@ class ConnectRun(CellHooks):
     def final_states(self, nb: Notebook, *, failed: bool) -> None:
         """Every cell's operations with their final states (a cell's end can see its last one still terminating),
         and the running cell's own when the run failed in it."""
+        found = self.session.operations()
         if failed and self.current is not None:
-            self.record_operations(self.current, nb.cells[self.current])
-        found = self.session.operations() if self.owner else None
+            self.record_operations(self.current, nb.cells[self.current], found)
         for op, index in self.owner.items():
             meta = nb.cells[index].metadata.get("nbrunner") if index < len(nb.cells) else None
             if found and op in found and meta is not None and op in meta.get("spark_operations", {}):
@@ -93,11 +94,12 @@ class ConnectRun(CellHooks):
             self.cancel_running_jobs()
             self.settle()
         self.final_states(nb, failed=failed)
-        if self.session.closed():  # the notebook called spark.stop(): keep the facts read at the start
+        now = self.session.facts()
+        if self.session.stopped:  # the notebook called spark.stop(): keep the facts read at the start
             facts = {**self.facts, "session_stopped_by_notebook": True}
             self.session.released = True  # nothing left to release
         else:
-            facts = {**self.facts, **self.session.facts()}
+            facts = {**self.facts, **now}
         if self.interrupted:
             facts["interrupted_operations"] = list(self.interrupted)
         return facts

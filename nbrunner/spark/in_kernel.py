@@ -1,6 +1,6 @@
 """Run inside the notebook's kernel under Spark Connect: define ``spark`` on nbrunner's session, label each cell.
 
-Called once, silently, before the first cell (:class:`nbrunner.spark.hooks.ConnectRun`). Imports nothing of
+Called once, silently, before the first cell (:class:`nbrunner.spark.connect_run.ConnectRun`). Imports nothing of
 nbrunner's but :mod:`nbrunner.inside`, so the kernel pays only for pyspark's Connect client.
 """
 
