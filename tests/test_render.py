@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 from nbformat import v4
 
@@ -95,3 +97,57 @@ def test_the_page_has_the_accessibility_attributes_nbconverts_own_exporter_adds(
         assert len(ours.select(selector)) == len(theirs.select(selector)), selector
     assert not ours.select("img:not([alt])") and len(ours.select("[tabindex='0']")) == 3 + 4
     assert [img["alt"] for img in ours.select("img")] == [img["alt"] for img in theirs.select("img")]
+
+
+def test_code_is_highlighted_as_nbconverts_own_filter_highlights_it() -> None:
+    """One lexer and formatter per language, and the IPython lexers from ipython_pygments_lexers: the same HTML as
+    nbconvert's ``_pygments_highlight`` for each language, a cell's magics_language, and an unknown language."""
+    import warnings
+
+    from nbconvert.filters.highlight import _pygments_highlight
+    from pygments.formatters import HtmlFormatter
+
+    from nbrunner.notebook.highlight import cached_highlighter
+
+    ours = cached_highlighter(None)
+    cases = [
+        ("x = f'{a!r}'  # hi\n%timeit x\n!ls", "ipython3", None),
+        ("print 'py2'\n%time 1", "ipython2", None),
+        ("def f(x):\n    return [x] * 2\n", "python", None),
+        ("%%bash\necho $HOME | tr a-z A-Z", "ipython3", {"magics_language": "bash"}),
+        ("SELECT 1 FROM t WHERE a = 'b'", "sql", None),
+        ("", "ipython3", None),
+        ("whatever {", "no-such-language", None),
+    ]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for source, language, metadata in cases:
+            formatter = HtmlFormatter(cssclass=f"highlight hl-{language}")
+            theirs = _pygments_highlight(source or " ", formatter, language, metadata)
+            assert ours(source, language, metadata) == theirs, (language, source)
+            assert ours(source, language, metadata) == theirs  # the kept lexer and formatter give the same again
+    assert any("no-such-language" in str(w.message) for w in caught)
+
+
+def test_a_run_imports_neither_ipython_nor_soupsieves_selector_parser(tmp_path: Path) -> None:
+    """What a run does not use is not loaded into the runner: IPython (its lexers come from their own package) and
+    soupsieve's CSS-selector parser (deferred); soupsieve still works once something uses it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, nbformat\n"
+        "from nbrunner.notebook.render import Renderer\n"
+        "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# t'), nbformat.v4.new_code_cell('1')])\n"
+        "nb.metadata['language_info'] = {'name': 'python', 'pygments_lexer': 'ipython3'}\n"
+        "html = Renderer().render(nb, title='t')\n"
+        "assert 'hl-ipython3' in html and '<h1' in html, html[:300]\n"
+        "print(sorted(m for m in sys.modules if m == 'IPython' or m.startswith('soupsieve.')))\n"
+        "from bs4 import BeautifulSoup\n"
+        "print(len(BeautifulSoup(html, 'html.parser').select('div.jp-Cell')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded, cells = done.stdout.splitlines()
+    assert loaded == "[]"
+    assert int(cells) == 2

@@ -20,6 +20,11 @@ MAX_OUTPUT = 256_000  # characters of one output kept in the HTML
 
 
 def exporter() -> Any:
+    from nbrunner.notebook.highlight import cached_highlighter
+    from nbrunner.notebook.loading import load_nbconvert
+    from nbrunner.notebook.template_cache import bytecode_cache
+
+    load_nbconvert()
     from nbconvert import HTMLExporter
     from nbconvert.exporters.templateexporter import TemplateExporter
     from nbconvert.filters.highlight import Highlight2HTML
@@ -53,6 +58,8 @@ def exporter() -> Any:
         # set once, before the templates are compiled: assigning ``filters`` later makes nbconvert build a new
         # template environment, compiling every template again (two thirds of rendering a small notebook)
         html.filters = {**html.filters, "highlight_code": highlighter}
+    # the compiled templates kept between runs (nbrunner.notebook.template_cache); set once the filters are
+    html.environment.bytecode_cache = bytecode_cache()
     return html
 
 
@@ -71,10 +78,9 @@ class Renderer:
     """Builds the exporter and compiles its templates on a thread, while the kernel starts and runs."""
 
     def __init__(self) -> None:
-        # imported here, on the calling thread: importing nbconvert on two threads at once can fail inside
-        # importlib (KeyError: 'nbconvert'), and the engine imports it too
-        import nbconvert.exporters  # noqa: F401
-        import nbconvert.preprocessors  # noqa: F401
+        from nbrunner.notebook.loading import load_nbconvert
+
+        load_nbconvert()  # here, on the calling thread, not on the warm-up thread (the engine imports it too)
 
         self._exporter: Any = None
         self._thread = threading.Thread(target=self._warm, name="nbrunner-html-warmup", daemon=True)
@@ -127,34 +133,6 @@ def plain(nb: Notebook) -> Any:
         for cell in nb.cells
     ]
     return nbformat.from_dict({**nb, "metadata": keep, "cells": cells})
-
-
-def cached_highlighter(parent: Any) -> Any:
-    """nbconvert's highlight_code filter, keeping one pygments HtmlFormatter per language; the notebook's language
-    is set on it (``pygments_lexer``) before each rendering.
-
-    nbconvert builds a new HtmlFormatter (and its whole stylesheet) for every cell: a third of the time it takes
-    to render a notebook of small cells. The output is the same. None if nbconvert's internals moved.
-    """
-    try:
-        from html import escape
-
-        from nbconvert.filters.highlight import Highlight2HTML, _pygments_highlight
-        from pygments.formatters import HtmlFormatter
-    except ImportError:
-        return None
-    formatters: dict[str, Any] = {}
-
-    class CachedHighlight2HTML(Highlight2HTML):
-        def __call__(self, source: str, language: str | None = None, metadata: Any = None) -> Any:
-            language = language or self.pygments_lexer
-            formatter = formatters.get(language)
-            if formatter is None:
-                css = escape(f"highlight hl-{language}")  # nbconvert writes " highlight", its soup pass trims it
-                formatter = formatters[language] = HtmlFormatter(cssclass=css, **self.extra_formatter_options)
-            return _pygments_highlight(source if len(source) > 0 else " ", formatter, language, metadata)
-
-    return CachedHighlight2HTML(pygments_lexer=None, parent=parent)  # type: ignore[no-untyped-call]
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -149,6 +149,9 @@ class _Engine:
 
 
 def _make_executor(engine: _Engine) -> Any:
+    from nbrunner.notebook.loading import load_nbconvert
+
+    load_nbconvert()
     from nbconvert.preprocessors import ExecutePreprocessor
 
     class Executor(ExecutePreprocessor):
