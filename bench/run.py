@@ -85,6 +85,10 @@ def interleave(contenders: list[Contender], repeat: int, cwd: Path) -> None:
             )
 
 
+def cpu_median(contender: Contender) -> float:
+    return statistics.median(s.cpu_s for s in contender.samples)
+
+
 def median(contender: Contender) -> float:
     return statistics.median(s.seconds for s in contender.samples)
 
@@ -305,14 +309,20 @@ def bench_startup(repeat: int, report: list[str]) -> None:
     contenders = [
         Contender("nbrunner --help", lambda r: [str(BIN / "nbrunner"), "--help"]),
         Contender("nbrunner run (empty notebook)", lambda r: nbrunner(str(empty), "-o", str(WORK / "out/empty.ipynb"))),
+        Contender("nbrunner run --no-html (empty notebook)",
+                  lambda r: nbrunner(str(empty), "--no-html", "-o", str(WORK / "out/empty-nh.ipynb"))),
+        Contender("bare kernel start + one cell", lambda r: [sys.executable, str(ROOT / "bench/bare_kernel.py")]),
     ]  # fmt: skip
     interleave(contenders, repeat, WORK)
-    helper, empty_run = contenders
+    helper, empty_run, empty_no_html, bare = contenders
+    extra, extra_no_html = cpu_median(empty_run) - cpu_median(bare), cpu_median(empty_no_html) - cpu_median(bare)
     report += ["## 5. Start-up", "", *table(contenders), ""]
     report += [
         f"- `nbrunner --help`: {median(helper):.2f} s (target <= 0.3 s: {verdict(median(helper) <= 0.3)})",
         f"- empty notebook end to end: {median(empty_run):.2f} s "
         f"(target <= 1.5 s: {verdict(median(empty_run) <= 1.5)})",
+        f"- CPU, empty notebook - bare kernel start: **{extra:+.2f} CPU-s** (target <= +0.2: {verdict(extra <= 0.2)}); "
+        f"`--no-html`: {extra_no_html:+.2f}",
         "",
     ]
 
@@ -373,7 +383,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, help="runs per contender (default 5, quick 2)")
     parser.add_argument("--spark-repeat", type=int, default=9, help="runs per contender of the Spark start-up (9)")
     parser.add_argument("--output", default=str(ROOT / "bench" / "RESULTS.md"))
-    parser.add_argument("--only", choices=["one-cell", "concurrent"], help="run one section only (--output elsewhere)")
+    parser.add_argument(
+        "--only",
+        choices=["start-up", "trivial", "one-cell", "concurrent"],
+        help="run one section only (--output elsewhere)",
+    )
     args = parser.parse_args()
     repeat = args.repeat or (2 if args.quick else 5)
     shutil.rmtree(WORK, ignore_errors=True)
@@ -393,7 +407,9 @@ def main() -> None:
         "",
     ]
     if args.only is not None:
-        {"one-cell": bench_one_cell, "concurrent": bench_concurrent}[args.only](repeat, report)
+        sections = {"start-up": bench_startup, "trivial": bench_trivial, "one-cell": bench_one_cell,
+                    "concurrent": bench_concurrent}  # fmt: skip
+        sections[args.only](repeat, report)
         Path(args.output).write_text("\n".join(report) + "\n")
         return
     bench_startup(repeat, report)
