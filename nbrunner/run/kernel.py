@@ -22,6 +22,8 @@ from nbrunner.secret_values import Redactor
 
 #: The name nbrunner gives its own kernel: this interpreter, running ipykernel.
 SAME_INTERPRETER = "nbrunner-python"
+#: seconds a kernel asked to shut down gets to exit by itself before it is terminated
+EXIT_WAIT = 1.0
 #: A run's kernel files live in TMPDIR/nbrunner-kernel-<nbrunner's pid>-<random>/
 RUNTIME_PREFIX = "nbrunner-kernel-"
 
@@ -222,7 +224,7 @@ class Kernel:
             kernel_spec_manager=_spec_manager(spec),
         )  # fmt: skip
         km.connection_file = os.path.join(self._ipc_dir.name, "kernel.json")
-        km.shutdown_wait_time = 2.0
+        km.shutdown_wait_time = 2 * EXIT_WAIT
         self.manager = km
         try:
             # as nbclient does for the kernels it starts: no IPython history database, so runs do not write
@@ -293,13 +295,17 @@ class Kernel:
         except Exception:  # noqa: S110 - stop() kills it then
             pass
 
-    def stop(self, *, now: bool) -> None:
-        """Shut the kernel down (``now``: kill it at once). Never raises; no kernel process outlives this."""
+    def stop(self, *, now: bool) -> str | None:
+        """Shut the kernel down (``now``: kill it at once). Never raises; no kernel process outlives this.
+
+        A warning to show when, asked to shut down, the kernel did not exit within :data:`EXIT_WAIT` seconds and
+        had to be terminated (a thread or child process the notebook left running keeps it from exiting)."""
         import asyncio
 
         from jupyter_core.utils import ensure_event_loop, run_sync
 
         km = self.manager
+        warning = None
         if km is not None:
             # a signal may have left nbclient's tasks pending on the loop: end them before reusing it
             loop = ensure_event_loop()
@@ -315,7 +321,13 @@ class Kernel:
                     else:  # shutdown requested earlier (request_stop) or now; wait, then kill
                         if not self._shutdown_requested:
                             run_sync(km.request_shutdown)()
-                        run_sync(km.finish_shutdown)(pollinterval=0.01)  # jupyter_client's 0.1 s: the run's end
+                        if not self._exits_within(EXIT_WAIT):
+                            warning = (
+                                f"the kernel did not exit within {EXIT_WAIT:g} s of its shutdown request (a thread "
+                                "or process the notebook started may keep it alive); it was terminated"
+                            )
+                        # SIGTERM, SIGKILL after another 0.5 s each
+                        run_sync(km.finish_shutdown)(waittime=EXIT_WAIT, pollinterval=0.01)
             except Exception:
                 self.signal(9)
             try:
@@ -328,3 +340,16 @@ class Kernel:
         if self._ipc_dir is not None:
             self._ipc_dir.cleanup()
             self._ipc_dir = None
+        return warning
+
+    def _exits_within(self, seconds: float) -> bool:
+        import time
+
+        from jupyter_core.utils import run_sync
+
+        deadline = time.monotonic() + seconds
+        while run_sync(self.manager.is_alive)():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True

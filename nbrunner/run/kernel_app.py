@@ -19,6 +19,8 @@ from typing import Any
 
 #: messages queued on each side of the IOPub connection before the sender waits for the reader
 IOPUB_HWM = 64
+#: seconds the kernel's control and shell-channel threads get to finish at shutdown before the sockets close
+CLOSE_TIMEOUT = 5.0
 
 
 def main() -> None:
@@ -44,6 +46,22 @@ def main() -> None:
                 context.sockopts.pop(zmq.SNDHWM, None)
             # full: the IOPub thread's send waits (and so, in turn, does the cell's print) instead of dropping
             self.iopub_thread.socket.setsockopt(zmq.XPUB_NODROP, 1)
+
+        def start(self) -> None:
+            try:
+                super().start()  # type: ignore[no-untyped-call]
+            finally:
+                # A shutdown request stops this loop from the control thread, which then flushes stdout and sends
+                # its idle status on IOPub. Left to the interpreter's exit, atexit stops the IOPub thread first and
+                # ipykernel's close() then joins a control thread whose flush waits 10 s for the stopped IOPub
+                # thread: a quarter of shutdowns hung until jupyter_client killed the kernel (SIGTERM after 1 s,
+                # the notebook's own atexit handlers unrun). The control and shell-channel threads end here, while
+                # IOPub still carries what they flush.
+                for name in ("control_thread", "shell_channel_thread"):
+                    thread = getattr(self, name, None)
+                    if thread is not None and thread.is_alive():
+                        thread.stop()
+                        thread.join(timeout=CLOSE_TIMEOUT)
 
         def init_kernel(self) -> None:
             super().init_kernel()  # type: ignore[no-untyped-call]

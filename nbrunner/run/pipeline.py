@@ -153,7 +153,9 @@ class Run:
             error = outputs.finish(self.plan, nb, record, html, self.reporter, self.guard) or error
         finally:
             if kernel is not None:
-                kernel.stop(now=False)  # asked to shut down already: it has exited while we wrote
+                late = kernel.stop(now=False)  # asked to shut down already: it has exited while we wrote
+                if late:
+                    self.reporter.warning(late)
         return record, error
 
     def kernel_line(self, stream: str, line: str) -> None:
