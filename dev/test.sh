@@ -4,13 +4,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash dev/setup.sh --test
-# a real Airflow for the operator's tests, in a virtualenv of its own (Airflow pins many packages)
-if [ ! -x .venv-airflow/bin/airflow ] || [ ! -f .venv-airflow/.installed ] || [ "$(cat .venv-airflow/.installed)" != "$(sha256sum pyproject.toml | cut -c1-16)" ]; then
-  echo "test: making .venv-airflow (apache-airflow and nbrunner)" >&2
-  "${PYTHON:-python3}" -m venv .venv-airflow
-  .venv-airflow/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv-airflow/bin/python -m pip install -q "apache-airflow>=3.1,<4" -e .
-  sha256sum pyproject.toml | cut -c1-16 > .venv-airflow/.installed
+# a real Airflow for the operator's tests, in virtualenvs of their own (Airflow pins many packages): 3.x, and 2.10
+# where the Python supports it (3.8-3.12)
+airflow_venv() {  # folder, requirement...
+  local venv=$1 stamp
+  shift
+  stamp="$(sha256sum pyproject.toml | cut -c1-16) $*"
+  if [ -x "$venv/bin/airflow" ] && [ "$(cat "$venv/.installed" 2>/dev/null)" = "$stamp" ]; then return; fi
+  echo "test: making $venv ($* and nbrunner)" >&2
+  rm -rf "$venv"
+  "${PYTHON:-python3}" -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+  "$venv/bin/python" -m pip install -q "$@" -e .
+  echo "$stamp" > "$venv/.installed"
+}
+airflow_venv .venv-airflow "apache-airflow>=3.1,<4"
+if "${PYTHON:-python3}" -c 'import sys; sys.exit(sys.version_info >= (3, 13))'; then
+  airflow_venv .venv-airflow2 "apache-airflow>=2.10,<2.11"
 fi
 export PATH="$PWD/.venv/bin:$PATH"
 ruff check nbrunner tests bench
