@@ -19,6 +19,11 @@ airflow_venv() {  # folder, requirement...
   echo "$stamp" > "$venv/.installed"
 }
 airflow_venv .venv-airflow "apache-airflow>=3.1,<4"
+# the Spark provider, for the README's SparkSubmitOperator recipe: without its pyspark-client, which would install
+# into pyspark's own folder (the README says why)
+if ! .venv-airflow/bin/python -c "import airflow.providers.apache.spark" 2>/dev/null; then
+  .venv-airflow/bin/python -m pip install -q --no-deps "apache-airflow-providers-apache-spark>=5,<7"
+fi
 if "${PYTHON:-python3}" -c 'import sys; sys.exit(sys.version_info >= (3, 13))'; then
   airflow_venv .venv-airflow2 "apache-airflow>=2.10,<2.11"
 fi

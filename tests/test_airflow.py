@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import read_nb
+from tests.s3_server import S3Server
+from tests.test_s3 import s3  # noqa: F401 - the moto server fixture (bucket "reports")
 
 pytestmark = pytest.mark.airflow
 
@@ -38,7 +40,7 @@ print(json.dumps(links))
 """
 
 
-def dag_runs(version: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def dag_runs(version: str, tmp_path_factory: pytest.TempPathFactory, s3: S3Server) -> dict[str, Any]:  # noqa: F811
     """`airflow dags test` of the DAGs in a real Airflow ``version`` (once per module), then what its database holds."""
     if version in _runs:
         return _runs[version]
@@ -55,12 +57,13 @@ def dag_runs(version: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
            "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "NBRUNNER_TEST_NOTEBOOKS": str(notebooks),
            "NBRUNNER_TEST_OUT": str(out), "SPARK_LOCAL_IP": "127.0.0.1",
-           "PATH": f"{airflow.parent}:{os.environ['PATH']}"}  # fmt: skip
+           "PATH": f"{airflow.parent}:{os.environ['PATH']}", **s3.env()}  # fmt: skip
     env.pop("VIRTUAL_ENV", None)
     dags = ["nbrunner_cases"]
     if version == "3":  # the README's recipes are written for Airflow 3's imports
         readme_dag(home / "dags" / "readme_recipes.py", notebooks, out)
         env["AIRFLOW_CONN_DB"] = json.dumps({"conn_type": "generic", "password": DB_PASSWORD})
+        env["AIRFLOW_CONN_SPARK_LOCAL"] = '{"conn_type": "spark", "host": "local[2]"}'  # the README's connection
         dags.append("readme_recipes")
     subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     log = ""
@@ -86,39 +89,68 @@ def dag_runs(version: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 
 
 @pytest.fixture(scope="module", params=list(VENVS))
-def dag_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return dag_runs(request.param, tmp_path_factory)
+def dag_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, s3: S3Server) -> dict[str, Any]:  # noqa: F811
+    return dag_runs(request.param, tmp_path_factory, s3)
 
 
 @pytest.fixture(scope="module")
-def airflow3(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return dag_runs("3", tmp_path_factory)
+def airflow3(tmp_path_factory: pytest.TempPathFactory, s3: S3Server) -> dict[str, Any]:  # noqa: F811
+    return dag_runs("3", tmp_path_factory, s3)
 
 
 DB_PASSWORD = "db-password-from-a-connection"  # noqa: S105 - the test connection's
 
 
+def readme_block(marker: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    return next(block for block in readme.split("```python\n")[1:] if marker in block).split("```")[0]
+
+
 def readme_dag(path: Path, notebooks: Path, out: Path) -> None:
-    """A DAG made of the README's BashOperator recipe as written, only its paths pointed at this test's folders
-    (and a notebook declaring what the recipe passes)."""
+    """A DAG made of the README's BashOperator and SparkSubmitOperator recipes as written, only their paths pointed
+    at this test's folders and virtualenv (and notebooks declaring what the recipes pass)."""
     import nbformat
 
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
-    nb.cells = [nbformat.v4.new_code_cell('date = ""\npassword = ""', metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("assert len(password) > 5\nprint('report for', date)")]  # fmt: skip
-    nbformat.write(nb, notebooks / "daily_report.ipynb")
-    readme = (ROOT / "README.md").read_text()
-    recipe = next(block for block in readme.split("```python\n")[1:] if "BashOperator(" in block).split("```")[0]
-    recipe = recipe.replace("/opt/nb/daily_report.ipynb", str(notebooks / "daily_report.ipynb"))
-    recipe = recipe.replace("s3://reports/", f"{out}/readme/")
-    assert str(notebooks) in recipe and str(out) in recipe, "the README's recipe changed: update this test"
-    body = "\n".join("    " + line if line else line for line in recipe.splitlines())
+    def notebook(name: str, code: str) -> None:
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+        nb.cells = [nbformat.v4.new_code_cell('date = ""\npassword = ""', metadata={"tags": ["parameters"]}),
+                    nbformat.v4.new_code_cell(code)]  # fmt: skip
+        nbformat.write(nb, notebooks / name)
+
+    notebook("daily_report.ipynb", "assert len(password) > 5\nprint('report for', date)")
+    notebook("daily_report_spark.ipynb", "print('report for', date, spark.range(3).count(), sc.appName)")
+    bash = readme_block("BashOperator(")
+    bash = bash.replace("/opt/nb/daily_report.ipynb", str(notebooks / "daily_report.ipynb"))
+    bash = bash.replace("s3://reports/", f"{out}/readme/")
+    assert str(notebooks) in bash and str(out) in bash, "the README's BashOperator recipe changed: update this test"
+    venv = VENVS["3"]
+    entrypoint = subprocess.run([str(venv / "bin" / "nbrunner"), "entrypoint"], capture_output=True, text=True,
+                                check=True).stdout.strip()  # fmt: skip
+    spark = readme_block("SparkSubmitOperator(")
+    for placeholder, real in [
+        ("/opt/nbrunner/.venv/lib/python3.12/site-packages/nbrunner/launcher/nbrunner_main.py", entrypoint),
+        ("/opt/nbrunner/.venv/bin/python", str(venv / "bin" / "python")),
+        ("/opt/nb/daily_report.ipynb", str(notebooks / "daily_report_spark.ipynb")),
+        ("s3://reports/", f"{out}/readme-spark/"),
+    ]:
+        assert placeholder in spark, f"the README's SparkSubmitOperator recipe changed ({placeholder}): update the test"
+        spark = spark.replace(placeholder, real)
+    body = "\n".join("    " + line if line else line for line in (bash + "\n" + spark).splitlines())
     path.write_text(
         "from datetime import datetime\n\ntry:\n    from airflow.sdk import DAG\nexcept ImportError:\n"
         "    from airflow import DAG\n\nwith DAG('readme_recipes', start_date=datetime(2026, 11, 1), "
         "schedule=None, catchup=False):\n" + body + "\n"
     )
+
+
+def test_the_readmes_sparksubmitoperator_recipe_works_as_written(airflow3: dict[str, Any]) -> None:
+    """The Spark provider's operator runs nbrunner's entrypoint under its spark-submit: one application, named as
+    the recipe names it, the notebook's `spark` on it."""
+    assert airflow3["states"].get("daily_report_spark") == "success", airflow3["log"][-5000:]
+    executed = read_nb(airflow3["out"] / "readme-spark" / "daily_report_spark" / "2026-11-20.ipynb")
+    assert "report for 2026-11-20 3 daily_report" in str(executed.cells[-1].outputs)
+    assert executed.metadata.nbrunner["status"] == "succeeded"
 
 
 def test_the_readmes_bashoperator_recipe_works_as_written(airflow3: dict[str, Any]) -> None:
@@ -142,6 +174,15 @@ def test_the_notebook_link_opens_each_runs_html_failures_included(dag_run: dict[
                           ("times_out", out / "slow.html")]:  # fmt: skip
         link = links.get(task_id)
         assert link == html.as_uri() and html.exists(), (task_id, link)
+    # an s3:// output: the link is the operator's html_url_template filled with the stored HTML's bucket and key
+    assert links.get("to_s3") == "https://s3.console.example/reports/airflow/2026-11-20/ok.html"
+
+
+def test_an_s3_output_is_stored_from_airflow(dag_run: dict[str, Any], s3: S3Server) -> None:  # noqa: F811
+    keys = {o["Key"] for o in s3.client().list_objects_v2(Bucket="reports", Prefix="airflow/")["Contents"]}
+    assert {"airflow/2026-11-20/ok.ipynb", "airflow/2026-11-20/ok.html", "airflow/2026-11-20/ok.run.json"} <= keys
+    record = record_of(dag_run["xcoms"][("to_s3", "return_value")])
+    assert record["output"] == "s3://reports/airflow/2026-11-20/ok.ipynb" and record["status"] == "succeeded"
 
 
 def record_of(found: Any) -> dict[str, Any]:
@@ -150,10 +191,11 @@ def record_of(found: Any) -> dict[str, Any]:
 
 def test_the_operators_cases_end_as_airflow_should(dag_run: dict[str, Any]) -> None:
     states, xcoms, out = dag_run["states"], dag_run["xcoms"], dag_run["out"]
-    expected = {"succeeds": "success", "fails": "failed", "skips": "skipped",
+    expected = {"succeeds": "success", "to_s3": "success", "fails": "failed", "skips": "skipped",
                 "times_out": "failed", "spark": "success", "task_skips": "skipped",
                 "task_succeeds": "success"}  # fmt: skip
-    states = {task: state for task, state in states.items() if task != "daily_report"}  # the README's DAG (3 only)
+    readme = ("daily_report", "daily_report_spark")  # the README's DAG (Airflow 3 only)
+    states = {task: state for task, state in states.items() if task not in readme}
     assert states == expected, dag_run["log"][-5000:]
     done = record_of(xcoms[("succeeds", "return_value")])
     assert done["status"] == "succeeded" and done["parameters"] == {"greeting": "hi 2026-11-20"}  # templated

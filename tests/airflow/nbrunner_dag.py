@@ -20,6 +20,8 @@ OUT = os.environ["NBRUNNER_TEST_OUT"]
 with DAG("nbrunner_cases", start_date=datetime(2026, 11, 1), schedule=None, catchup=False) as dag:
     NbrunnerOperator(task_id="succeeds", notebook=f"{NB}/ok.ipynb", output_path=f"{OUT}/{{{{ ds }}}}/ok.ipynb",
                      parameters={"greeting": "hi {{ ds }}"})  # fmt: skip
+    NbrunnerOperator(task_id="to_s3", notebook=f"{NB}/ok.ipynb", output_path="s3://reports/airflow/{{ ds }}/ok.ipynb",
+                     html_url_template="https://s3.console.example/{bucket}/{key}")  # fmt: skip
     NbrunnerOperator(task_id="fails", notebook=f"{NB}/fails.ipynb", output_path=f"{OUT}/fails.ipynb", retries=0)
     NbrunnerOperator(task_id="skips", notebook=f"{NB}/skip.ipynb", output_path=f"{OUT}/skip.ipynb")
     # last (after every other task, whatever their ends): Airflow 2's AirflowTaskTimeout is a BaseException, and
