@@ -32,4 +32,5 @@ ruff check nbrunner tests bench
 ruff format --check nbrunner tests bench
 mypy
 hadolint Dockerfile
+shellcheck docker/entrypoint.sh dev/*.sh .ci/run
 python -m pytest "$@"
