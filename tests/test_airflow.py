@@ -64,6 +64,7 @@ def dag_runs(version: str, tmp_path_factory: pytest.TempPathFactory, s3: S3Serve
         readme_dag(home / "dags" / "readme_recipes.py", notebooks, out)
         env["AIRFLOW_CONN_DB"] = json.dumps({"conn_type": "generic", "password": DB_PASSWORD})
         env["AIRFLOW_CONN_SPARK_LOCAL"] = '{"conn_type": "spark", "host": "local[2]"}'  # the README's connection
+        env["AIRFLOW_CONN_REPORTING_DB"] = json.dumps({"conn_type": "generic", "password": REPORTING_PASSWORD})
         dags.append("readme_recipes")
     subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     log = ""
@@ -99,6 +100,7 @@ def airflow3(tmp_path_factory: pytest.TempPathFactory, s3: S3Server) -> dict[str
 
 
 DB_PASSWORD = "db-password-from-a-connection"  # noqa: S105 - the test connection's
+REPORTING_PASSWORD = "reporting-db-password"  # noqa: S105 - the README operator recipe's connection
 
 
 def readme_block(marker: str) -> str:
@@ -106,48 +108,64 @@ def readme_block(marker: str) -> str:
     return next(block for block in readme.split("```python\n")[1:] if marker in block).split("```")[0]
 
 
+def replaced(block: str, name: str, pairs: list[tuple[str, str]]) -> str:
+    for placeholder, real in pairs:
+        assert placeholder in block, f"the README's {name} recipe changed ({placeholder}): update this test"
+        block = block.replace(placeholder, real)
+    return block
+
+
 def readme_dag(path: Path, notebooks: Path, out: Path) -> None:
-    """A DAG made of the README's BashOperator and SparkSubmitOperator recipes as written, only their paths pointed
-    at this test's folders and virtualenv (and notebooks declaring what the recipes pass)."""
+    """A DAG made of the README's Airflow recipes as written (the operator, @task, BashOperator,
+    SparkSubmitOperator), each in a task group of its own, only their paths pointed at this test's folders, bucket
+    and virtualenv (and notebooks declaring what the recipes pass)."""
     import nbformat
 
     def notebook(name: str, code: str) -> None:
         nb = nbformat.v4.new_notebook()
         nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
-        nb.cells = [nbformat.v4.new_code_cell('date = ""\npassword = ""', metadata={"tags": ["parameters"]}),
+        nb.cells = [nbformat.v4.new_code_cell('date = ""\npassword = ""\nrows = 0', metadata={"tags": ["parameters"]}),
                     nbformat.v4.new_code_cell(code)]  # fmt: skip
         nbformat.write(nb, notebooks / name)
 
-    notebook("daily_report.ipynb", "assert len(password) > 5\nprint('report for', date)")
-    notebook("daily_report_spark.ipynb", "print('report for', date, spark.range(3).count(), sc.appName)")
-    bash = readme_block("BashOperator(")
-    bash = bash.replace("/opt/nb/daily_report.ipynb", str(notebooks / "daily_report.ipynb"))
-    bash = bash.replace("s3://reports/", f"{out}/readme/")
-    assert str(notebooks) in bash and str(out) in bash, "the README's BashOperator recipe changed: update this test"
+    notebook("daily_report.ipynb", "print('report for', date, rows, 'secret given' if len(password) > 5 else '')")
+    for name in ("daily_report_spark.ipynb", "features.ipynb"):
+        notebook(name, "print('report for', date, spark.range(3).count(), sc.appName, sc.master)")
     venv = VENVS["3"]
     entrypoint = subprocess.run([str(venv / "bin" / "nbrunner"), "entrypoint"], capture_output=True, text=True,
                                 check=True).stdout.strip()  # fmt: skip
-    spark = readme_block("SparkSubmitOperator(")
-    for placeholder, real in [
-        ("/opt/nbrunner/.venv/lib/python3.12/site-packages/nbrunner/launcher/nbrunner_main.py", entrypoint),
-        ("/opt/nbrunner/.venv/bin/python", str(venv / "bin" / "python")),
-        ("/opt/nb/daily_report.ipynb", str(notebooks / "daily_report_spark.ipynb")),
-        ("s3://reports/", f"{out}/readme-spark/"),
-    ]:
-        assert placeholder in spark, f"the README's SparkSubmitOperator recipe changed ({placeholder}): update the test"
-        spark = spark.replace(placeholder, real)
-    body = "\n".join("    " + line if line else line for line in (bash + "\n" + spark).splitlines())
+    groups = {
+        "operator": replaced(readme_block("NbrunnerOperator("), "NbrunnerOperator", [
+            ("/opt/nb/daily_report.ipynb", str(notebooks / "daily_report.ipynb")),
+            ("/opt/nb/features.ipynb", str(notebooks / "features.ipynb")),
+            ('master="yarn"', 'master="local[2]"'),
+            ("s3://reports/", "s3://reports/readme-operator/")]),
+        "task": replaced(readme_block("@task("), "@task", [
+            ("/opt/nb/daily_report.ipynb", str(notebooks / "daily_report.ipynb")),
+            ("s3://reports/", "s3://reports/readme-task/")]) + "daily_report()\n",
+        "bash": replaced(readme_block("BashOperator("), "BashOperator", [
+            ("/opt/nb/daily_report.ipynb", str(notebooks / "daily_report.ipynb")),
+            ("s3://reports/", f"{out}/readme/")]),
+        "spark": replaced(readme_block("SparkSubmitOperator("), "SparkSubmitOperator", [
+            ("/opt/nbrunner/.venv/lib/python3.12/site-packages/nbrunner/launcher/nbrunner_main.py", entrypoint),
+            ("/opt/nbrunner/.venv/bin/python", str(venv / "bin" / "python")),
+            ("/opt/nb/daily_report.ipynb", str(notebooks / "daily_report_spark.ipynb")),
+            ("s3://reports/", f"{out}/readme-spark/")]),
+    }  # fmt: skip
+    body = ""
+    for group, recipe in groups.items():
+        body += f"    with TaskGroup({group!r}):\n"
+        body += "\n".join("        " + line if line else line for line in recipe.splitlines()) + "\n"
     path.write_text(
-        "from datetime import datetime\n\ntry:\n    from airflow.sdk import DAG\nexcept ImportError:\n"
-        "    from airflow import DAG\n\nwith DAG('readme_recipes', start_date=datetime(2026, 11, 1), "
-        "schedule=None, catchup=False):\n" + body + "\n"
+        "from datetime import datetime\n\nfrom airflow.sdk import DAG, TaskGroup\n\n"
+        "with DAG('readme_recipes', start_date=datetime(2026, 11, 1), schedule=None, catchup=False):\n" + body
     )
 
 
 def test_the_readmes_sparksubmitoperator_recipe_works_as_written(airflow3: dict[str, Any]) -> None:
     """The Spark provider's operator runs nbrunner's entrypoint under its spark-submit: one application, named as
     the recipe names it, the notebook's `spark` on it."""
-    assert airflow3["states"].get("daily_report_spark") == "success", airflow3["log"][-5000:]
+    assert airflow3["states"].get("spark.daily_report_spark") == "success", airflow3["log"][-5000:]
     executed = read_nb(airflow3["out"] / "readme-spark" / "daily_report_spark" / "2026-11-20.ipynb")
     assert "report for 2026-11-20 3 daily_report" in str(executed.cells[-1].outputs)
     assert executed.metadata.nbrunner["status"] == "succeeded"
@@ -155,15 +173,37 @@ def test_the_readmes_sparksubmitoperator_recipe_works_as_written(airflow3: dict[
 
 def test_the_readmes_bashoperator_recipe_works_as_written(airflow3: dict[str, Any]) -> None:
     dag_run = airflow3
-    assert dag_run["states"].get("daily_report") == "success", dag_run["log"][-5000:]
-    found = dag_run["xcoms"][("daily_report", "return_value")]
+    assert dag_run["states"].get("bash.daily_report") == "success", dag_run["log"][-5000:]
+    found = dag_run["xcoms"][("bash.daily_report", "return_value")]
     assert isinstance(found, dict), found  # output_processor=json.loads made the record's line a dict
     record = record_of(found)
     assert record["status"] == "succeeded" and record["parameters"]["date"] == "2026-11-20"
     assert record["secrets"] == {"password": "env:DB_PASSWORD"} and record["parameters"]["password"] == "[secret]"
     executed = read_nb(dag_run["out"] / "readme" / "daily_report" / "2026-11-20.ipynb")
-    assert "report for 2026-11-20" in str(executed.cells[-1].outputs)
+    assert "report for 2026-11-20 0 secret given" in str(executed.cells[-1].outputs)
     assert DB_PASSWORD not in json.dumps(record) and DB_PASSWORD not in dag_run["log"]
+
+
+def test_the_readmes_operator_and_task_recipes_work_as_written(airflow3: dict[str, Any], s3: S3Server) -> None:  # noqa: F811
+    """The README's NbrunnerOperator example (a connection's password as a secret, typed parameters, s3:// output,
+    the console link, spark_submit=True) and its @task example, verbatim but for paths and the master."""
+    states, xcoms, log = airflow3["states"], airflow3["xcoms"], airflow3["log"]
+    assert {t: states.get(t) for t in ("operator.daily_report", "operator.features", "task.daily_report")} == {
+        "operator.daily_report": "success", "operator.features": "success", "task.daily_report": "success"
+    }, log[-5000:]  # fmt: skip
+    report = record_of(xcoms[("operator.daily_report", "return_value")])
+    assert report["output"] == "s3://reports/readme-operator/daily_report/2026-11-20.ipynb"
+    assert report["parameters"]["rows"] == 100_000 and report["parameters"]["password"] == "[secret]"
+    assert xcoms[("operator.daily_report", "_link_NotebookLink")] == (
+        "https://s3.console.example/reports/readme-operator/daily_report/2026-11-20.html"
+    )
+    body = s3.client().get_object(Bucket="reports", Key="readme-operator/daily_report/2026-11-20.ipynb")["Body"]
+    assert "report for 2026-11-20 100000 secret given" in body.read().decode()
+    features = record_of(xcoms[("operator.features", "return_value")])
+    assert features["spark"]["master"] == "local[2]" and features["spark"]["application_name"] == "features"
+    task = record_of(xcoms[("task.daily_report", "return_value")])
+    assert task["status"] == "succeeded" and task["output"] == "s3://reports/readme-task/daily_report/2026-11-20.ipynb"
+    assert REPORTING_PASSWORD not in json.dumps([report, task]) and REPORTING_PASSWORD not in log
 
 
 def test_the_notebook_link_opens_each_runs_html_failures_included(dag_run: dict[str, Any]) -> None:
@@ -194,8 +234,7 @@ def test_the_operators_cases_end_as_airflow_should(dag_run: dict[str, Any]) -> N
     expected = {"succeeds": "success", "to_s3": "success", "fails": "failed", "skips": "skipped",
                 "times_out": "failed", "spark": "success", "task_skips": "skipped",
                 "task_succeeds": "success"}  # fmt: skip
-    readme = ("daily_report", "daily_report_spark")  # the README's DAG (Airflow 3 only)
-    states = {task: state for task, state in states.items() if task not in readme}
+    states = {task: state for task, state in states.items() if "." not in task}  # the README's groups: Airflow 3
     assert states == expected, dag_run["log"][-5000:]
     done = record_of(xcoms[("succeeds", "return_value")])
     assert done["status"] == "succeeded" and done["parameters"] == {"greeting": "hi 2026-11-20"}  # templated
