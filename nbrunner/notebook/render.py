@@ -7,6 +7,7 @@ whole, and a browser cannot show a page of hundreds of megabytes anyway.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import threading
@@ -47,6 +48,18 @@ def exporter() -> Any:
             self.register_filter("filter_data_type", data_types)  # type: ignore[no-untyped-call]
             html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
             return accessible(html), resources
+
+        def _preprocess(self, nb: Any, resources: Any) -> Any:
+            """nbconvert's ``Exporter._preprocess`` without its second deep copy of the notebook and the third its
+            normalization makes: ``from_notebook_node`` has copied it already, and the run has repaired it to valid
+            nbformat (:func:`nbrunner.notebook.document.repair`); a notebook still invalid fails the validation
+            after the preprocessors, and :meth:`Renderer.render` renders its plain copy instead."""
+            resources = copy.deepcopy(resources)
+            for preprocessor in self._preprocessors:
+                nb, resources = preprocessor(nb, resources)
+            if self._preprocessors:
+                self._validate_preprocessor(nb, self._preprocessors[-1])  # type: ignore[no-untyped-call]
+            return nb, resources
 
     # optimistic_validation: nbconvert validates the notebook once, not after each of its 13 preprocessors (half the
     # rendering time of a 300-cell notebook); nbrunner has repaired the notebook to valid nbformat already
