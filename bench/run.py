@@ -147,6 +147,9 @@ def bench_trivial(repeat: int, report: list[str]) -> None:
         f"(target <= 0.25: {verdict(median(nbr) <= 0.25 * median(pm))})",
         f"- nbrunner / bare ExecutePreprocessor = **{median(nbr) / median(ep):.2f}** "
         f"(target <= 1.15: {verdict(median(nbr) <= 1.15 * median(ep))})",
+        f"- CPU: nbrunner {cpu_median(nbr):.2f} CPU-s, bare ExecutePreprocessor {cpu_median(ep):.2f}: "
+        f"**{cpu_median(nbr) / cpu_median(ep):.2f}x** (target <= 1.05x: "
+        f"{verdict(cpu_median(nbr) <= 1.05 * cpu_median(ep))})",
         "- nbrunner also writes the HTML rendering and the run record; the bare script writes only the notebook.",
         "",
     ]  # fmt: skip
