@@ -107,8 +107,19 @@ def test_any_other_command_runs_as_given() -> None:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the entrypoint as a uid without a passwd entry")
 def test_a_uid_without_a_passwd_entry_gets_a_user_name_for_spark() -> None:
-    as_stranger = ["setpriv", "--reuid=4242", "--regid=4242", "--clear-groups", str(ENTRYPOINT), "env"]
-    env = spark_env(SPARK_HOME="/opt/spark")
-    done = subprocess.run(as_stranger, capture_output=True, text=True, timeout=60, env=env)
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="nbrunner-entrypoint-"))  # the checkout may be private to its owner
+    try:
+        folder.chmod(0o755)
+        script = folder / "entrypoint.sh"
+        shutil.copy(ENTRYPOINT, script)
+        script.chmod(0o755)
+        as_stranger = ["setpriv", "--reuid=4242", "--regid=4242", "--clear-groups", str(script), "env"]
+        env = spark_env(SPARK_HOME="/opt/spark")
+        done = subprocess.run(as_stranger, capture_output=True, text=True, timeout=60, env=env, cwd=folder)
+    finally:
+        shutil.rmtree(folder)
     assert done.returncode == 0, done.stderr
     assert "HADOOP_USER_NAME=spark" in done.stdout and "SPARK_USER=spark" in done.stdout
