@@ -21,10 +21,17 @@ def cache_folder(environ: dict[str, str] | None = None) -> Path | None:
     env = os.environ if environ is None else environ
     try:
         base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
-        folder = base / "nbrunner" / "templates"
+    except (RuntimeError, KeyError):  # no home
+        return None
+    if not base.is_absolute():
+        # a relative XDG_CACHE_HOME is to be ignored (XDG's rule), and without HOME or a passwd entry (a pod's
+        # unknown uid) Python 3.11 gives "~" unexpanded: neither may make folders in the run's working directory
+        return None
+    folder = base / "nbrunner" / "templates"
+    try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = folder.lstat()
-    except (OSError, RuntimeError, KeyError):  # no home, a read-only file system
+    except OSError:  # a read-only file system, the place taken by a file
         return None
     private = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
     return folder if private else None

@@ -57,6 +57,11 @@ def test_no_private_folder_no_cache_and_still_the_page(tmp_path: Path, monkeypat
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")  # the cache's place is taken (or read-only): no cache
     assert template_cache.cache_folder({"XDG_CACHE_HOME": str(blocked)}) is None
+    monkeypatch.chdir(tmp_path)
+    assert template_cache.cache_folder({"XDG_CACHE_HOME": "relative/cache"}) is None  # XDG: relative is ignored
+    monkeypatch.setattr(Path, "home", lambda: Path("~"))  # Python 3.11 without HOME or a passwd entry
+    assert template_cache.cache_folder({}) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "shared"]  # nothing made in the working folder
     mine = template_cache.cache_folder({"XDG_CACHE_HOME": str(tmp_path / "mine")})
     assert mine == tmp_path / "mine" / "nbrunner" / "templates"
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
