@@ -71,7 +71,8 @@ def exporter() -> Any:
         # set once, before the templates are compiled: assigning ``filters`` later makes nbconvert build a new
         # template environment, compiling every template again (two thirds of rendering a small notebook)
         html.filters = {**html.filters, "highlight_code": highlighter}
-    # the compiled templates kept between runs (nbrunner.notebook.template_cache); set once the filters are
+    # the compiled templates kept between runs (nbrunner.notebook.template_cache), on the environment the filters
+    # above left (assigning them builds a new one), before any template is compiled
     html.environment.bytecode_cache = bytecode_cache()
     return html
 

@@ -326,7 +326,7 @@ class Kernel:
                                 f"the kernel did not exit within {EXIT_WAIT:g} s of its shutdown request (a thread "
                                 "or process the notebook started may keep it alive); it was terminated"
                             )
-                        # SIGTERM, SIGKILL after another 0.5 s each
+                        # reaps the kernel; one still running gets SIGTERM after 0.5 s more, SIGKILL after another
                         run_sync(km.finish_shutdown)(waittime=EXIT_WAIT, pollinterval=0.01)
             except Exception:
                 self.signal(9)

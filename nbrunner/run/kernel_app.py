@@ -54,8 +54,8 @@ def main() -> None:
                 # A shutdown request stops this loop from the control thread, which then flushes stdout and sends
                 # its idle status on IOPub. Left to the interpreter's exit, atexit stops the IOPub thread first and
                 # ipykernel's close() then joins a control thread whose flush waits 10 s for the stopped IOPub
-                # thread: a quarter of shutdowns hung until jupyter_client killed the kernel (SIGTERM after 1 s,
-                # the notebook's own atexit handlers unrun). The control and shell-channel threads end here, while
+                # thread: a quarter of shutdowns hung until jupyter_client terminated the kernel (SIGTERM after
+                # 1 s), a second lost at the end of the run. The control and shell-channel threads end here, while
                 # IOPub still carries what they flush.
                 for name in ("control_thread", "shell_channel_thread"):
                     thread = getattr(self, name, None)
