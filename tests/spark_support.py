@@ -60,14 +60,19 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
-def standalone_cluster(workdir: Path) -> Iterator[str]:
-    """A standalone master and one worker on 127.0.0.1; yields the master URL."""
-    spark_home = subprocess.run(
+def spark_home() -> str:
+    """pyspark's own folder, the SPARK_HOME of a pip install."""
+    return subprocess.run(
         [sys.executable, "-c", "import pyspark, os; print(os.path.dirname(pyspark.__file__))"],
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
-    spark_class = os.path.join(spark_home, "bin", "spark-class")
-    env = spark_env(SPARK_HOME=spark_home, SPARK_WORKER_DIR=str(workdir / "work"))
+
+
+def standalone_cluster(workdir: Path, *, workers: int = 1) -> Iterator[str]:
+    """A standalone master and ``workers`` workers (0 or 1) on 127.0.0.1; yields the master URL."""
+    home = spark_home()
+    spark_class = os.path.join(home, "bin", "spark-class")
+    env = spark_env(SPARK_HOME=home, SPARK_WORKER_DIR=str(workdir / "work"))
     port, ui, worker_ui = free_port(), free_port(), free_port()
     logs = [open(workdir / name, "w") for name in ("master.log", "worker.log")]  # noqa: SIM115
     master = subprocess.Popen(
@@ -79,6 +84,9 @@ def standalone_cluster(workdir: Path) -> Iterator[str]:
     try:
         wait_for_port(port)
         url = f"spark://127.0.0.1:{port}"
+        if not workers:
+            yield url
+            return
         worker = subprocess.Popen(
             [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "2",
              "--memory", "1g", "--webui-port", str(worker_ui), url],

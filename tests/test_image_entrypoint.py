@@ -9,16 +9,16 @@ container engine runs here, so its two Spark modes run on this machine, each for
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from tests.conftest import Result, read_nb
-from tests.spark_support import entrypoint, free_port, spark_env, spark_submit, wait_for_port
+from tests.spark_support import entrypoint, spark_env, spark_submit, standalone_cluster
 
 pytestmark = pytest.mark.spark
 
@@ -26,10 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 
 
-def notebook(path: Path, *cells: str) -> Path:
+def notebook(path: Path, *cells: str, parameters: bool = False) -> Path:
+    """A notebook of ``cells``; with ``parameters``, the first is its parameters cell."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
     nb.cells = [nbformat.v4.new_code_cell(cell) for cell in cells]
+    if parameters:
+        nb.cells[0].metadata["tags"] = ["parameters"]
     nbformat.write(nb, path)
     return path
 
@@ -52,45 +55,31 @@ def test_driver_mode_runs_the_notebook_as_a_driver_pod_would(tmp_path: Path) -> 
 
 
 def test_executor_mode_joins_the_application_and_runs_its_tasks(tmp_path: Path) -> None:
-    spark_home = subprocess.run([sys.executable, "-c", "import os, pyspark; print(os.path.dirname(pyspark.__file__))"],
-                                capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    port, ui = free_port(), free_port()
-    with open(tmp_path / "master.log", "w") as log:
-        master = subprocess.Popen(
-            [os.path.join(spark_home, "bin", "spark-class"), "org.apache.spark.deploy.master.Master",
-             "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(ui)],
-            stdout=log, stderr=subprocess.STDOUT, env=spark_env(), start_new_session=True,
+    nb = notebook(
+        tmp_path / "executor.ipynb",
+        'entrypoint = ""\nexecutor_log = ""',
+        "import os, subprocess\n"
+        "conf = sc.getConf()\n"
+        "env = {**os.environ, 'SPARK_EXECUTOR_MEMORY': '512m', 'SPARK_EXECUTOR_ID': '1001',\n"
+        "       'SPARK_DRIVER_URL': f\"spark://CoarseGrainedScheduler@{conf.get('spark.driver.host')}:\"\n"
+        "                           f\"{conf.get('spark.driver.port')}\",\n"
+        "       'SPARK_EXECUTOR_CORES': '1', 'SPARK_APPLICATION_ID': sc.applicationId,\n"
+        "       'SPARK_EXECUTOR_POD_IP': '127.0.0.1', 'SPARK_EXECUTOR_POD_NAME': 'pod-1',\n"
+        "       'SPARK_JAVA_OPT_0': '-Dnbrunner.test=1'}\n"
+        "pod = subprocess.Popen([entrypoint, 'executor'], env=env, stdout=open(executor_log, 'w'),\n"
+        "                       stderr=subprocess.STDOUT)",
+        "total = sc.parallelize(range(1000), 4).map(lambda x: x * 2).sum()\n"
+        "print(total, sc._jsc.sc().getExecutorIds().mkString(','))",
+        "pod.terminate()\npod.wait(60)",
+        parameters=True,
+    )  # fmt: skip
+    (tmp_path / "cluster").mkdir()
+    with contextlib.contextmanager(standalone_cluster)(tmp_path / "cluster", workers=0) as master:
+        result = spark_submit(
+            "run", str(nb), "-o", str(tmp_path / "out.ipynb"), "--cell-timeout", "180",
+            "-p", f"entrypoint={ENTRYPOINT}", "-p", f"executor_log={tmp_path / 'executor.log'}",
+            master=master, timeout=600,
         )  # fmt: skip
-        try:
-            wait_for_port(port)
-            nb = notebook(
-                tmp_path / "executor.ipynb",
-                'entrypoint = ""\nexecutor_log = ""',
-                "import os, subprocess\n"
-                "conf = sc.getConf()\n"
-                "env = {**os.environ, 'SPARK_EXECUTOR_MEMORY': '512m', 'SPARK_EXECUTOR_ID': '1001',\n"
-                "       'SPARK_DRIVER_URL': f\"spark://CoarseGrainedScheduler@{conf.get('spark.driver.host')}:\"\n"
-                "                           f\"{conf.get('spark.driver.port')}\",\n"
-                "       'SPARK_EXECUTOR_CORES': '1', 'SPARK_APPLICATION_ID': sc.applicationId,\n"
-                "       'SPARK_EXECUTOR_POD_IP': '127.0.0.1', 'SPARK_EXECUTOR_POD_NAME': 'pod-1',\n"
-                "       'SPARK_JAVA_OPT_0': '-Dnbrunner.test=1'}\n"
-                "pod = subprocess.Popen([entrypoint, 'executor'], env=env, stdout=open(executor_log, 'w'),\n"
-                "                       stderr=subprocess.STDOUT)",
-                "total = sc.parallelize(range(1000), 4).map(lambda x: x * 2).sum()\n"
-                "print(total, sc._jsc.sc().getExecutorIds().mkString(','))",
-                "pod.terminate()\npod.wait(60)",
-            )  # fmt: skip
-            nb_meta = read_nb(nb)
-            nb_meta.cells[0].metadata["tags"] = ["parameters"]
-            nbformat.write(nb_meta, nb)
-            result = spark_submit(
-                "run", str(nb), "-o", str(tmp_path / "out.ipynb"), "--cell-timeout", "180",
-                "-p", f"entrypoint={ENTRYPOINT}", "-p", f"executor_log={tmp_path / 'executor.log'}",
-                master=f"spark://127.0.0.1:{port}", timeout=600,
-            )  # fmt: skip
-        finally:
-            master.terminate()
-            master.wait(timeout=30)
     executor_log = (tmp_path / "executor.log").read_text() if (tmp_path / "executor.log").exists() else ""
     assert result.code == 0, result.stderr[-3000:] + executor_log[-3000:]
     # the master has no worker: the pod's executor is the only one, and it ran every task
