@@ -4,7 +4,13 @@
 #   driver ARGS...   the driver pod: spark-submit in client mode with ARGS (nbrunner's launcher and `run ...`)
 #   executor         an executor pod: Spark's Kubernetes executor, configured by the SPARK_* variables the driver sets
 #   anything else    run as given (the image's default command, `nbrunner run ...`, a shell)
+# With no arguments at all it prints this usage and exits 2.
 set -euo pipefail
+
+if [ "$#" -eq 0 ]; then
+  echo "usage: entrypoint.sh driver SPARK-SUBMIT-ARGS... | executor | COMMAND [ARGS...]" >&2
+  exit 2
+fi
 
 if [ -z "${SPARK_HOME:-}" ]; then  # pyspark's own folder: its bin/ and jars/ are a Spark distribution
   SPARK_HOME="$(python3 -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
@@ -26,7 +32,7 @@ if [ -n "${HADOOP_CONF_DIR:-}" ]; then classpath="$HADOOP_CONF_DIR:$classpath"; 
 if [ -n "${SPARK_EXTRA_CLASSPATH:-}" ]; then classpath="$classpath:$SPARK_EXTRA_CLASSPATH"; fi
 if [ -n "${SPARK_DIST_CLASSPATH:-}" ]; then classpath="$classpath:$SPARK_DIST_CLASSPATH"; fi
 
-case "${1:-}" in
+case "$1" in
   driver)
     shift
     command=("$SPARK_HOME/bin/spark-submit" --conf "spark.driver.bindAddress=${SPARK_DRIVER_BIND_ADDRESS:-0.0.0.0}"
@@ -34,11 +40,13 @@ case "${1:-}" in
     ;;
   executor)
     shift
-    # SPARK_JAVA_OPT_0, _1, ...: the executor's JVM options, in their numeric order
+    # SPARK_JAVA_OPT_0, _1, ...: the executor's JVM options, in their numeric order, each variable one option
+    # whatever its value holds (read by name, never by parsing `env`'s output: a value with a newline and
+    # "SPARK_JAVA_OPT_9=..." in it must not become a second option)
     java_opts=()
-    while IFS= read -r option; do
-      [ -n "$option" ] && java_opts+=("$option")
-    done < <(env | grep '^SPARK_JAVA_OPT_' | sort -t_ -k4 -n | sed 's/^[^=]*=//')
+    while IFS= read -r name; do
+      [ -n "${!name}" ] && java_opts+=("${!name}")
+    done < <(compgen -e | grep -E '^SPARK_JAVA_OPT_[0-9]+$' | sort -t_ -k4,4n)
     java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
     command=("$java" "${java_opts[@]}" "-Xms${SPARK_EXECUTOR_MEMORY:?}" "-Xmx${SPARK_EXECUTOR_MEMORY}"
              -cp "$classpath" org.apache.spark.scheduler.cluster.k8s.KubernetesExecutorBackend

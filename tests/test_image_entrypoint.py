@@ -112,3 +112,36 @@ def test_a_uid_without_a_passwd_entry_gets_a_user_name_for_spark() -> None:
         shutil.rmtree(folder)
     assert done.returncode == 0, done.stderr
     assert "HADOOP_USER_NAME=spark" in done.stdout and "SPARK_USER=spark" in done.stdout
+
+
+def executor_argv(tmp_path: Path, **options: str) -> list[str]:
+    """The command line the entrypoint's executor mode gives the JVM (a stand-in ``java`` that writes it down)."""
+    java_home = tmp_path / "jdk"
+    (java_home / "bin").mkdir(parents=True)
+    java = java_home / "bin" / "java"
+    java.write_text('#!/bin/sh\nprintf "%s\\0" "$@" > "$ARGV_FILE"\n')
+    java.chmod(0o755)
+    env = {"PATH": os.environ["PATH"], "JAVA_HOME": str(java_home), "SPARK_HOME": str(tmp_path),
+           "ARGV_FILE": str(tmp_path / "argv"), "SPARK_EXECUTOR_MEMORY": "1g", "SPARK_DRIVER_URL": "spark://d:1",
+           "SPARK_EXECUTOR_ID": "1", "SPARK_EXECUTOR_CORES": "1", "SPARK_APPLICATION_ID": "app",
+           "SPARK_EXECUTOR_POD_IP": "127.0.0.1", **options}  # fmt: skip
+    done = subprocess.run([str(ENTRYPOINT), "executor"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return (tmp_path / "argv").read_bytes().decode().split("\0")[:-1]
+
+
+@pytest.mark.parametrize("separator", ["\n", "\r\n", "\n\n", "\nexport "])
+def test_executor_options_are_read_by_name_and_a_value_cannot_add_one(tmp_path: Path, separator: str) -> None:
+    """SPARK_JAVA_OPT_<n> are the executor's JVM options in numeric order, one per variable: a value holding a
+    newline and what looks like another variable (``SPARK_JAVA_OPT_9=-D...``) stays inside its own option."""
+    hostile = f"-Dok=1{separator}SPARK_JAVA_OPT_9=-Dinjected=1"
+    argv = executor_argv(tmp_path, SPARK_JAVA_OPT_10="-Dten=10", SPARK_JAVA_OPT_2="-Dtwo=2", SPARK_JAVA_OPT_0=hostile,
+                         SPARK_JAVA_OPT_X="-Dnot-a-number=1", NOT_SPARK_JAVA_OPT_1="-Dother=1")  # fmt: skip
+    options = argv[: argv.index("-Xms1g")]
+    assert options == [hostile, "-Dtwo=2", "-Dten=10"]
+    assert "-Dinjected=1" not in argv
+
+
+def test_no_arguments_print_the_usage_and_exit_2() -> None:
+    done = subprocess.run([str(ENTRYPOINT)], capture_output=True, text=True, timeout=60, env=spark_env())
+    assert done.returncode == 2 and "usage: entrypoint.sh driver" in done.stderr and done.stdout == ""
