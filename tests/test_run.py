@@ -548,3 +548,31 @@ def test_a_chain_file_that_cannot_be_run_is_refused_in_one_line(
     assert result.code == code, result.stderr
     assert message in result.stderr, result.stderr
     assert not list(notebooks.glob("*.out.ipynb"))  # nothing ran
+
+
+def test_a_chain_with_a_member_whose_parameters_cell_does_not_parse_is_refused_whole(tmp_path: Path) -> None:
+    """The plan parses every member's parameters cell (IPython's syntax: magics and ``!cmd`` are fine) before
+    anything runs: one that does not parse refuses the chain in one line naming it, exit 3, and nothing ran."""
+    import nbformat
+
+    def notebook(name: str, parameters: str, code: str) -> str:
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+        nb.cells = [nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+                    nbformat.v4.new_code_cell(code)]  # fmt: skip
+        nbformat.write(nb, tmp_path / name)
+        return str(tmp_path / name)
+
+    ran = tmp_path / "ran"
+    first = notebook("first.ipynb", f"marker = {str(ran)!r}", "open(marker, 'w').write('the first member ran')")
+    broken = notebook("broken.ipynb", "rows = 10\nwhen = (\n", "print(rows)")
+    result = run_cli("run", first, broken, "-o", f"{tmp_path}/out/")
+    assert result.code == 3, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "broken.ipynb: the parameters cell (cell 0) does not parse" in lines[0], lines
+    assert result.record["exit_code"] == 3
+    assert not ran.exists() and not (tmp_path / "out").exists()
+    magic = notebook("magic.ipynb", f"%config Application.log_level = 'WARN'\nmarker = {str(ran)!r}",
+                     "open(marker, 'w').write('ran')")  # fmt: skip
+    alone = run_cli("run", magic, "-o", f"{tmp_path}/out/")  # IPython's syntax parses
+    assert alone.code == 0 and ran.exists(), alone.stderr

@@ -16,7 +16,7 @@ from typing import Any
 
 from nbrunner import params, values
 from nbrunner.config import RunConfig
-from nbrunner.errors import UsageError
+from nbrunner.errors import ParameterError, UsageError
 from nbrunner.notebook import document
 from nbrunner.plan import inputs, location
 from nbrunner.plan.location import Artifacts, Location, S3Uri
@@ -118,6 +118,9 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
     data = inputs.read_bytes(source, what="notebook", store=store)
     text = inputs.decode(data, what="notebook", name=str(source))
     raw = document.parse_json(text, source=str(source))
+    kernel = kernel_choice(config.kernel, document.raw_metadata(raw))
+    if kernel.is_python:  # refused in one line, before any warning about the cell's lines
+        check_parameters_cell(raw)
     declared, warnings = document.declared_parameters(raw)
     for message in warnings:
         reporter.warning(message)
@@ -129,7 +132,6 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
         resume = load_resume(config.resume, sha256=sha, store=store, reporter=reporter)
     given, refs = load_given(config, store, resume)
     resolved = params.resolve(given, declared, allow_undeclared=config.allow_undeclared)
-    kernel = kernel_choice(config.kernel, document.raw_metadata(raw))
     injected = None
     if given:
         if not declared.found:
@@ -175,6 +177,40 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
         store.store, secrets, refs, resume, Redactor(hidden), launch_dir,
         connect=Session(remote, timeout=config.spark.connect_timeout) if remote is not None else None,
     )  # fmt: skip
+
+
+def check_parameters_cell(raw: dict[str, Any]) -> None:
+    """A Python notebook's ``parameters`` cell, when it runs, must parse (IPython's syntax: magics, ``!cmd``, a
+    top-level ``await``): one that does not would fail the run at that cell, after the kernel started and, in a
+    chain, after the notebooks before it ran. ParameterError (exit 3) naming the line, before anything runs."""
+    import ast
+
+    index, _ = document.parameters_cells(raw["cells"])
+    if index is None:
+        return
+    cell = raw["cells"][index]
+    source = document.source_of(cell)
+    if not source.strip() or "skip-execution" in document.tags(cell):
+        return
+    flags = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    try:
+        compile(source, "<parameters>", "exec", flags=flags, dont_inherit=True)
+        return
+    except (SyntaxError, ValueError):
+        pass
+    from IPython.core.inputtransformer2 import TransformerManager  # only for a cell plain Python refuses
+
+    try:
+        compile(TransformerManager().transform_cell(source), "<parameters>", "exec", flags=flags, dont_inherit=True)
+    except SyntaxError as e:
+        where = f"line {e.lineno}: " if e.lineno else ""
+        raise ParameterError(
+            f"the parameters cell (cell {index}) does not parse ({where}{e.msg}); fix it in the notebook"
+        ) from None
+    except (ValueError, RecursionError, MemoryError) as e:
+        raise ParameterError(
+            f"the parameters cell (cell {index}) does not parse ({type(e).__name__}); fix it in the notebook"
+        ) from None
 
 
 def connect_remote(config: RunConfig, kernel: KernelChoice) -> Remote | None:
