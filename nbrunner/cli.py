@@ -129,13 +129,13 @@ def run(ctx: click.Context, /, **options: Any) -> int:
             import traceback
 
             traceback.print_exception(type(e.__cause__), e.__cause__, e.__cause__.__traceback__, file=sys.stderr)
-            click.echo(
+            print_line(
                 "nbrunner: internal error (a bug in nbrunner); please report it with the traceback above", err=True
             )
         if isinstance(e, Skipped):
-            click.echo(f"nbrunner: {record.message} (notebook: {record.output})", err=True)
+            print_line(f"nbrunner: {record.message} (notebook: {record.output})", err=True)
         else:
-            click.echo(f"nbrunner: error: {record.message} (notebook: {record.output})", err=True)
+            print_line(f"nbrunner: error: {record.message} (notebook: {record.output})", err=True)
     new_code = _scheduler_outputs(record.outputs, record.outputs, outputs_file, options["print_set_value"], code)
     if new_code != code:
         record.status, record.exit_code, code = Status.STORAGE_ERROR, new_code, new_code
@@ -153,20 +153,47 @@ def _scheduler_outputs(outputs: Any, flat: dict[str, Any], file: Any, set_value:
         try:
             file.write(outputs)
         except NbrunnerError as e:
-            click.echo(f"nbrunner: error: {e}", err=True)
+            print_line(f"nbrunner: error: {e}", err=True)
             code = code or int(e.exit_code)
     if set_value:
-        for line in set_value_lines(flat, lambda message: click.echo(f"nbrunner: warning: {message}", err=True)):
-            click.echo(line)
+        for line in set_value_lines(flat, lambda message: print_line(f"nbrunner: warning: {message}", err=True)):
+            print_line(line)
     return code
 
 
-def _print_record(record: dict[str, Any]) -> None:
-    """The record as the last line of stdout, even where stderr is merged into it (spark-submit does that)."""
+def print_line(text: str, *, err: bool = False) -> None:
+    """``text`` as a line on stdout (``err``: stderr), for every print of the command line. When the stream's reader
+    has gone (a closed pipe: ``| head``, a driver JVM gone, a closed descriptor) the line is dropped and the stream
+    points to /dev/null for the rest of the command: what the command did stands, and its exit code is its own,
+    never 1 (a bug in nbrunner). A stream that cannot be written otherwise (a full disk) is said once on stderr."""
+    stream = sys.stderr if err else sys.stdout
     try:
-        click.echo(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
-    except (BrokenPipeError, OSError, ValueError):
-        pass  # nobody reads stdout any more (the driver JVM is gone); the record is in the files
+        click.echo(text, err=err)
+    except BrokenPipeError:
+        _to_devnull(stream)
+    except (OSError, ValueError) as e:  # ValueError: the stream was closed
+        _to_devnull(stream)
+        if not err:
+            print_line(f"nbrunner: warning: stdout cannot be written ({getattr(e, 'strerror', None) or e})", err=True)
+
+
+def _to_devnull(stream: Any) -> None:
+    """Later writes to ``stream`` (and what its buffer still holds) go to /dev/null."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's capture) or closed: nothing to point
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+def _print_record(record: dict[str, Any]) -> None:
+    """The record as the last line of stdout, even where stderr is merged into it (spark-submit does that); where
+    nobody reads stdout any more (the driver JVM is gone) the record is in the files."""
+    print_line(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
 
 
 @cli.command()
@@ -179,19 +206,19 @@ def inspect(notebook: str, as_json: bool, endpoint_url: str | None) -> int:
 
     info = inspect_notebook(notebook, storage=StorageOptions(endpoint_url=endpoint_url))
     for message in info.warnings:
-        click.echo(f"nbrunner: warning: {message}", err=True)
+        print_line(f"nbrunner: warning: {message}", err=True)
     if as_json:
-        click.echo(json.dumps(info.as_json(), ensure_ascii=False))
+        print_line(json.dumps(info.as_json(), ensure_ascii=False))
         return 0
-    click.echo(f"Parameters of {notebook}:")
+    print_line(f"Parameters of {notebook}:")
     for p in info.parameters:
         default = repr(p.default) if p.default_is_literal else p.default
         help_text = f"  # {p.help}" if p.help else ""
-        click.echo(f"  {p.name}: {p.type or 'any'} = {default}{help_text}")
+        print_line(f"  {p.name}: {p.type or 'any'} = {default}{help_text}")
     if not info.parameters:
-        click.echo("  (none)")
+        print_line("  (none)")
     if info.language:
-        click.echo(f"Kernel: {info.kernel_name or '?'} ({info.language})")
+        print_line(f"Kernel: {info.kernel_name or '?'} ({info.language})")
     return 0
 
 
@@ -238,7 +265,7 @@ def entrypoint() -> int:
     """Print the path of nbrunner's .py launcher, for spark-submit's primary resource."""
     from nbrunner.gateway import launcher_path
 
-    click.echo(str(launcher_path()))
+    print_line(str(launcher_path()))
     return 0
 
 
@@ -261,7 +288,7 @@ def _standard_streams_open() -> None:
 
 def _refused(error: NbrunnerError, args: Sequence[str]) -> None:
     """A run refused before anything ran (exit 2, 3, 7, 8, a signal): the error line, and a record on stdout."""
-    click.echo(f"nbrunner: error: {error}", err=True)
+    print_line(f"nbrunner: error: {error}", err=True)
     if next((arg for arg in args if not arg.startswith("-")), None) == "run":
         from nbrunner.run.record import refused
 
@@ -290,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _refused(e, args)
         code = exit_code_of(e)
     except KeyboardInterrupt as e:
-        click.echo("nbrunner: interrupted", err=True)
+        print_line("nbrunner: interrupted", err=True)
         code = exit_code_of(e)
     except StopSignal as stop:  # before any run started, or between two notebooks of a chain
         error = StopGuard.error(stop)
@@ -302,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         import traceback
 
         traceback.print_exc()
-        click.echo("nbrunner: internal error (a bug in nbrunner); please report it with the traceback above", err=True)
+        print_line("nbrunner: internal error (a bug in nbrunner); please report it with the traceback above", err=True)
         code = exit_code_of(e)
     if argv is None:
         settle_exit()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Result, read_nb, run_cli
+from tests.conftest import Result, default_signals, read_nb, run_cli
 from tests.spark_support import free_port, processes_matching
 from tests.test_run import outputs_text
 
@@ -62,6 +62,7 @@ def start(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "nbrunner", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, **env}, stdin=subprocess.DEVNULL,
+        preexec_fn=default_signals(),  # noqa: PLW1509 - the tests send SIGINT, which the suite may ignore
     )  # fmt: skip
 
 
@@ -287,3 +288,38 @@ def test_the_kernel_files_of_a_killed_nbrunner_are_removed_by_the_next_run(noteb
     assert again.code == 0, again.stderr
     assert not leftovers[0].exists() and not list(tmp.glob("nbrunner-kernel-*"))
     assert tempfile.gettempdir() != str(tmp)
+
+
+def gone_reader(*args: str) -> tuple[int, str]:
+    """The real CLI with stdout a pipe whose reader has gone before anything is written (``| head`` done, a driver
+    JVM gone): its exit code and stderr."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-m", "nbrunner", *args], stdout=write_end, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL, text=True, timeout=120, check=False)  # fmt: skip
+    finally:
+        os.close(write_end)
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("run", "{nbs}/scheduler.ipynb", "--print-set-value", "-o", "{tmp}/out.ipynb"),
+        ("run", "{nbs}/scheduler.ipynb", "{nbs}/ok.ipynb", "--print-set-value", "-o", "{tmp}/chain/"),
+        ("inspect", "{nbs}/params.ipynb"),
+        ("inspect", "{nbs}/params.ipynb", "--json"),
+        ("entrypoint",),
+    ],
+    ids=["run-set-value", "chain-set-value", "inspect", "inspect-json", "entrypoint"],
+)
+def test_a_reader_of_stdout_that_has_gone_never_makes_exit_1(
+    notebooks: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """Every print to stdout goes through one guard: the command's own outcome and exit code stand."""
+    code, stderr = gone_reader(*(arg.format(nbs=notebooks, tmp=tmp_path) for arg in command))
+    assert code == 0, stderr
+    assert "Traceback" not in stderr and "internal error" not in stderr
+    if command[0] == "run":
+        assert list(tmp_path.rglob("*.run.json"))  # the run's record is in its files
