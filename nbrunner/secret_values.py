@@ -176,6 +176,31 @@ class Redactor:
             return text
         return self._pattern.sub(REDACTED, text)
 
+    def cut(self, text: str, size: int) -> tuple[str, str]:
+        """``text`` of a stream shown in pieces (a line too long to wait for): its first part, about ``size``
+        characters, redacted, and the rest, raw, to be shown with what comes next. The cut never falls inside a
+        secret (in any of its forms), whatever text follows: the rest keeps the last ``window - 1`` characters,
+        where a value may begin that more text completes. ``text`` longer than ``size + window - 1`` always
+        gives a non-empty first part."""
+        if self._pattern is None:
+            return text[:size], text[size:]
+        # a form starting before `safe` has at least `window` characters after its start here: the match found
+        # there is the one any continuation gives, so text up to it (and through it) can be shown now
+        safe = min(size, len(text) - self.window + 1)
+        if safe <= 0:
+            return "", text
+        pieces: list[str] = []
+        shown = 0  # the end of what is already in pieces
+        if any(probe in text for probe in self._probes):
+            for match in self._pattern.finditer(text, 0, safe + self.window - 1):
+                if match.start() >= safe:
+                    break
+                pieces += [text[shown : match.start()], REDACTED]
+                shown = match.end()
+        end = max(safe, shown)
+        pieces.append(text[shown:end])
+        return "".join(pieces), text[end:]
+
     def joined(self, head: str, tail: str) -> str:
         """``head + tail`` redacted, looking again only where a value split across the two can be."""
         if self._pattern is None:

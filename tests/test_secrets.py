@@ -230,3 +230,63 @@ def test_no_secret_leaks_under_spark_submit(notebooks: Path, tmp_path: Path) -> 
     assert {name: leaks(text) for name, text in written.items() if leaks(text)} == {}
     check_notebook(read_nb(out))
     assert "raw stderr [REDACTED]" in result.stdout + result.stderr
+
+
+def relayed(redactor: Any, data: bytes, chunk: int) -> str:
+    """What a real :class:`Relay` emits for ``data`` written to the kernel's stderr pipe ``chunk`` bytes at a time,
+    its pieces joined; each piece is one emitted line or part of a long one."""
+    from nbrunner.run.relay import Relay
+
+    pieces: list[str] = []
+    relay = Relay(lambda name, text: pieces.append(text) if name == "stderr" else None, redactor)
+    writer = os.dup(relay.write_ends["stderr"])  # the "kernel's" copy of the write end
+    relay.started()
+    with os.fdopen(writer, "wb", buffering=0) as pipe:
+        for at in range(0, len(data), chunk):
+            pipe.write(data[at : at + chunk])
+    relay.close(timeout=None)  # every writer has closed: the pump ends at end-of-file
+    return "\x00".join(pieces)
+
+
+def test_the_relay_redacts_a_secret_across_every_cut() -> None:
+    """A secret (in each escaped form) written at fd level at every offset around the relay's 64 KiB piece, in
+    reads of any size: never shown, not even in two pieces, and everything else kept, in order."""
+    from nbrunner.run.relay import MAX_LINE
+    from nbrunner.secret_values import REDACTED, Redactor
+
+    redactor = Redactor([SECRET])
+    for form in [*(form for form in forms(SECRET) if form != SECRET[:12]), SECRET[:20] + "..."]:
+        width = len(form.encode())
+        for offset in range(MAX_LINE - width - 1, MAX_LINE + 2):
+            filler, tail = "x" * offset, "t" * MAX_LINE  # the line goes on: it is cut before its end comes
+            for chunk in (1 << 16, 4093):
+                shown = relayed(redactor, f"{filler}{form}{tail}\nnext {form}\n".encode(), chunk)
+                assert shown.replace("\x00", "") == f"{filler}{REDACTED}{tail}next {REDACTED}", (form, offset, chunk)
+                assert leaks(shown) == [], (form, offset, chunk)
+
+
+def test_a_secret_written_on_the_kernels_descriptors_across_the_64k_cut_never_reaches_stderr(
+    notebooks: Path, tmp_path: Path
+) -> None:
+    """Through the real CLI and kernel: a secret written with os.write at every offset around the relay's cut."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nb.cells = [
+        nbformat.v4.new_code_cell('password = ""', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "import os\nvalue = password.encode()\n"
+            "for k in range(len(value) + 2):\n    os.write(2, b'x' * (65536 - k) + value + b'-after\\n')\n"
+            "os.write(1, b'y' * 65530 + value + b'-end')"  # no newline: the last piece, at the kernel's exit
+        ),
+    ]
+    nbformat.write(nb, tmp_path / "cut.ipynb")
+    result = run_cli("run", str(tmp_path / "cut.ipynb"), "--secret", "password=env:PW", "-o",
+                     str(tmp_path / "out.ipynb"), env={"PW": SECRET})  # fmt: skip
+    assert result.code == 0, result.stderr[-2000:]
+    assert leaks(result.stderr) == [] and leaks(result.stdout) == []
+    halves = [SECRET[:k] for k in range(6, len(SECRET))] + [SECRET[k:] for k in range(1, len(SECRET) - 5)]
+    assert [half for half in halves if half in result.stderr] == []
+    assert result.stderr.count("[REDACTED]-after") == len(SECRET.encode()) + 2
+    assert "[REDACTED]-end" in result.stderr

@@ -8,13 +8,15 @@ reading to end-of-file is not held after nbrunner exits.
 
 from __future__ import annotations
 
+import codecs
 import os
 import threading
 from collections.abc import Callable
 
 from nbrunner.secret_values import Redactor
 
-#: a line longer than this is relayed in pieces (a process writing without newlines must not grow the buffer)
+#: a line longer than this is relayed in pieces (a process writing without newlines must not grow the buffer); the
+#: pieces are cut where no secret is, so a little more (the longest secret's length) may be held
 MAX_LINE = 64 * 1024
 
 
@@ -41,8 +43,9 @@ class Relay:
         for thread in self._threads:
             thread.start()
 
-    def close(self, timeout: float = 1.0) -> None:
-        """Relay what the kernel wrote before it exited (a descendant still holding a pipe is not waited for)."""
+    def close(self, timeout: float | None = 1.0) -> None:
+        """Relay what the kernel wrote before it exited (a descendant still holding a pipe is not waited for
+        longer than ``timeout`` seconds; None: until every writer has closed its end)."""
         for fd in self.write_ends.values():
             os.close(fd)
         self.write_ends = {}
@@ -51,26 +54,31 @@ class Relay:
                 thread.join(timeout)
 
     def _pump(self, name: str, fd: int) -> None:
-        pending = b""
+        # text, not bytes: a character cut by a read stays whole; a line too long to wait for is shown in pieces
+        # cut where no secret can be (Redactor.cut), so its redaction holds across every read and every piece
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        limit = MAX_LINE + max(0, self.redactor.window - 1)
+        pending = ""
         try:
             while chunk := os.read(fd, 1 << 16):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
+                pending += decoder.decode(chunk)
+                *lines, pending = pending.split("\n")
                 for line in lines:
-                    self._line(name, line)
-                while len(pending) > MAX_LINE:
-                    self._line(name, pending[:MAX_LINE])
-                    pending = pending[MAX_LINE:]
-            if pending:
-                self._line(name, pending)
+                    self._emit(name, self.redactor.text(line))
+                while len(pending) > limit:
+                    piece, pending = self.redactor.cut(pending, MAX_LINE)
+                    self._emit(name, piece)
         except OSError:
             pass
         finally:
             os.close(fd)
+            pending += decoder.decode(b"", final=True)
+            for line in pending.split("\n"):
+                if line:
+                    self._emit(name, self.redactor.text(line))
 
-    def _line(self, name: str, line: bytes) -> None:
-        text = line.decode("utf-8", "replace").rstrip("\r")
+    def _emit(self, name: str, text: str) -> None:
         try:
-            self.emit(name, self.redactor.text(text))
+            self.emit(name, text.rstrip("\r"))
         except Exception:  # noqa: S110 - a broken reporter must not stop the pipe being drained
             pass
