@@ -17,6 +17,7 @@ from nbrunner.errors import NbrunnerError, UsageError
 from nbrunner.notebook import document
 from nbrunner.notebook.node import Notebook
 from nbrunner.plan import inputs, location
+from nbrunner.run import record_schema
 from nbrunner.run.report import Reporter
 from nbrunner.secret_values import SHOWN, SecretRef
 from nbrunner.status import Status
@@ -71,10 +72,12 @@ def load(where: str, *, sha256: str, store: Callable[[], S3Store], reporter: Rep
     """The resume point of a run record (local or s3://); UsageError (exit 2) when it cannot be resumed."""
     ref = location.parse(where, what="--resume record")
     try:
-        record = json.loads(inputs.read_text(ref, what="--resume record", store=store))
-        run_id, input_sha, status = record["run_id"], record["input_sha256"], record["status"]
-    except (ValueError, KeyError, TypeError) as e:
-        raise UsageError(f"--resume {where}: not an nbrunner run record (.run.json)") from e
+        record = record_schema.parse(inputs.read_text(ref, what="--resume record", store=store))
+    except record_schema.BadRecord as e:
+        raise UsageError(f"--resume {where}: not an nbrunner run record (.run.json): {e}") from e
+    if record["kind"] != record_schema.RUN or not isinstance(record.get("input_sha256"), str):
+        raise UsageError(f"--resume {where}: not the record of a run (kind {record['kind']!r}); give a .run.json")
+    run_id, input_sha, status = record["run_id"], record["input_sha256"], record["status"]
     if status in (Status.SUCCEEDED, Status.PREPARED):
         raise UsageError(f"--resume {where}: run {run_id} {status}; there is nothing to resume")
     if input_sha != sha256:
@@ -102,6 +105,6 @@ def previous_cells(record: dict[str, Any], store: Callable[[], S3Store], reporte
         where = location.parse(str(record["output"]), what="resumed notebook")
         old = json.loads(inputs.read_text(where, what="resumed notebook", store=store))
         return {cell["id"]: cell for cell in old.get("cells", []) if isinstance(cell, dict) and "id" in cell}
-    except (NbrunnerError, ValueError, KeyError, TypeError) as e:
+    except (NbrunnerError, ValueError, KeyError, TypeError, RecursionError) as e:
         reporter.warning(f"--resume: cannot read the resumed run's notebook ({e}); kept cells show no outputs")
         return {}

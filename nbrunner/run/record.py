@@ -10,6 +10,7 @@ from typing import Any
 from nbrunner import __version__
 from nbrunner.errors import CellFailed, NbrunnerError, RunTimeout, exit_code_of, message_of, status_of
 from nbrunner.notebook.node import Notebook
+from nbrunner.run.record_schema import CHAIN, NOT_RUN, REFUSED, RUN, stamp
 from nbrunner.secret_values import Redactor
 from nbrunner.status import PAPERMILL, Status
 
@@ -42,7 +43,8 @@ def versions(nb: Notebook, kernel_name: str) -> dict[str, Any]:
 
 @dataclass
 class RunRecord:
-    """What one run did. ``exit_code`` is the process's exit status under the command line."""
+    """What one run did. ``exit_code`` is the process's exit status under the command line. As JSON it starts with
+    ``kind`` (``run``) and ``schema`` (:mod:`nbrunner.run.record_schema`, which every reader checks it against)."""
 
     run_id: str
     input: str
@@ -72,7 +74,7 @@ class RunRecord:
     chain: dict[str, Any] | None = None  # in a chain: {"id": the chain's, "index": this notebook's, "size"}
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**stamp(RUN), **asdict(self)}
 
     @property
     def succeeded(self) -> bool:
@@ -105,14 +107,22 @@ def outcome(record: RunRecord, nb: Notebook, error: BaseException | None, *, sto
 def refused(error: NbrunnerError, notebook: str | None = None) -> dict[str, Any]:
     """The record of a run refused before anything ran (exit 2, 3, 7, 8, a signal): printed by the command line,
     and a chain's entry for such a notebook. Every record shape is built here: :class:`RunRecord` (a run),
-    this, :func:`not_run`, and the chain summary (:class:`nbrunner.run.chain.ChainRecord`) made of them."""
+    this, :func:`not_run`, and the chain summary (:func:`chain_summary`) made of them. Each says its ``kind`` and
+    ``schema`` first (:mod:`nbrunner.run.record_schema`)."""
     found: dict[str, Any] = {"input": notebook} if notebook is not None else {}
-    return {**found, "status": status_of(error), "exit_code": int(error.exit_code), "message": str(error)}
+    return {**stamp(REFUSED), **found, "status": status_of(error), "exit_code": int(error.exit_code),
+            "message": str(error)}  # fmt: skip
 
 
 def not_run(notebook: str) -> dict[str, Any]:
     """A chain's entry for a notebook the chain never started (it stopped before)."""
-    return {"input": notebook, "status": Status.NOT_RUN, "exit_code": None}
+    return {**stamp(NOT_RUN), "input": notebook, "status": Status.NOT_RUN, "exit_code": None}
+
+
+def chain_summary(status: str, exit_code: int, message: str | None, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A chain's summary (:class:`nbrunner.run.chain.ChainRecord`): its outcome, and each notebook's record."""
+    return {**stamp(CHAIN), "chain": True, "status": status, "exit_code": exit_code, "message": message,
+            "runs": runs}  # fmt: skip
 
 
 def redact_record(record: RunRecord, redactor: Redactor) -> None:
