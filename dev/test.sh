@@ -33,4 +33,5 @@ ruff format --check nbrunner tests bench
 mypy
 hadolint Dockerfile
 shellcheck docker/entrypoint.sh dev/*.sh .ci/run
+NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet  # the guide: docs/ -> site/, nothing downloaded
 python -m pytest "$@"

@@ -104,7 +104,8 @@ REPORTING_PASSWORD = "reporting-db-password"  # noqa: S105 - the README operator
 
 
 def readme_block(marker: str) -> str:
-    readme = (ROOT / "README.md").read_text()
+    """The first Python block holding ``marker`` in the guide's Airflow page (docs/airflow.md), once the README's."""
+    readme = (ROOT / "docs" / "airflow.md").read_text()
     return next(block for block in readme.split("```python\n")[1:] if marker in block).split("```")[0]
 
 
