@@ -204,8 +204,8 @@ def test_a_server_that_cannot_be_used_is_exit_7_in_one_line_before_any_kernel(
     "remote, words",
     [
         ("http://host:15002", "give a Spark Connect URL"),
-        ("sc://host:15002/path", "has no path"),
-        ("sc://host:15002/;token=hunter2-secret;oops", "'oops' must be key=value"),
+        ("sc://host:15002/path", "'sc://host:15002/...': a Spark Connect URL has no path"),
+        ("sc://host:15002/;token=hunter2-secret;oops", "'sc://host:15002/;token=[secret];[secret]': each parameter"),
         ("sc://host:port", "port is not a number"),
     ],
 )
@@ -213,7 +213,42 @@ def test_a_malformed_url_is_exit_2_without_its_token(remote: str, words: str, tm
     nb = notebook(tmp_path / "n.ipynb", "1")
     result = invoke("run", str(nb), "--remote", remote, "-o", str(tmp_path / "n.out.ipynb"))
     assert result.code == 2, result.stderr
-    assert words in result.stderr and "hunter2" not in result.stderr
+    assert words in result.stderr and "hunter2" not in result.stderr and "oops" not in result.stderr
+
+
+#: where a token (or what may be one) can stand in a malformed URL; "hunter2" marks every such place
+HOSTILE_REMOTES = [
+    "sc://host:15002;token=hunter2",  # no '/': the parameters run into the port
+    "sc://host:15002;token=hunter2/x",
+    "sc://host:15002/;token=hunter2/more",  # a path after the parameters
+    "sc://host:15002/x/;token=hunter2",
+    "sc://host:15002/token=hunter2",  # ';' forgotten
+    "sc://host:15002/hunter2",  # a token pasted as the path
+    "sc://host:15002/;use_ssl=true;hunter2",  # pasted bare
+    "sc://host:15002/;token=hunter2;x=a=b",
+    "sc://host:15002/;token=hunter2;=v",
+    "sc://hunter2@host:15002/;token=hunter2;oops",  # userinfo
+    "sc://user:hunter2@host:99999999/;token=hunter2",
+    "sc://host:port/;token=hunter2",
+    "sc://:15002/;token=hunter2",
+    "sc://host:15002/;token%3Dhunter2",
+    "sc://host:15002/;TOKEN=hunter2;x",
+    "sc://host:15002/;x-api-key=hunter2;oops",
+    "sc://[::1/;token=hunter2",
+]
+
+
+def test_no_malformed_remote_url_shows_its_token(tmp_path: Path) -> None:
+    """Every malformed ``--remote`` (or SPARK_REMOTE) is refused, exit 2 in one line that names the address with
+    its credentials and token parameters masked; no part of a token shows, wherever it stands."""
+    nb = notebook(tmp_path / "n.ipynb", "1")
+    for remote in HOSTILE_REMOTES:
+        result = invoke("run", str(nb), "--remote", remote, "-o", str(tmp_path / "n.out.ipynb"))
+        assert result.code == 2, (remote, result.stderr)
+        assert result.stderr.count("\n") == 1 and "sc://" in result.stderr, (remote, result.stderr)
+        assert "hunter" not in result.stdout + result.stderr, (remote, result.stderr)
+        from_env = run_cli("run", str(nb), "-o", str(tmp_path / "n.out.ipynb"), env={"SPARK_REMOTE": remote})
+        assert from_env.code == 2 and "hunter" not in from_env.stdout + from_env.stderr, (remote, from_env.stderr)
 
 
 def test_spark_remote_is_used_outside_spark_submit_and_withheld_from_the_kernel(server: Server, tmp_path: Path) -> None:

@@ -21,10 +21,43 @@ def without_credentials(text: str) -> str:
     return _USERINFO.sub(r"\1", text)
 
 
+#: URL parameters whose values are shown in messages; any other value may be a credential and is masked
+SHOWN_PARAMETERS = frozenset({"use_ssl", "user_agent", "session_id", "user_id", "grpc_max_message_size"})
+MASK = "[secret]"
+
+
+def masked(url: str, *, path: bool = True) -> str:
+    """``url`` as every message shows it: no userinfo, and each parameter (``;key=value`` as Spark Connect writes
+    them, ``?key=value&...`` of a query, ``#...``, ``key=value`` in the path) with its value masked unless its key
+    is one of :data:`SHOWN_PARAMETERS`; a parameter without ``=`` (a token pasted bare) is masked whole. Scheme,
+    host and port are kept, so the message still says which address it means; the path too, unless ``path`` is
+    False (where a URL has no path, what stands there may be anything): then it shows as ``/...``."""
+    text = without_credentials(url)
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "", text
+    parts = re.split(r"([;?&#])", rest)
+    authority, slash, where = parts[0].partition("/")
+    if not path and where:
+        where = "..."
+    segments = [seg.partition("=")[0] + f"={MASK}" if "=" in seg else seg for seg in where.split("/")]
+    out = [authority + slash + "/".join(segments)]
+    for separator, part in zip(parts[1::2], parts[2::2], strict=True):
+        key, eq, _ = part.partition("=")
+        if not part:
+            shown = ""
+        elif not eq:
+            shown = MASK
+        else:
+            shown = part if key.strip().lower() in SHOWN_PARAMETERS else f"{key}={MASK}"
+        out += [separator, shown]
+    return f"{scheme}{sep}{''.join(out)}"
+
+
 def check_endpoint(url: str, *, option: str = "--endpoint-url") -> str:
     """An S3 endpoint as ``http(s)://host[:port][/path]``; a UsageError (exit 2) that never shows the URL's
     userinfo otherwise. Returns the URL unchanged."""
-    shown = without_credentials(url)
+    shown = masked(url)
     fix = f"write {option} http(s)://host[:port]"
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.lower() not in ("http", "https"):
@@ -39,7 +72,11 @@ def check_endpoint(url: str, *, option: str = "--endpoint-url") -> str:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
     except ValueError as e:
-        raise UsageError(f"{option} {without_credentials(url)!r}: {e}; {fix}") from None
+        # the error's own text may quote the port, and what follows it there (a token): never shown
+        raise UsageError(
+            f"{option} {shown!r}: its host or port cannot be read (a port is a number from 0 to 65535, an IPv6 "
+            f"address stands in brackets); {fix}"
+        ) from None
     if not parts.hostname:
         raise UsageError(f"{option} {shown!r} names no host; {fix}")
     if any(ch.isspace() or ord(ch) < 32 for ch in url):

@@ -42,20 +42,29 @@ class Remote:
 
     @classmethod
     def parse(cls, url: str, environ: Mapping[str, str] | None = None) -> Remote:
-        """UsageError (exit 2) for what pyspark would refuse; never shows the token."""
+        """UsageError (exit 2) for what pyspark would refuse; never shows the token: every message shows the URL
+        masked (:func:`~nbrunner.plan.urls.masked`), and no piece of it otherwise."""
+        from nbrunner.plan.urls import masked
+
+        def refused(problem: str, fix: str = "write sc://HOST:PORT/;key=value;...") -> UsageError:
+            return UsageError(f"--remote {masked(url, path=False)!r}: {problem}; {fix}")
+
         if not url.startswith("sc://"):
             raise UsageError(
                 "--remote: give a Spark Connect URL, sc://HOST:PORT (for example sc://spark-connect:15002)"
             )
-        parsed = urlparse("http" + url[2:])
+        try:
+            parsed = urlparse("http" + url[2:])
+        except ValueError:  # an unbalanced '[' (an IPv6 address)
+            raise refused("the host is not a name or an address ([IPv6] in brackets)") from None
         if parsed.path not in ("", "/"):
-            raise UsageError(f"--remote: a Spark Connect URL has no path ({parsed.path!r}); write sc://HOST:PORT/;k=v")
+            raise refused("a Spark Connect URL has no path (its parameters follow '/;')")
         params: list[tuple[str, str]] = []
         token = None
         for part in filter(None, parsed.params.split(";")):
             key, sep, value = part.partition("=")
             if not sep or not key or "=" in value:
-                raise UsageError(f"--remote: the URL's parameter {key or part[:20]!r} must be key=value")
+                raise refused("each parameter must be key=value")
             value = unquote(value)
             if key == "token":
                 token = value
@@ -63,10 +72,10 @@ class Remote:
                 params.append((key, value))
         try:
             host, port = parsed.hostname, parsed.port
-        except ValueError as e:
-            raise UsageError(f"--remote: the URL's port is not a number ({e})") from None
+        except ValueError:
+            raise refused("the port is not a number from 0 to 65535") from None
         if not host:
-            raise UsageError("--remote: the URL names no host; write sc://HOST:PORT")
+            raise refused("the URL names no host")
         if token is None and environ is not None:
             token = environ.get("SPARK_CONNECT_AUTHENTICATE_TOKEN") or None
         return cls(host, port or DEFAULT_PORT, tuple(params), token)
