@@ -201,9 +201,19 @@ def test_endpoint_credentials_never_reach_a_stream_or_a_file(notebooks: Path, tm
     assert not [text for text in texts if "admin" in text or "p@ss" in text or "p%40ss" in text]
 
 
-@pytest.mark.parametrize("url", ["http://admin:pa/ss@127.0.0.1:9", "ftp://host", "http://:99999999",
-                                 "http://host:9;token=pa/ss", "http://host:x/?X-Amz-Security-Token=pa/ss",
-                                 "http://[::1/?token=pa/ss", "ftp://host/token=pa/ss", "http://host/?a=pa/ss x"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://admin:pa/ss@127.0.0.1:9",
+        "ftp://host",
+        "http://:99999999",
+        "http://host:9;token=pa/ss",
+        "http://host:x/?X-Amz-Security-Token=pa/ss",
+        "http://[::1/?token=pa/ss",
+        "ftp://host/token=pa/ss",
+        "http://host/?a=pa/ss x",
+    ],
+)
 def test_endpoint_urls_that_cannot_be_parsed_are_refused_without_echoing_them(notebooks: Path, url: str) -> None:
     result = invoke("run", str(notebooks / "ok.ipynb"), "--endpoint-url", url)
     assert result.code == 2 and result.stderr.count("\n") == 1, result.stderr

@@ -71,7 +71,7 @@ def check_endpoint(url: str, *, option: str = "--endpoint-url") -> str:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
-    except ValueError as e:
+    except ValueError:
         # the error's own text may quote the port, and what follows it there (a token): never shown
         raise UsageError(
             f"{option} {shown!r}: its host or port cannot be read (a port is a number from 0 to 65535, an IPv6 "
