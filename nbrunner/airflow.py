@@ -33,6 +33,53 @@ from airflow.exceptions import AirflowException
 
 RECORD_KEY = "nbrunner_record"
 SKIPPED = 99
+#: how a secret reference starts: the operator's ``secrets`` take nothing else (a template that rendered to a value)
+SECRET_KINDS = ("env:", "file:", "conn:")
+#: ``--conf`` keys whose values the task log never shows
+_SECRET_WORDS = ("secret", "password", "token", "credential", "passwd", "key")
+
+
+def check_secret_references(secrets: Mapping[str, Any]) -> None:
+    """Each of the operator's ``secrets`` is a reference (``env:VAR``, ``file:/path``, ``conn:ID``), checked before
+    any command is built or logged: an AirflowException otherwise, naming the parameter, never what was given (a
+    template that rendered to the secret's value)."""
+    for name, ref in secrets.items():
+        kind = next((k for k in SECRET_KINDS if isinstance(ref, str) and ref.startswith(k)), None)
+        if kind is None or not ref[len(kind) :] or any(ch.isspace() for ch in ref[len(kind) :]):
+            raise AirflowException(
+                f"secrets[{str(name)!r}]: give a reference, env:VARIABLE, file:/path or conn:CONNECTION_ID, not the "
+                "value itself (what was given is not shown)"
+            )
+
+
+def shown_command(command: Sequence[str]) -> str:
+    """``command`` as the task log shows it: a ``--secret`` that is not a reference, a ``--conf`` whose key names a
+    secret and every URL's credentials and token parameters masked (:func:`nbrunner.plan.urls.masked`)."""
+    from nbrunner.plan.urls import MASK, masked
+
+    shown: list[str] = []
+    for arg in command:
+        before = shown[-1] if shown else ""
+        if arg.startswith("--secret="):
+            shown.append("--secret=" + _shown_secret(arg[len("--secret=") :]))
+            continue
+        if before == "--secret":
+            arg = _shown_secret(arg)
+        elif before == "--conf" and "=" in arg:
+            key, _, value = arg.partition("=")
+            arg = f"{key}={MASK}" if any(word in key.lower() for word in _SECRET_WORDS) else f"{key}={masked(value)}"
+        elif "://" in arg:
+            arg = masked(arg)
+        shown.append(arg)
+    return " ".join(shown)
+
+
+def _shown_secret(assignment: str) -> str:
+    from nbrunner.plan.urls import MASK
+
+    name, _, ref = assignment.partition("=")
+    is_ref = any(ref.startswith(k) and ref[len(k) :] for k in SECRET_KINDS) and not any(c.isspace() for c in ref)
+    return assignment if is_ref else f"{name}={MASK}"
 
 
 def html_link(record: Mapping[str, Any] | None, url_template: str | None) -> str:
@@ -151,6 +198,7 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
 
     def execute(self, context: Any) -> Any:
         self._context = context
+        check_secret_references(self.secrets)  # before any command is built, resolved or logged
         secret_env = self._secret_values()
         with tempfile.TemporaryDirectory(prefix="nbrunner-airflow-") as folder:
             params_file = None
@@ -162,7 +210,7 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
             if self.spark_submit:  # spark-submit finds SPARK_HOME and the driver's python through PATH
                 env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
                 env.setdefault("PYSPARK_PYTHON", sys.executable)
-            self.log.info("running %s", " ".join(command))
+            self.log.info("running %s", shown_command(command))
             self._process = subprocess.Popen(  # noqa: S603 - our own command line, no shell
                 command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                 stdin=subprocess.DEVNULL, start_new_session=True,
