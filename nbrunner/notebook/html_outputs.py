@@ -6,14 +6,20 @@ notebook showed is blank there (the ``.ipynb`` keeps every output as it was; thi
 - an output whose rich forms all need JavaScript (plotly's ``application/vnd.plotly.v1+json``, vega, bokeh...):
   its text fallback, or a note naming what was left out;
 - an image beside LaTeX: the image (math is not rendered offline, it would show as raw TeX);
-- a run the notebook skipped (``nbrunner.skip``): the ``SystemExit`` it raised to stop is not shown as an error.
+- a run the notebook skipped (``nbrunner.skip``): the ``SystemExit`` it raised to stop is not shown as an error;
+- a script (``Javascript()``, ``application/javascript``): its source as text, with a note; the page runs none;
+- the failure banner: its facts (the error message, the failing cell's first line, the run's id and times) as text,
+  never as markdown or HTML: what a run reads or shows is data.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
 from nbrunner.inside import SKIP_MIME
+from nbrunner.notebook.document import BANNER_TAG
 from nbrunner.notebook.node import Notebook
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -23,8 +29,9 @@ OFFLINE = ("text/html", "text/markdown", "image/svg+xml", "image/png", "image/jp
            "text/plain")  # fmt: skip
 
 
-#: MIME types that are not meant to be seen (nbrunner's and scrapbook's data for the scheduler), or that run as is
-_SILENT = ("application/javascript", "application/vnd.nbrunner", "application/scrapbook")
+#: MIME types that are not meant to be seen (nbrunner's and scrapbook's data for the scheduler)
+_SILENT = ("application/vnd.nbrunner", "application/scrapbook")
+SCRIPT = "application/javascript"
 
 
 def for_html(nb: Notebook) -> Any:
@@ -34,6 +41,9 @@ def for_html(nb: Notebook) -> Any:
     states = _widget_states(nb)
     cells = []
     for cell in nb.cells:
+        if cell.get("cell_type") == "markdown" and BANNER_TAG in (cell.get("metadata", {}).get("tags") or ()):
+            cells.append(nbformat.from_dict({**cell, "source": banner_html(cell.get("source", ""))}))
+            continue
         outputs = cell.get("outputs")
         if not outputs:
             cells.append(cell)
@@ -74,12 +84,64 @@ def _offline(output: Any, states: dict[str, Any], depth: int) -> list[Any]:
             return shown
         rest = {mime: value for mime, value in data.items() if mime != WIDGET_VIEW}
         text = f"an interactive {name} is not shown: it needs JavaScript" + ("; its text form follows" if rest else "")
-        return [_note(text), *([{**output, "data": rest}] if rest else [])]
+        return [_note(text), *(_offline({**output, "data": rest}, states, depth + 1) if rest else [])]
     if any(mime.startswith("image/") for mime in data) and "text/latex" in data:
         data = {mime: value for mime, value in data.items() if mime != "text/latex"}  # the picture, not raw TeX
         output = {**output, "data": data}
+    if all(mime in OFFLINE for mime in data):
+        return [output]
+    # only what shows without a script reaches the template: a script (application/javascript) or a mermaid
+    # diagram's source would be put in the page as live markup
+    visible = {mime: value for mime, value in data.items() if mime in OFFLINE}
+    output = {**output, "data": visible}
+    rich = any(mime != "text/plain" for mime in visible)
+    script = data.get(SCRIPT)
+    if isinstance(script, str):
+        note = _note(f"{SCRIPT} not run: this page runs no scripts; its source follows, the .ipynb has it")
+        source = {"output_type": "stream", "name": "stdout", "text": script}
+        return [note, source, *([output] if rich else [])]
     left_out = [mime for mime in data if mime not in OFFLINE and not mime.startswith(_SILENT)]
-    if left_out and not any(mime in OFFLINE and mime != "text/plain" for mime in data):
+    if left_out and not rich:
         note = _note(f"{', '.join(left_out)} not shown: it needs JavaScript; the .ipynb has it")
-        return [note, output] if "text/plain" in data else [note]
+        return [note, output] if "text/plain" in visible else [note]
     return [output]
+
+
+#: the banner's markdown as :func:`nbrunner.run.record.banner` writes it, with the facts it holds
+_BANNER = re.compile(
+    r"## (?P<title>[^\n]*)\n\n"
+    r"(?:\*\*Failing cell:\*\* (?:\[cell (?P<index>\d+)\]\(#cell-id=(?P<id>[A-Za-z0-9_-]+)\)|cell (?P<bare>\d+))"
+    r"(?: \(`In \[(?P<count>[^\]\n]*)\]`\))?: `(?P<line>[^\n]*)`\n\n)?"
+    r"\*\*Error:\*\* (?P<error>.*)\n\n"
+    r"Run `(?P<run>[^`\n]*)`, started (?P<started>[^\n]*), ended (?P<ended>[^\n]*)\.",
+    re.DOTALL,
+)
+_BANNER_PAGE = (
+    '<div class="nbrunner-banner">'
+    "{% if m %}<h2>{{ m.title }}</h2>"
+    "{% if m.line is not none %}<p><strong>Failing cell:</strong> "
+    '{% if m.id %}<a href="#cell-id={{ m.id }}">cell {{ m.index }}</a>{% else %}cell {{ m.bare }}{% endif %}'
+    "{% if m.count is not none %} (<code>In [{{ m.count }}]</code>){% endif %}: <code>{{ m.line }}</code></p>"
+    "{% endif %}"
+    '<p><strong>Error:</strong> <span style="white-space: pre-wrap">{{ m.error }}</span></p>'
+    "<p>Run <code>{{ m.run }}</code>, started {{ m.started }}, ended {{ m.ended }}.</p>"
+    '{% else %}<pre style="white-space: pre-wrap">{{ source }}</pre>{% endif %}'
+    "</div>"
+)
+
+
+@functools.cache
+def _banner_template() -> Any:
+    import jinja2
+
+    return jinja2.Environment(autoescape=True).from_string(_BANNER_PAGE)  # noqa: S701 - autoescape is on
+
+
+def banner_html(source: str) -> str:
+    """The failure banner's markdown as the HTML block the page shows: its facts as escaped text (the error message
+    is the kernel's data: ``<img onerror=...>`` or ``[x](javascript:...)`` in it must stay text), on one line, so
+    the markdown renderer passes the block through whole. A banner of another shape is shown as its plain text."""
+    found = _BANNER.fullmatch(source)
+    html = _banner_template().render(m=found.groupdict() if found else None, source=source)
+    # as one line with no markdown, math or entity left in it: newlines, "$" and "\" as character references
+    return str(html).replace("\n", "&#10;").replace("\r", "&#13;").replace("$", "&#36;").replace("\\", "&#92;")

@@ -1,8 +1,14 @@
 """The HTML rendering of an executed notebook: readable in a browser, without Jupyter.
 
-nbconvert's HTMLExporter with JupyterLab's look (``templates/nbrunner`` extends ``lab``). Outputs larger than
-``max_output`` characters are shortened in the HTML only, keeping their head and tail: the ``.ipynb`` keeps them
-whole, and a browser cannot show a page of hundreds of megabytes anyway.
+nbconvert's HTMLExporter with JupyterLab's look (``templates/nbrunner`` extends ``lab``). Text outputs larger than
+``max_output`` characters are shortened in the HTML only, keeping their head and tail (a cell's stream, however many
+messages it came in, once): the ``.ipynb`` keeps them whole, and a browser cannot show a page of hundreds of
+megabytes anyway.
+
+What a run shows is data, not markup: the page runs no script (a Content-Security-Policy in the template forbids
+them, whatever HTML an output holds), a script output shows as its source (:mod:`nbrunner.notebook.html_outputs`),
+the failure banner's facts are escaped text, and a markdown link only ever goes to http(s), mailto, an anchor or a
+relative file (``javascript:`` and the like become ``#harmful-link``).
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ from typing import Any
 from nbrunner.notebook.node import Notebook
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-MAX_OUTPUT = 256_000  # characters of one output kept in the HTML
+MAX_OUTPUT = 256_000  # characters of one output (of a cell's stdout, of its stderr) kept in the HTML
+#: what a markdown link or image may point to besides http(s), mailto, tel, an anchor and a relative path
+#: (mistune's own list): an SVG picture as a data: URL (an attachment); never javascript:, vbscript: or file:
+SAFE_URLS = ("data:image/svg+xml;",)
 
 
 def exporter() -> Any:
@@ -26,9 +35,11 @@ def exporter() -> Any:
     from nbrunner.notebook.template_cache import bytecode_cache
 
     load_nbconvert()
+    import jinja2
     from nbconvert import HTMLExporter
     from nbconvert.exporters.templateexporter import TemplateExporter
     from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
     from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
     class LeanHTMLExporter(HTMLExporter):
@@ -48,6 +59,28 @@ def exporter() -> Any:
             self.register_filter("filter_data_type", data_types)  # type: ignore[no-untyped-call]
             html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
             return accessible(html), resources
+
+        @jinja2.pass_context
+        def markdown2html(self, context: Any, source: str, data: bool = False) -> str:
+            """A markdown cell, the author's: its HTML kept; a markdown output (``data=True``, nbrunner's template):
+            any HTML in it shown as text. Link and image addresses checked in both."""
+            return self.markdown(context, source, raw_html=not data)
+
+        def markdown(self, context: Any, source: str, *, raw_html: bool) -> str:
+            """``HTMLExporter.markdown2html`` (nbconvert 7) with mistune's check of link and image addresses on:
+            a ``javascript:`` link is no link (``#harmful-link``)."""
+            cell = context.get("cell", {})
+            renderer = IPythonRenderer(
+                escape=not raw_html,
+                allow_harmful_protocols=SAFE_URLS,  # type: ignore[arg-type] # mistune's allowlist, typed as bool
+                attachments=cell.get("attachments", {}),
+                embed_images=self.embed_images,
+                path=context.get("resources", {}).get("metadata", {}).get("path", ""),
+                anchor_link_text=self.anchor_link_text,
+                exclude_anchor_links=self.exclude_anchor_links,
+                **self.lexer_options,
+            )
+            return str(MarkdownWithMath(renderer=renderer).render(source))
 
         def _preprocess(self, nb: Any, resources: Any) -> Any:
             """nbconvert's ``Exporter._preprocess`` without its second deep copy of the notebook and the third its
@@ -149,29 +182,64 @@ def plain(nb: Notebook) -> Any:
     return nbformat.from_dict({**nb, "metadata": keep, "cells": cells})
 
 
+def _elided(count: int) -> str:
+    return f"\n\n[... {count:,} characters not shown here; the .ipynb has the whole output ...]\n\n"
+
+
 def _shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     half = limit // 2
-    elided = len(text) - 2 * half
-    note = f"[... {elided:,} characters not shown here; the .ipynb has the whole output ...]"
-    return f"{text[:half]}\n\n{note}\n\n{text[-half:]}"
+    return f"{text[:half]}{_elided(len(text) - 2 * half)}{text[-half:]}"
 
 
 def shortened(nb: Notebook, limit: int) -> Any:
-    """``nb`` with its largest text outputs shortened (new containers, the same strings; ``nb`` is not changed)."""
+    """``nb`` with its largest text outputs shortened (new containers, the same strings; ``nb`` is not changed).
+
+    A cell's stdout (and its stderr) is shortened as one text, however many outputs it came in: the kernel sends a
+    long print in messages of a few megabytes, each its own output, and a head and tail of each would let the page
+    grow with the output. Any other output is shortened on its own."""
     import nbformat
 
     cells = []
     for cell in nb.cells:
         outputs = cell.get("outputs") or []
-        big = any(_size(output) > limit for output in outputs)
-        if not big:
+        streams: dict[str, int] = {}
+        big = False
+        for output in outputs:
+            if output.get("output_type") == "stream":
+                name = output.get("name")
+                streams[name] = streams.get(name, 0) + len(output.get("text", ""))
+            elif _size(output) > limit:
+                big = True
+        long = {name: total for name, total in streams.items() if total > limit}
+        if not big and not long:
             cells.append(cell)
             continue
-        copy = nbformat.from_dict({**cell, "outputs": [_shorten_output(o, limit) for o in outputs]})
-        cells.append(copy)
+        cells.append(nbformat.from_dict({**cell, "outputs": _shorten_outputs(outputs, long, limit)}))
     return nbformat.from_dict({**nb, "cells": cells})
+
+
+def _shorten_outputs(outputs: list[Any], long: dict[str, int], limit: int) -> list[Any]:
+    """``outputs`` with each stream named in ``long`` (its total length) cut to its first and last ``limit // 2``
+    characters over all its outputs, the note where the cut starts; an output wholly inside the cut is left out."""
+    half = limit // 2
+    at: dict[str, int] = {}
+    shown = []
+    for output in outputs:
+        name = output.get("name")
+        if output.get("output_type") != "stream" or name not in long:
+            shown.append(_shorten_output(output, limit))
+            continue
+        total, text = long[name], output.get("text", "")
+        start = at.get(name, 0)
+        end = at[name] = start + len(text)
+        head = text[: max(0, half - start)]
+        tail = text[max(0, total - half - start) :] if end > total - half else ""
+        note = _elided(total - 2 * half) if start <= half < end else ""
+        if head or note or tail or not text:
+            shown.append({**output, "text": f"{head}{note}{tail}"})
+    return shown
 
 
 def _size(output: Any) -> int:
@@ -182,12 +250,10 @@ def _size(output: Any) -> int:
 
 
 def _shorten_output(output: Any, limit: int) -> Any:
-    """Text is shortened (head and tail); images are always kept whole; other large data (HTML, JSON) is left out
-    of the HTML with a visible note saying so."""
-    if _size(output) <= limit:
+    """A display or result: text is shortened (head and tail); images are always kept whole; other large data
+    (HTML, JSON) is left out of the HTML with a visible note saying so."""
+    if output.get("output_type") == "stream" or _size(output) <= limit:  # streams: by :func:`_shorten_outputs`
         return output
-    if output.get("output_type") == "stream":
-        return {**output, "text": _shorten(output["text"], limit)}
     data: dict[str, Any] = {}
     left_out = []
     for kind, value in output.get("data", {}).items():
