@@ -238,25 +238,21 @@ def runs(location: str, statuses: tuple[str, ...], since: str | None, notebook: 
          as_json: bool, page: str | None, url_template: str | None, endpoint_url: str | None) -> int:  # fmt: skip
     """List the runs whose records lie under LOCATION (a folder, or an s3:// prefix), newest first: start time,
     status, duration, notebook, parameters, the failing cell and its error, and where the run's HTML is."""
+    from nbrunner.view import page as pages
     from nbrunner.view import runs as found_runs
 
     storage = StorageOptions(endpoint_url=endpoint_url)
     after = found_runs.since_of(since) if since is not None else None
-    everything = found_runs.find(location, storage, warn=lambda m: click.echo(f"nbrunner: warning: {m}", err=True))
+    url_template = pages.url_template_of(url_template) if url_template is not None else None
+    everything = found_runs.find(location, storage, warn=lambda m: print_line(f"nbrunner: warning: {m}", err=True))
     chosen = found_runs.select(everything, statuses=statuses, since=after, notebook=notebook, limit=limit)
-    if as_json:
-        for run in chosen:
-            click.echo(json.dumps(found_runs.as_json(run), ensure_ascii=False))
-    else:
-        for line in found_runs.lines(chosen):
-            click.echo(line)
     if page is not None:
-        from nbrunner.view.page import page as make_page
-        from nbrunner.view.page import store
-
-        store(
-            page, make_page(chosen, title=f"nbrunner runs: {location}", where=page, url_template=url_template), storage
-        )
+        pages.check_target(page, location, everything)
+    for line in map(found_runs.json_line, chosen) if as_json else found_runs.lines(chosen):
+        print_line(line)
+    if page is not None:
+        text = pages.page(chosen, title=f"nbrunner runs: {location}", where=page, url_template=url_template)
+        pages.store(page, text, storage)
     return 0
 
 

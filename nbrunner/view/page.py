@@ -1,18 +1,35 @@
 """``nbrunner runs --html FILE``: one offline page (no script, nothing from elsewhere) listing the runs, each linked
 to its HTML, and for each notebook a strip of its recent outcomes and durations drawn as inline SVG, so a notebook
-that started failing or slowing down stands out."""
+that started failing or slowing down stands out.
+
+Records are somebody else's data, so the page is built from a Jinja2 template with autoescaping: every field is text,
+never markup. A link is either relative (a local file beside the page, its name percent-encoded) or an http(s) URL
+made from ``--url-template`` (for s3:// objects); a URL a record holds (``javascript:``, ``data:``, ``https:``...)
+is shown as text, not linked. The page's Content-Security-Policy allows no script and no request at all.
+"""
 
 from __future__ import annotations
 
-import html
 import os
+import re
+import string
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 from nbrunner.config import StorageOptions
 from nbrunner.errors import UsageError
 from nbrunner.status import Status
-from nbrunner.view.runs import Run, duration_text, failure_text, parameters_text
+from nbrunner.view.runs import (
+    RECORD_SUFFIX,
+    Run,
+    duration_text,
+    failed,
+    failure_text,
+    parameters_text,
+    printable,
+)
 
 COLORS: dict[str, str] = {
     Status.SUCCEEDED: "#2e7d32",
@@ -21,90 +38,169 @@ COLORS: dict[str, str] = {
 }  # any other outcome: red
 FAILED_COLOR = "#c62828"
 STRIP = 30  # runs per notebook in its strip
+#: the statuses a row's CSS class may name (any other is "s-other"): a record's text never becomes a class
+_CLASSES = frozenset(str(status) for status in Status)
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+URL_TEMPLATE_EXAMPLE = "https://console.aws.amazon.com/s3/object/{bucket}?prefix={key}"
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>{{ title }}</title>
+<style>
+body { font-family: sans-serif; margin: 1.5em; } table { border-collapse: collapse; }
+td, th { padding: 0.2em 0.6em; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }
+tr.s-succeeded td:nth-child(4), td.s-succeeded { color: {{ colors.succeeded }}; }
+tr.s-skipped td:nth-child(4), td.s-skipped { color: {{ colors.skipped }}; }
+tr:not(.s-succeeded):not(.s-skipped):not(.s-prepared) td:nth-child(4) { color: {{ failed_color }}; font-weight: bold; }
+</style></head><body>
+<h1>{{ title }}</h1>
+<p>{{ runs|length }} runs, {{ failures }} of them failed.</p>
+<h2>Recent outcomes per notebook</h2>
+<table id="notebooks"><tr><th>notebook</th><th>last {{ strip }} runs, oldest to newest (bar: duration)</th>
+<th>last</th></tr>
+{%- for row in strips %}<tr><td>{{ row.name }}</td><td>
+<svg xmlns="http://www.w3.org/2000/svg" width="{{ row.width }}" height="36" role="img" aria-label="recent runs">
+{%- for box in row.boxes %}<g><title>{{ box.tip }}</title>\
+<rect x="{{ box.x }}" y="{{ 22 - box.height }}" width="10" height="{{ box.height }}" fill="#78909c"/>\
+<rect x="{{ box.x }}" y="24" width="10" height="10" fill="{{ box.color }}"/></g>
+{%- endfor %}</svg></td><td class="s-{{ row.css }}">{{ row.status }}</td></tr>
+{%- endfor %}</table>
+<h2>Runs, newest first</h2>
+<table id="runs"><tr><th>started</th><th>notebook</th><th>parameters</th><th>status</th><th>duration</th>\
+<th>failure</th><th>HTML</th></tr>
+{%- for run in runs %}<tr class="s-{{ run.css }}"><td>{{ run.started }}</td><td>{{ run.notebook }}</td>\
+<td>{{ run.parameters }}</td><td>{{ run.status }}</td><td>{{ run.duration }}</td><td>{{ run.failure }}</td><td>
+{%- if run.link %}<a href="{{ run.link }}">{{ run.target }}</a>{% else %}{{ run.target }}{% endif %}</td></tr>
+{%- endfor %}</table>
+</body></html>
+"""
+
+
+def url_template_of(text: str) -> str:
+    """``--url-template``: an http(s) URL with ``{bucket}`` and ``{key}`` placeholders and no others; UsageError."""
+    fix = f"use {{bucket}} and {{key}} in an http(s) URL, as {URL_TEMPLATE_EXAMPLE}"
+    if not text.lower().startswith(("http://", "https://")):
+        raise UsageError(f"--url-template {text!r}: not an http(s) URL; {fix}")
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text)
+                  if name is not None]  # fmt: skip
+    except ValueError as e:
+        raise UsageError(f"--url-template {text!r}: bad placeholder syntax ({e}); {fix}, and {{{{ for a brace") from e
+    for name, spec, conversion in fields:
+        if name not in ("bucket", "key") or spec or conversion:
+            raise UsageError(f"--url-template {text!r}: placeholder {{{name}}} is not one nbrunner fills; {fix}")
+    return text
 
 
 def href(target: str, page: str, url_template: str | None) -> str | None:
-    """The link to a run's HTML from the page: relative for local files, ``url_template`` for s3:// objects."""
+    """The link to a run's HTML from the page, or None (shown as text): ``url_template`` (checked by
+    :func:`url_template_of`) for an s3:// object, a percent-encoded relative link for a local file beside a local
+    page, nothing for anything else (a URL a record holds: ``javascript:``, ``data:``, ``https:``...)."""
     if target.startswith(("s3://", "s3a://")):
-        if url_template is None:
-            return None
         bucket, _, key = target.split("://", 1)[1].partition("/")
-        return url_template.format(bucket=bucket, key=key)
-    if page.startswith("s3://"):
+        if url_template is None or not _BUCKET.match(bucket):
+            return None
+        return _safe(url_template.format(bucket=bucket, key=quote(key, safe="/")))
+    if not target or _SCHEME.match(target) or page.startswith(("s3://", "s3a://")):
         return None
     try:
-        return os.path.relpath(target, Path(page).absolute().parent)
+        relative = os.path.relpath(target, Path(page).absolute().parent)
     except ValueError:
-        return target
+        return None
+    return _safe(quote(relative.replace(os.sep, "/"), safe="/"))
 
 
-def strip_svg(runs: Sequence[Run]) -> str:
+def _safe(url: str) -> str | None:
+    """Only an http(s) URL or a relative one (no scheme, no host) is ever an ``href``."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+        return url
+    return url if not parts.scheme and not parts.netloc and not url.startswith(("/", "\\")) else None
+
+
+def _strip(name: str, found: Sequence[Run]) -> dict[str, Any]:
     """Oldest to newest, left to right: a square per run in its outcome's color, a bar above it for its duration
     (scaled to the slowest of the strip), each with a tooltip."""
-    shown = list(reversed(runs[:STRIP]))
+    shown = list(reversed(found[:STRIP]))
     longest = max((float(r.record.get("duration_s") or 0) for r in shown), default=0) or 1.0
-    parts = []
+    boxes = []
     for number, run in enumerate(shown):
         status = str(run.record.get("status"))
-        color = COLORS.get(status, FAILED_COLOR)
         seconds = float(run.record.get("duration_s") or 0)
-        height = max(1, round(20 * seconds / longest))
-        x = number * 12
-        tip = html.escape(f"{run.started} {status} {duration_text(run.record)}")
-        parts.append(f'<g><title>{tip}</title><rect x="{x}" y="{22 - height}" width="10" height="{height}" '
-                     f'fill="#78909c"/><rect x="{x}" y="24" width="10" height="10" fill="{color}"/></g>')  # fmt: skip
-    width = max(12, 12 * len(shown))
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="36" role="img" '
-            f'aria-label="recent runs">{"".join(parts)}</svg>')  # fmt: skip
+        boxes.append({
+            "x": number * 12,
+            "height": max(1, min(20, round(20 * seconds / longest))),
+            "color": COLORS.get(status, FAILED_COLOR),
+            "tip": f"{run.started} {status} {duration_text(run.record)}",
+        })  # fmt: skip
+    last = str(found[0].record.get("status"))
+    return {"name": name, "boxes": boxes, "width": max(12, 12 * len(shown)), "status": last, "css": _css(last)}
 
 
-def _strip_row(name: str, found: Sequence[Run]) -> str:
-    last = html.escape(str(found[0].record.get("status")))
-    return f'<tr><td>{html.escape(name)}</td><td>{strip_svg(found)}</td><td class="s-{last}">{last}</td></tr>'
+def _css(status: str) -> str:
+    return status if status in _CLASSES else "other"
 
 
-def _run_row(run: Run, where: str, url_template: str | None) -> str:
+def _row(run: Run, where: str, url_template: str | None) -> dict[str, Any]:
     record = run.record
-    status = html.escape(str(record.get("status")))
+    status = str(record.get("status"))
     target = str(record.get("html") or record.get("output") or run.where)
-    link = href(target, where, url_template)
-    cell = f'<a href="{html.escape(link, quote=True)}">{html.escape(target)}</a>' if link else html.escape(target)
     chain = run.chain
-    member = ""
-    if chain is not None:
-        member = f" (chain {html.escape(chain['id'])}, {int(chain.get('index', 0)) + 1}/{chain.get('size')})"
-    cells = [html.escape(run.started), html.escape(run.notebook) + member, html.escape(parameters_text(record, 120)),
-             status, html.escape(duration_text(record)), html.escape(failure_text(record)), cell]  # fmt: skip
-    return f'<tr class="s-{status}">' + "".join(f"<td>{text}</td>" for text in cells) + "</tr>"
+    member = f" (chain {chain['id']}, {chain['index'] + 1}/{chain['size']})" if chain is not None else ""
+    return {
+        "css": _css(status),
+        "started": run.started,
+        "notebook": run.notebook + member,
+        "parameters": parameters_text(record, 120),
+        "status": status,
+        "duration": duration_text(record),
+        "failure": failure_text(record),
+        "target": target,
+        "link": href(target, where, url_template),
+    }
 
 
 def page(runs: Sequence[Run], *, title: str, where: str, url_template: str | None = None) -> str:
+    """The page of ``runs`` (newest first) to be stored at ``where``."""
+    from jinja2 import Environment, StrictUndefined
+
     by_notebook: dict[str, list[Run]] = {}
     for run in runs:
         by_notebook.setdefault(run.notebook, []).append(run)
-    strips = "".join(_strip_row(name, found) for name, found in sorted(by_notebook.items()))
-    rows = "".join(_run_row(run, where, url_template) for run in runs)
-    failures = sum(1 for run in runs if run.record.get("exit_code") not in (0, 99, None))
-    heads = "".join(f"<th>{h}</th>" for h in ("started", "notebook", "parameters", "status", "duration", "failure",
-                                                "HTML"))  # fmt: skip
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 1.5em; }} table {{ border-collapse: collapse; }}
-td, th {{ padding: 0.2em 0.6em; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }}
-tr.s-succeeded td:nth-child(4), td.s-succeeded {{ color: {COLORS[Status.SUCCEEDED]}; }}
-tr.s-skipped td:nth-child(4), td.s-skipped {{ color: {COLORS[Status.SKIPPED]}; }}
-tr:not(.s-succeeded):not(.s-skipped):not(.s-prepared) td:nth-child(4) {{ color: {FAILED_COLOR}; font-weight: bold; }}
-</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p>{len(runs)} runs under {html.escape(where)}, {failures} of them failed.</p>
-<h2>Recent outcomes per notebook</h2>
-<table id="notebooks"><tr><th>notebook</th><th>last {STRIP} runs, oldest to newest (bar: duration)</th>
-<th>last</th></tr>{strips}</table>
-<h2>Runs, newest first</h2>
-<table id="runs"><tr>{heads}</tr>{rows}</table>
-</body></html>
-"""
+    environment = Environment(
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        finalize=lambda value: printable(value) if isinstance(value, str) else value,
+    )
+    return environment.from_string(TEMPLATE).render(
+        title=title,
+        colors={"succeeded": COLORS[Status.SUCCEEDED], "skipped": COLORS[Status.SKIPPED]},
+        failed_color=FAILED_COLOR,
+        strip=STRIP,
+        strips=[_strip(name, found) for name, found in sorted(by_notebook.items())],
+        runs=[_row(run, where, url_template) for run in runs],
+        failures=sum(1 for run in runs if failed(run.record)),
+    )
+
+
+def check_target(where: str, location: str, runs: Sequence[Run]) -> None:
+    """``--html FILE`` must not be what the view reads (a ``*.run.json`` under LOCATION, or a listed run's record,
+    notebook or HTML): UsageError (exit 2), before anything is written."""
+    fix = "write the page elsewhere, e.g. runs.html beside the folder"
+    if where.startswith(("s3://", "s3a://")) or location.startswith(("s3://", "s3a://")):
+        page, under = (text.replace("s3a://", "s3://", 1) for text in (where, location))
+        names = {run.where for run in runs}
+    else:
+        page, under = os.path.realpath(where), os.path.join(os.path.realpath(location), "")
+        names = {os.path.realpath(name) for run in runs for name in (run.where, run.record.get("html"),
+                 run.record.get("output")) if isinstance(name, str) and name and not _SCHEME.match(name)}  # fmt: skip
+    if page.endswith(RECORD_SUFFIX) and page.startswith(under):
+        raise UsageError(f"--html {where}: that is a run record under {location}, which this reads; {fix}")
+    if page in names:
+        raise UsageError(f"--html {where}: that is a listed run's record, notebook or HTML; {fix}")
 
 
 def store(where: str, text: str, storage: StorageOptions) -> None:
