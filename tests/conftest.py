@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,20 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         stdin=subprocess.DEVNULL,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def default_signals(*signums: int) -> Callable[[], None]:
+    """A ``preexec_fn`` giving a child the default action of ``signums`` (SIGINT and SIGHUP unless given): a suite
+    started under nohup or by a CI runner has them ignored, a child inherits that across exec, and nbrunner rightly
+    keeps an ignored signal ignored. A test that sends a child one of them starts it with this, as a scheduler's
+    child takes the signal."""
+    chosen = signums or (signal.SIGINT, signal.SIGHUP)
+
+    def reset() -> None:
+        for signum in chosen:
+            signal.signal(signum, signal.SIG_DFL)
+
+    return reset
 
 
 @pytest.fixture
