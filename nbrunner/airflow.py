@@ -19,7 +19,7 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 try:  # Airflow 3
     from airflow.sdk import BaseOperator, BaseOperatorLink
@@ -30,6 +30,9 @@ except ImportError:  # Airflow 2.10
     from airflow.models.baseoperatorlink import BaseOperatorLink
 
 from airflow.exceptions import AirflowException
+
+if TYPE_CHECKING:
+    from nbrunner.spark.local_host import Loopback
 
 RECORD_KEY = "nbrunner_record"
 SKIPPED = 99
@@ -155,7 +158,10 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
         self._process: subprocess.Popen[str] | None = None
         self._context: Any = None
 
-    def command(self, params_file: str | None, secret_env: Mapping[str, str]) -> list[str]:
+    def command(
+        self, params_file: str | None, secret_env: Mapping[str, str], loopback: Loopback | None = None
+    ) -> list[str]:
+        """The child's command line; ``loopback``: what :meth:`local_driver` decided for spark-submit."""
         run = ["run", self.notebook]
         if self.output_path:
             run += ["-o", self.output_path]
@@ -180,9 +186,23 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
         submit += ["--name", self.name or stem]
         for key, value in self.conf.items():
             submit += ["--conf", f"{key}={value}"]
+        if loopback is not None:
+            submit += loopback.conf_args()
         if self.py_files:
             submit += ["--py-files", ",".join(self.py_files)]
         return [*submit, *self.spark_args, str(launcher_path()), *run]
+
+    def local_driver(self, environ: Mapping[str, str]) -> Loopback | None:
+        """nbrunner's host-name rule for this operator's spark-submit (:mod:`nbrunner.spark.local_host`)."""
+        if not self.spark_submit:
+            return None
+        import pyspark
+
+        from nbrunner.spark.local_host import loopback_driver, master_of
+
+        home = {"SPARK_HOME": str(Path(pyspark.__file__).parent)}  # the spark-submit command() runs
+        master = self.master or master_of(self.spark_args, self.conf, {**home, **environ})
+        return loopback_driver(master, self.conf, environ)
 
     def _secret_values(self) -> dict[str, str]:
         """``conn:ID`` secrets resolved now, into variables of the child's environment: {variable: parameter}."""
@@ -205,11 +225,15 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
             if self.parameters:
                 params_file = os.path.join(folder, "parameters.json")
                 Path(params_file).write_text(json.dumps(self.parameters), encoding="utf-8")
-            command = self.command(params_file, secret_env)
             env = {**os.environ, **self.env}
+            loopback = self.local_driver(env)
+            command = self.command(params_file, secret_env, loopback)
             if self.spark_submit:  # spark-submit finds SPARK_HOME and the driver's python through PATH
                 env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
                 env.setdefault("PYSPARK_PYTHON", sys.executable)
+            if loopback is not None:  # its JVM resolves the host name as it starts: only the environment helps
+                self.log.warning("%s", loopback.warning)
+                env.update(loopback.env)
             self.log.info("running %s", shown_command(command))
             self._process = subprocess.Popen(  # noqa: S603 - our own command line, no shell
                 command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
