@@ -27,9 +27,16 @@ if ! command -v java >/dev/null || [ "$(java_major)" -lt 17 ]; then
   apt_install openjdk-17-jre-headless 2>/dev/null || apt_install default-jre-headless
 fi
 
-# the page tests drive Debian's chromium (playwright never downloads a browser here)
-if [ -n "$extras" ] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
-  apt_install chromium
+# what the test tools need beyond their wheels (dev/check-libs.sh names a shared library still missing): Debian's
+# chromium for the page tests (playwright never downloads a browser here), libatomic1 for playwright's bundled node,
+# debootstrap for the fresh-system test (-m fresh)
+if [ -n "$extras" ]; then
+  missing=()
+  command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
+  for package in libatomic1 debootstrap; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 fi
 
 if [ ! -x .venv/bin/python ]; then

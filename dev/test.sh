@@ -27,6 +27,7 @@ fi
 if "${PYTHON:-python3}" -c 'import sys; sys.exit(sys.version_info >= (3, 13))'; then
   airflow_venv .venv-airflow2 "apache-airflow>=2.10,<2.11"
 fi
+bash dev/check-libs.sh  # one line naming a shared library a binary the tests start cannot load
 export PATH="$PWD/.venv/bin:$PATH"
 ruff check nbrunner tests bench
 ruff format --check nbrunner tests bench
