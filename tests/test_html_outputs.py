@@ -75,3 +75,26 @@ def test_an_output_widget_shows_what_was_printed_into_it() -> None:
     texts = [o.get("text", "") or o.get("evalue", "") for o in shown]
     assert "an Output widget" in texts[0] and texts[1:] == ["inside the widget\n", "division by zero"]
     assert re.search("widget-view", json.dumps(nb.cells[0].outputs[0]))  # the notebook itself is unchanged
+
+
+def test_the_banners_facts_are_text_and_its_link_goes_to_the_cell() -> None:
+    """The banner :func:`nbrunner.run.record.banner` writes, shown with its facts as text: what the kernel sent
+    (the message), the author's first line and the run's fields never become markup, markdown or math."""
+    from nbrunner.notebook.html_outputs import banner_html
+    from nbrunner.run.record import RunRecord, banner
+
+    message = "ValueError: <img src=x onerror=alert(1)> [x](javascript:alert(2)) __init__ $x$ \\\n\n## not a heading"
+    record = RunRecord(run_id="r-1", input="in.ipynb", input_sha256="", output="out.ipynb", started="t0",
+                       parameters={}, ended="t1", status="failed", exit_code=4, message=message,
+                       failed_cell={"index": 3, "id": "abc-1", "execution_count": 2,
+                                    "first_line": "x = '`<b onclick=alert(3)>`'"})  # fmt: skip
+    block = banner_html(banner(record))
+    assert "\n" not in block and "$" not in block and "\\" not in block  # one markdown HTML block, no math
+    tags = re.findall(r"<(\w+)", block)
+    assert tags == ["div", "h2", "p", "strong", "a", "code", "code", "p", "strong", "span", "p", "code"]
+    assert '<a href="#cell-id=abc-1">cell 3</a>' in block
+    shown = html.unescape(re.sub(r"<[^>]+>", "", block))
+    assert f"Error: {message}" in shown and "x = '`<b onclick=alert(3)>`'" in shown
+    assert shown.startswith("nbrunner: this run failed (exit code 4)") and "Run r-1, started t0, ended t1." in shown
+    other = banner_html("## something else\n\n<script>alert(4)</script>")  # not the banner's shape: plain text
+    assert re.findall(r"<(\w+)", other) == ["div", "pre"] and "&lt;script&gt;" in other

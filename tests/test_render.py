@@ -151,3 +151,47 @@ def test_a_run_imports_neither_ipython_nor_soupsieves_selector_parser(tmp_path: 
     loaded, cells = done.stdout.splitlines()
     assert loaded == "[]"
     assert int(cells) == 2
+
+
+def test_a_cells_stream_is_shortened_once_over_all_its_outputs() -> None:
+    """The kernel sends a long print in messages of a few megabytes, each its own output: the cell's stdout gets
+    one head and one tail over all of them (stderr its own), and what lies between is left out of the HTML."""
+    parts = [f"<{i:02d}>" + "x" * 300 for i in range(20)]  # 20 outputs of 304 characters
+    outputs = [v4.new_output("stream", name="stdout", text=part) for part in parts[:10]]
+    outputs += [v4.new_output("display_data", data={"text/plain": "between"})]
+    outputs += [v4.new_output("stream", name="stderr", text="err\n")]
+    outputs += [v4.new_output("stream", name="stdout", text=part) for part in parts[10:]]
+    nb = v4.new_notebook(cells=[v4.new_code_cell("print()", outputs=outputs)])
+    before = nbformat.writes(nb)
+    shown = render.shortened(nb, 1000).cells[0].outputs  # type: ignore[attr-defined]
+    stdout = "".join(o.text for o in shown if o.get("name") == "stdout")
+    whole = "".join(parts)
+    assert stdout.startswith(whole[:500]) and stdout.endswith(whole[-500:])
+    assert stdout.count("characters not shown here") == 1 and f"{len(whole) - 1000:,} characters" in stdout
+    assert len(stdout) < 1100
+    assert [o.text for o in shown if o.get("name") == "stderr"] == ["err\n"]
+    assert [o.data["text/plain"] for o in shown if o.output_type == "display_data"] == ["between"]
+    assert nbformat.writes(nb) == before
+
+
+def test_megabytes_printed_in_one_cell_give_a_page_of_one_head_and_tail(tmp_path: Path) -> None:
+    """Real run: 30 MB printed in 30 flushes by each of two cells (30 IOPub messages, 30 outputs each): the page
+    keeps one head and tail per cell, as for one long output; the .ipynb keeps every character."""
+    from tests.conftest import run_cli
+
+    loud = (
+        "import sys\nfor i in range(30):\n    sys.stdout.write(f'<{i:02d}>' + 'y' * 999_996)\n    sys.stdout.flush()\n"
+    )
+    nb = v4.new_notebook(cells=[v4.new_code_cell(loud + "print('END-1')"), v4.new_code_cell(loud + "print('END-2')")])
+    nbformat.write(nb, tmp_path / "loud.ipynb")
+    result = run_cli("run", str(tmp_path / "loud.ipynb"), "-o", str(tmp_path / "out" / "loud.ipynb"))
+    assert result.code == 0, result.stderr[-2000:]
+    kept = nbformat.read(tmp_path / "out" / "loud.ipynb", as_version=4)
+    for index, cell in enumerate(kept.cells, start=1):
+        printed = "".join(output.text for output in cell.outputs)
+        assert len(printed) == 30_000_000 + len("END-1\n") and printed.endswith(f"END-{index}\n")
+        assert len(cell.outputs) > 2  # it came in several outputs
+    page = (tmp_path / "out" / "loud.html").read_text()
+    assert len(page) < 2 * render.MAX_OUTPUT + 1_000_000  # two cells' heads and tails, and the template
+    assert page.count("characters not shown here; the .ipynb has the whole output") == 2
+    assert page.count("&lt;00&gt;") == 2 and "END-1" in page and "END-2" in page
