@@ -1,7 +1,8 @@
 """What a run shows is data, never markup: hostile text in an exception message, its name, a parameter, a stream, a
-display or a markdown link reaches the run's HTML as text, through the real CLI and a real kernel. Checked as a
-property over every hostile string and every place it can go: the page has no script (the clean page has none
-either), no ``on*`` attribute and no ``javascript:``/``vbscript:``/``data:`` link, and still shows the text."""
+display or a markdown link reaches the run's HTML as text, through the real CLI and a real kernel; an HTML output
+and an author's raw HTML stay HTML but inert. Checked as a property over every hostile string and every place it
+can go: the page has no script (the clean page has none either), no ``on*`` attribute, no frame, plugin or form
+and no ``javascript:``/``vbscript:``/``data:`` link, and still shows the text."""
 
 from __future__ import annotations
 
@@ -45,6 +46,22 @@ LINKS = [
     "<javascript:alert(29)>",
     "[i][ref]\n\n[ref]: javascript:alert(30)",
 ]
+#: HTML an output or an author's markdown cell may hold: shown as HTML, with nothing in it that runs
+MARKUP = (
+    "<img src=x onerror=alert('html-img')>"
+    "<script>alert('html-script')</script>"
+    "<a id=js href=\"javascript:alert('html-link')\">a javascript: link</a>"
+    "<a href=\"java&#x0A;script:alert('entity')\">entity</a><a href=\"java\tscript:alert('tab')\">tab</a>"
+    "<div id=hover onmouseover=alert('html-hover') style='width:400px;height:40px'>hover me</div>"
+    "<iframe srcdoc=\"<script>parent.alert('srcdoc')</script>\"></iframe>"
+    "<details open ontoggle=alert('toggle')><summary>s</summary>d</details>"
+    "<svg><animate attributeName=href values=javascript:alert('svg') /><a><text y=20>svg</text></a></svg>"
+    "<meta http-equiv=refresh content=\"0;url=javascript:alert('refresh')\">"
+    "<form action=javascript:alert('form')><button>go</button></form>"
+    "<table><tr><td style='color: green'>kept</td></tr></table>"
+    "<img src=x onerror=alert('unclosed')"
+)
+POLICY = "Content-Security-Policy"
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "data", "poster", "background", "srcdoc"}
 
 
@@ -68,8 +85,10 @@ class Page(HTMLParser):
         """Scripts, inline handlers and links that run or load a document of their own."""
         found = []
         for tag, attrs in self.tags:
-            if tag in ("script", "iframe", "object", "embed", "base", "form"):
+            if tag in ("script", "iframe", "frame", "object", "embed", "base", "form"):
                 found.append(f"<{tag}>")
+            if tag == "meta" and dict(attrs).get("http-equiv", POLICY) != POLICY:  # the template's own policy
+                found.append("<meta http-equiv>")
             for name, value in attrs:
                 if name.startswith("on"):
                     found.append(f"<{tag} {name}=...>")
@@ -104,7 +123,9 @@ def _cells(values: list[str]) -> list[object]:
             show + "from IPython.display import Javascript, display\nfor v in values:\n"
             "    display(Javascript(f'alert({v!r})'))"
         ),  # fmt: skip
+        v4.new_code_cell(show + f"from IPython.display import HTML, display\ndisplay(HTML({MARKUP!r}))"),
         v4.new_markdown_cell("Links an author wrote:\n\n" + "\n\n".join(LINKS)),
+        v4.new_markdown_cell(f"An author's raw HTML:\n\n{MARKUP.replace('html-', 'md-')}\n"),
         v4.new_code_cell(show + "Hostile = type(values[0], (Exception,), {})\nraise Hostile(' | '.join(values))"),
     ]
 
@@ -125,6 +146,7 @@ def banner_text(page: str) -> str:
 
 def test_hostile_data_is_text_in_the_page_everywhere_it_can_go(tmp_path: Path) -> None:
     record, page, _ = run(tmp_path, "hostile", HOSTILE)
+    last = len(_cells(HOSTILE)) - 1
     _, clean_page, _ = run(tmp_path, "clean", ["PlainError", "plain words"])  # the same cells, nothing hostile
     seen, clean = Page(page), Page(clean_page)
     assert [tag for tag, _ in seen.tags if tag == "script"] == [tag for tag, _ in clean.tags if tag == "script"] == []
@@ -134,12 +156,13 @@ def test_hostile_data_is_text_in_the_page_everywhere_it_can_go(tmp_path: Path) -
         assert value in text, value  # shown as it is, as text (the streams)
     banner = banner_text(page)
     assert banner.startswith("nbrunner: this run failed (exit code 4)")
-    assert record["message"].startswith(f"cell 6 failed: {HOSTILE[0]}: {HOSTILE[0]} | {HOSTILE[1]}")
+    assert record["message"].startswith(f"cell {last} failed: {HOSTILE[0]}: {HOSTILE[0]} | {HOSTILE[1]}")
     assert f"Error: {record['message']}Run {record['run_id']}, started" in banner  # the record's message, verbatim
-    assert "Failing cell: cell 6 (In [6]): values = [" in banner
+    assert f"Failing cell: cell {last} (In [" in banner and "]): values = [" in banner
     assert "application/javascript not run: this page runs no scripts; its source follows" in text
     assert "alert('<script>alert(2)</script>')" in text  # the script's source, as text
     assert "text/vnd.mermaid not shown: it needs JavaScript" in text
+    assert page.count('<td style="color: green">kept</td>') == 2  # the HTML output's and the author's table
 
 
 def test_parameters_and_markdown_links_are_never_live(tmp_path: Path) -> None:
@@ -152,7 +175,7 @@ def test_parameters_and_markdown_links_are_never_live(tmp_path: Path) -> None:
         assert f"{name} = {value!r}" in text, value  # the injected cell shows each as code
     links = [dict(attrs).get("href") for tag, attrs in seen.tags if tag == "a" and "anchor-link" not in str(attrs)]
     assert links.count("#harmful-link") == len(LINKS) - 1  # the author's links: still links, going nowhere
-    assert [dict(attrs).get("src") for tag, attrs in seen.tags if tag == "img"] == ["#harmful-link"]
+    assert "#harmful-link" in [dict(attrs).get("src") for tag, attrs in seen.tags if tag == "img"]  # ![h](...)
     notebook = nbformat.read(kept, as_version=4)  # the .ipynb keeps the script output as it was
     assert any(
         "application/javascript" in o.get("data", {}) for cell in notebook.cells for o in cell.get("outputs", [])

@@ -8,6 +8,8 @@ notebook showed is blank there (the ``.ipynb`` keeps every output as it was; thi
 - an image beside LaTeX: the image (math is not rendered offline, it would show as raw TeX);
 - a run the notebook skipped (``nbrunner.skip``): the ``SystemExit`` it raised to stop is not shown as an error;
 - a script (``Javascript()``, ``application/javascript``): its source as text, with a note; the page runs none;
+- HTML (an HTML output, the HTML of a markdown cell): shown as HTML, but inert (:func:`inert`): no script, no
+  event handler, no ``javascript:`` address, no frame, plugin, form or ``<meta>``/``<base>``;
 - the failure banner: its facts (the error message, the failing cell's first line, the run's id and times) as text,
   never as markdown or HTML: what a run reads or shows is data.
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import functools
 import re
+from html import escape
+from html.parser import HTMLParser
 from typing import Any
 
 from nbrunner.inside import SKIP_MIME
@@ -88,6 +92,10 @@ def _offline(output: Any, states: dict[str, Any], depth: int) -> list[Any]:
     if any(mime.startswith("image/") for mime in data) and "text/latex" in data:
         data = {mime: value for mime, value in data.items() if mime != "text/latex"}  # the picture, not raw TeX
         output = {**output, "data": data}
+    shown_html = data.get("text/html")
+    if isinstance(shown_html, str) and _ACTIVE.search(shown_html):
+        data = {**data, "text/html": inert(shown_html)}
+        output = {**output, "data": data}
     if all(mime in OFFLINE for mime in data):
         return [output]
     # only what shows without a script reaches the template: a script (application/javascript) or a mermaid
@@ -145,3 +153,86 @@ def banner_html(source: str) -> str:
     html = _banner_template().render(m=found.groupdict() if found else None, source=source)
     # as one line with no markdown, math or entity left in it: newlines, "$" and "\" as character references
     return str(html).replace("\n", "&#10;").replace("\r", "&#13;").replace("$", "&#36;").replace("\\", "&#92;")
+
+
+def _spaced(word: str) -> str:
+    """``word`` as a browser reads it in an address: tabs, newlines and other controls between its letters."""
+    return "".join(f"{letter}[\\x00-\\x20]*" for letter in word)
+
+
+#: what can make HTML run something or go somewhere (an entity inside a tag can spell "javascript:"); HTML with
+#: none of it is inert as it is, and is not parsed (a pandas table)
+_ACTIVE = re.compile(
+    r"<\s*/?\s*(?:script|iframe|frame|object|embed|applet|base|meta|link|form|portal|noscript|plaintext)|"
+    rf"\bon[a-z]+\s*=|{_spaced('javascript')}|{_spaced('vbscript')}|data:|srcdoc|<[^<>]*&",
+    re.IGNORECASE,
+)
+#: elements left out (their content kept, as text or markup, but a script's content is left out too)
+_DROPPED = {"script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "meta", "link", "form",
+            "portal", "noscript", "plaintext"}  # fmt: skip
+_ATTRIBUTE = re.compile(r"^[a-z_:][-a-z0-9_:.]*$")
+_UNSAFE_VALUE = re.compile(r"javascript:|vbscript:|livescript:|data:(?!image/(?:png|jpeg|gif|webp|svg\+xml)[;,])")
+
+
+class _Inert(HTMLParser):
+    """HTML rebuilt from its tokens: text and attribute values escaped again, so the page holds no element this
+    did not write; the elements in :data:`_DROPPED`, comments, declarations, event handlers, ``srcdoc`` and any
+    attribute whose value leads to a script (``javascript:``, ``data:`` other than an image) left out."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.out: list[str] = []
+        self.raw = ""  # inside <style> (its text as it is) or <script> (left out)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._tag(tag, attrs, "")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._tag(tag, attrs, " /")
+
+    def _tag(self, tag: str, attrs: list[tuple[str, str | None]], end: str) -> None:
+        if tag in ("script", "style") and not end:
+            self.raw = tag
+        if tag in _DROPPED or not _ATTRIBUTE.match(tag):
+            return
+        kept = []
+        for name, value in attrs:
+            plain = "".join((value or "").split()).lower()
+            if name.startswith("on") or name in ("srcdoc", "http-equiv") or not _ATTRIBUTE.match(name):
+                continue
+            if _UNSAFE_VALUE.search(plain):
+                continue
+            kept.append(f" {name}" if value is None else f' {name}="{escape(value)}"')
+        self.out.append(f"<{tag}{''.join(kept)}{end}>")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self.raw:
+            self.raw = ""
+        if tag not in _DROPPED and _ATTRIBUTE.match(tag):
+            self.out.append(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        if self.raw == "style":
+            self.out.append(data)  # as it was: the parser ended it at the first "</style"
+        elif self.raw != "script":
+            self.out.append(data.replace("<", "&lt;").replace(">", "&gt;"))
+
+    def handle_entityref(self, name: str) -> None:
+        if not self.raw:
+            self.out.append(f"&{name};")
+
+    def handle_charref(self, name: str) -> None:
+        if not self.raw:
+            self.out.append(f"&#{name};")
+
+
+def inert(html: str) -> str:
+    """``html`` with nothing in it that runs or navigates: scripts, event handlers, ``javascript:`` addresses,
+    frames, plugins, forms, ``<meta>`` and ``<base>`` left out; everything else (tables, styles, images, links to
+    http(s) or files) kept. HTML with none of these (:data:`_ACTIVE`) is returned as it is, unparsed."""
+    if not _ACTIVE.search(html):
+        return html
+    parser = _Inert()
+    parser.feed(html)
+    parser.close()
+    return "".join(parser.out)

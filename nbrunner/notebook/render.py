@@ -31,6 +31,7 @@ SAFE_URLS = ("data:image/svg+xml;",)
 
 def exporter() -> Any:
     from nbrunner.notebook.highlight import cached_highlighter
+    from nbrunner.notebook.html_outputs import inert
     from nbrunner.notebook.loading import load_nbconvert
     from nbrunner.notebook.template_cache import bytecode_cache
 
@@ -62,8 +63,9 @@ def exporter() -> Any:
 
         @jinja2.pass_context
         def markdown2html(self, context: Any, source: str, data: bool = False) -> str:
-            """A markdown cell, the author's: its HTML kept; a markdown output (``data=True``, nbrunner's template):
-            any HTML in it shown as text. Link and image addresses checked in both."""
+            """A markdown cell, the author's: its HTML kept, made inert (:func:`inert`); a markdown output
+            (``data=True``, nbrunner's template): any HTML in it shown as text. Link and image addresses checked
+            in both."""
             return self.markdown(context, source, raw_html=not data)
 
         def markdown(self, context: Any, source: str, *, raw_html: bool) -> str:
@@ -80,7 +82,8 @@ def exporter() -> Any:
                 exclude_anchor_links=self.exclude_anchor_links,
                 **self.lexer_options,
             )
-            return str(MarkdownWithMath(renderer=renderer).render(source))
+            html = str(MarkdownWithMath(renderer=renderer).render(source))
+            return inert(html) if raw_html else html
 
         def _preprocess(self, nb: Any, resources: Any) -> Any:
             """nbconvert's ``Exporter._preprocess`` without its second deep copy of the notebook and the third its
