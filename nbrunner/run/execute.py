@@ -64,6 +64,8 @@ class Progress:
     done: int = 0
     stopped_early: bool = False  # sys.exit(0) in a cell
     outputs_lost: list[int] = field(default_factory=list)  # cells whose outputs were not all read
+    replies_lost: list[int] = field(default_factory=list)  # cells the kernel finished whose reply never came
+    background_outputs: int = 0  # output messages of background threads, kept in the cell then running
 
 
 def finish_cell(cell: Cell, status: str, seconds: float | None = None) -> None:
@@ -72,6 +74,16 @@ def finish_cell(cell: Cell, status: str, seconds: float | None = None) -> None:
     meta["end"] = utc_now()
     if seconds is not None:
         meta["duration"] = round(seconds, 6)
+
+
+def reply_lost(cell: Cell, reply: dict[str, Any]) -> None:
+    """The kernel finished ``cell`` but its reply never came (:mod:`nbrunner.run.channels`): the cell failed if it
+    showed an error of its own (one an Output widget captured is not), else it is taken as finished."""
+    cell.metadata.setdefault("nbrunner", {})["reply_lost"] = True
+    error = next((out for out in cell.get("outputs", []) if out.get("output_type") == "error"), None)
+    if error is not None:
+        reply["content"].update(status="error", ename=error.get("ename", ""), evalue=error.get("evalue", ""),
+                                traceback=list(error.get("traceback", [])))  # fmt: skip
 
 
 def cell_status(cell: Cell, reply: Any) -> str:
@@ -125,6 +137,9 @@ class _Engine:
 
     def finished(self, cell: Cell, cell_index: int, execute_reply: Any, **_: Any) -> None:
         seconds = time.monotonic() - self.progress.started_at
+        if (execute_reply or {}).get("metadata", {}).get("nbrunner", {}).get("reply_lost"):
+            reply_lost(cell, execute_reply)
+            self.progress.replies_lost.append(cell_index)
         status = cell_status(cell, execute_reply)
         reason = self.settings.stop_requested() if self.settings.stop_requested is not None else None
         if reason is not None and status == Status.FAILED:
@@ -143,7 +158,10 @@ class _Engine:
         for hook in self.hooks:
             hook.cell_finished(index, cell, status, seconds)
 
-    def output(self, index: int, msg: dict[str, Any]) -> None:
+    def output(self, index: int, cell: Cell, msg: dict[str, Any]) -> None:
+        if msg.get("metadata", {}).get("nbrunner", {}).get("background"):
+            self.progress.background_outputs += 1
+            cell.metadata.setdefault("nbrunner", {})["background_output"] = True
         for hook in self.hooks:
             hook.cell_output(index, msg)
 
@@ -159,7 +177,7 @@ def _make_executor(engine: _Engine) -> Any:
             if engine.settings.redactor:
                 msg = engine.settings.redactor.message(msg)
             result = super().output(outs, msg, display_id, cell_index)
-            engine.output(cell_index, msg)
+            engine.output(cell_index, self.nb.cells[cell_index], msg)
             return result
 
     import logging
@@ -204,8 +222,11 @@ def execute(
     """
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+    from nbrunner.run.channels import client_class
+
     engine = _Engine(settings, progress, hooks)
     executor = _make_executor(engine)
+    km.client_factory = client_class()  # a lost reply never hangs the run; background threads' output kept
     if settings.startup:
         executor.on_notebook_start = _startup(executor, settings.startup, settings.on_startup)
     try:
@@ -257,6 +278,10 @@ def execute(
                 f"the kernel did not become ready (--start-timeout {settings.start_timeout:g}s): {e}"
             ) from e
         raise
+    finally:
+        # what the widgets showed, for every outcome (nbclient writes it only after the last cell succeeded)
+        if getattr(executor, "widget_state", None):
+            executor.set_widgets_metadata()
 
 
 def _startup(

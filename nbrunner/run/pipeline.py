@@ -233,6 +233,13 @@ class Run:
                 f"cells {record.outputs_lost}: some outputs never arrived (the kernel was still sending them "
                 f"{IOPUB_DRAIN} s after the cell ended); the notebook lacks them"
             )
+        record.replies_lost = list(self.progress.replies_lost)
+        if record.replies_lost:
+            self.reporter.warning(
+                f"cells {record.replies_lost}: the kernel finished them but their reply never came; each was taken "
+                "as finished from its own outputs (the record says replies_lost)"
+            )
+        record.background_outputs = self.progress.background_outputs
         record.outputs, record.outputs_truncated = self.scraps.capped()
         if record.outputs_truncated:
             self.reporter.warning(

@@ -67,6 +67,8 @@ class RunRecord:
     signal: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)  # nbrunner.output() / scrapbook glue values
     outputs_lost: list[int] = field(default_factory=list)  # cells some of whose outputs never arrived
+    replies_lost: list[int] = field(default_factory=list)  # cells the kernel finished whose reply never came
+    background_outputs: int = 0  # output messages of the notebook's background threads, kept in a running cell
     outputs_truncated: list[str] = field(default_factory=list)  # the names of outputs over the cap, dropped
     context: dict[str, str] = field(default_factory=dict)  # the scheduler's identifiers
     secrets: dict[str, str] = field(default_factory=dict)  # name -> reference (env:VAR, file:PATH), never a value
