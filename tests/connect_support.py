@@ -39,6 +39,14 @@ class Server:
     def running_jobs(self) -> list[dict[str, Any]]:
         return self.jobs("running")
 
+    def jobs_still_running(self, wait: float = 60) -> list[dict[str, Any]]:
+        """The jobs still running once they had ``wait`` seconds to end: a cancelled job reaches the UI's REST API
+        through Spark's listener bus, which lags under load (an empty answer comes as soon as it is true)."""
+        deadline = time.monotonic() + wait
+        while (running := self.running_jobs()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return running
+
 
 def connect_server(workdir: Path) -> Iterator[Server]:
     """spark-submit ... SparkConnectServer on an ephemeral port (port 0), ready when its log says so."""

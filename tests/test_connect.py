@@ -108,16 +108,17 @@ def test_a_spark_failure_names_the_error_and_sc_says_it_is_not_available(server:
 
 
 def test_a_cell_timeout_interrupts_its_operations_and_leaves_no_job_running(server: Server, tmp_path: Path) -> None:
-    # the endless query is the only cell: whatever the machine's load, the timeout falls in it
+    # the endless query is the only cell: whatever the machine's load, the timeout falls in it, with 10 s for the
+    # query to reach the server first (a remote call, the session being made already)
     nb = notebook(tmp_path / "endless.ipynb", ENDLESS)
     out = tmp_path / "endless.out.ipynb"
-    result = run_cli("run", str(nb), "--remote", server.url, "--cell-timeout", "5", "-o", str(out))
+    result = run_cli("run", str(nb), "--remote", server.url, "--cell-timeout", "10", "-o", str(out))
     assert result.code == 5, result.stderr
     cell = read_nb(out).cells[-1].metadata["nbrunner"]
     assert cell["status"] == "timeout"
     assert set(cell["spark_operations"].values()) == {"cancelled"}, cell
     assert list(cell["spark_operations"]) == result.record["spark"]["interrupted_operations"]
-    assert server.running_jobs() == []
+    assert server.jobs_still_running() == []
 
 
 def test_sigterm_interrupts_the_running_cell_on_the_server(server: Server, tmp_path: Path) -> None:
@@ -140,7 +141,7 @@ def test_sigterm_interrupts_the_running_cell_on_the_server(server: Server, tmp_p
     record = json.loads(stdout.splitlines()[-1])
     assert record["status"] == "terminated"
     assert set(read_nb(out).cells[-1].metadata["nbrunner"]["spark_operations"].values()) == {"cancelled"}
-    assert server.running_jobs() == []
+    assert server.jobs_still_running() == []
 
 
 def test_a_chain_shares_one_session_and_a_notebook_that_stops_it_hands_the_next_a_new_one(
