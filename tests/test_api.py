@@ -66,7 +66,8 @@ def test_malformed_endpoint_is_refused_before_the_run(notebooks: Path) -> None:
     assert "--endpoint-url 'notaurl' is not an http(s) URL" in result.stderr and "Traceback" not in result.stderr
     assert "[nbrunner] cell" not in result.stderr  # nothing ran
     message = result.stderr.split("error: ")[1].strip()
-    assert result.record == {"status": "usage-error", "exit_code": 2, "message": message}
+    expected = {"kind": "refused", "schema": 1, "status": "usage-error", "exit_code": 2, "message": message}
+    assert result.record == expected
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from typing import Any
 from nbrunner.config import RunConfig
 from nbrunner.errors import GatewayError, NbrunnerError, ParameterError, Skipped, Stopped, UsageError, status_of
 from nbrunner.plan.build import Plan
+from nbrunner.run.record import chain_summary
 from nbrunner.run.report import Reporter
 from nbrunner.status import Status
 
@@ -29,8 +30,7 @@ class ChainRecord:
     runs: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"chain": True, "status": self.status, "exit_code": self.exit_code, "message": self.message,
-                "runs": self.runs}  # fmt: skip
+        return chain_summary(self.status, self.exit_code, self.message, self.runs)
 
 
 def configs_for(config: RunConfig, notebooks: Sequence[str]) -> list[RunConfig]:
