@@ -32,6 +32,7 @@ HOSTILE = [
     "<javascript:alert(11)>",
     "a\n\n<img src=x onerror=alert(12)>\n\n## heading\n    <b onclick=alert(13)>indented</b>",
     "&lt;script&gt;alert(14)&lt;/script&gt; &amp; \\<img src=x onerror=alert(15)\\>",
+    "```mermaid\n<img src=x onerror=alert(16)>\n```",
 ]
 #: markdown an author may write in a cell: kept as markdown, but no link of these goes anywhere
 LINKS = [

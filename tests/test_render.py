@@ -174,6 +174,17 @@ def test_a_cells_stream_is_shortened_once_over_all_its_outputs() -> None:
     assert nbformat.writes(nb) == before
 
 
+def test_a_huge_exception_message_is_shortened_in_the_html_only() -> None:
+    last = "ValueError: HEAD" + "v" * 5000 + "TAIL"
+    error = v4.new_output("error", ename="ValueError", evalue="v" * 5000, traceback=["Traceback (most recent)", last])
+    nb = v4.new_notebook(cells=[v4.new_code_cell("raise", outputs=[error])])
+    before = nbformat.writes(nb)
+    lines = render.shortened(nb, 1000).cells[0].outputs[0].traceback  # type: ignore[attr-defined]
+    assert lines[0] == "Traceback (most recent)" and lines[1].startswith("ValueError: HEAD")
+    assert lines[1].endswith("TAIL") and len(lines[1]) < 1200 and "characters not shown here" in lines[1]
+    assert nbformat.writes(nb) == before
+
+
 def test_megabytes_printed_in_one_cell_give_a_page_of_one_head_and_tail(tmp_path: Path) -> None:
     """Real run: 30 MB printed in 30 flushes by each of two cells (30 IOPub messages, 30 outputs each): the page
     keeps one head and tail per cell, as for one long output; the .ipynb keeps every character."""

@@ -82,8 +82,8 @@ def exporter() -> Any:
                 exclude_anchor_links=self.exclude_anchor_links,
                 **self.lexer_options,
             )
-            html = str(MarkdownWithMath(renderer=renderer).render(source))
-            return inert(html) if raw_html else html
+            # inert either way: a ```mermaid block is put into the page as written, whatever ``escape`` says
+            return inert(str(MarkdownWithMath(renderer=renderer).render(source)))
 
         def _preprocess(self, nb: Any, resources: Any) -> Any:
             """nbconvert's ``Exporter._preprocess`` without its second deep copy of the notebook and the third its
@@ -248,15 +248,20 @@ def _shorten_outputs(outputs: list[Any], long: dict[str, int], limit: int) -> li
 def _size(output: Any) -> int:
     if output.get("output_type") == "stream":
         return len(output.get("text", ""))
+    if output.get("output_type") == "error":  # ``raise ValueError(huge)``: the traceback's last line
+        return max((len(line) for line in output.get("traceback") or () if isinstance(line, str)), default=0)
     data = output.get("data", {})
     return max((len(v) for v in data.values() if isinstance(v, str)), default=0)
 
 
 def _shorten_output(output: Any, limit: int) -> Any:
-    """A display or result: text is shortened (head and tail); images are always kept whole; other large data
-    (HTML, JSON) is left out of the HTML with a visible note saying so."""
+    """A display, result or error: text is shortened (head and tail), a traceback line by line; images are always
+    kept whole; other large data (HTML, JSON) is left out of the HTML with a visible note saying so."""
     if output.get("output_type") == "stream" or _size(output) <= limit:  # streams: by :func:`_shorten_outputs`
         return output
+    if output.get("output_type") == "error":
+        return {**output, "traceback": [_shorten(line, limit) if isinstance(line, str) else line
+                                        for line in output["traceback"]]}  # fmt: skip
     data: dict[str, Any] = {}
     left_out = []
     for kind, value in output.get("data", {}).items():
