@@ -5,10 +5,11 @@ nbconvert's HTMLExporter with JupyterLab's look (``templates/nbrunner`` extends 
 messages it came in, once): the ``.ipynb`` keeps them whole, and a browser cannot show a page of hundreds of
 megabytes anyway.
 
-What a run shows is data, not markup: the page runs no script (a Content-Security-Policy in the template forbids
-them, whatever HTML an output holds), a script output shows as its source (:mod:`nbrunner.notebook.html_outputs`),
-the failure banner's facts are escaped text, and a markdown link only ever goes to http(s), mailto, an anchor or a
-relative file (``javascript:`` and the like become ``#harmful-link``).
+What a run shows is data, not markup: streams, errors, text and the failure banner's facts are escaped text; a
+script output shows as its source; HTML (an HTML output, a markdown cell's) is kept but made inert, and a markdown
+output's own HTML shows as text (:mod:`nbrunner.notebook.html_outputs`); a markdown link only ever goes to
+http(s), mailto, an anchor or a relative file (``javascript:`` and the like become ``#harmful-link``); and the
+page's Content-Security-Policy (in the template) forbids any script that would still be there.
 """
 
 from __future__ import annotations
