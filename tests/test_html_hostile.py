@@ -6,6 +6,7 @@ and no ``javascript:``/``vbscript:``/``data:`` link, and still shows the text.""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from html.parser import HTMLParser
@@ -166,11 +167,13 @@ def test_hostile_data_is_text_in_the_page_everywhere_it_can_go(tmp_path: Path) -
     assert page.count('<td style="color: green">kept</td>') == 2  # the HTML output's and the author's table
 
 
-def test_parameters_and_markdown_links_are_never_live(tmp_path: Path) -> None:
+def test_parameters_names_and_markdown_links_are_never_live(tmp_path: Path) -> None:
     given = dict(zip("abcd", HOSTILE[:4], strict=True))
-    _, page, kept = run(tmp_path, "params", ["x"], **given)
+    name = 'params <img src=x onerror=alert(40)> &amp; "q"'  # the notebook's file name: the page's title
+    _, page, kept = run(tmp_path, name, ["x"], **given)
     seen = Page(page)
     assert seen.unsafe() == []
+    assert [html.unescape(title) for title in re.findall(r"<title>(.*?)</title>", page)] == [f"{name}.ipynb"]
     text = "".join(seen.text)
     for name, value in given.items():
         assert f"{name} = {value!r}" in text, value  # the injected cell shows each as code
