@@ -2,6 +2,7 @@
 
 Each speaks to the runner through the notebook's own outputs (a display with a mimetype of nbrunner's, as scrapbook's
 ``glue`` does), so it works in any kernel on an interpreter where nbrunner is installed, and the notebook shows it.
+An output is a scrapbook scrap too (``scrapbook.read_notebook(path).scraps`` reads it), in scrapbook's own payload.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ import json
 import os
 from typing import Any, NoReturn
 
-OUTPUT_MIME = "application/vnd.nbrunner.output+json"
+OUTPUT_MIME = "application/vnd.nbrunner.output+json"  # an output scrapbook cannot hold (None); older nbrunners'
+#: scrapbook's scraps (``scrapbook.glue``, schema version 1): text as text, any other JSON value as JSON
+SCRAP_TEXT_MIME = "application/scrapbook.scrap.text+json"
+SCRAP_JSON_MIME = "application/scrapbook.scrap.json+json"
 SKIP_MIME = "application/vnd.nbrunner.skip+json"
 #: the kernel's environment holds one of these, never a secret's value: the number of an inherited descriptor of an
 #: anonymous in-memory file (Linux memfd: nothing on disk, gone with the last process holding it), or, where there is
@@ -28,9 +32,21 @@ def output(name: str, value: Any) -> None:
     json.dumps(value, allow_nan=False)  # a JSON value, or a clear error here rather than a lost output later
     from IPython.display import display
 
-    shown = repr(value)
-    display({OUTPUT_MIME: {"name": name, "value": value}, "text/plain": f"nbrunner output {name} = {shown[:200]}"},
-            raw=True)  # fmt: skip
+    bundle, metadata = output_bundle(name, value)
+    display(bundle, metadata=metadata, raw=True)
+
+
+def output_bundle(name: str, value: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The display data and metadata of ``nbrunner.output(name, value)``: a scrap exactly as ``scrapbook.glue``
+    writes one (a string with its ``text`` encoder, which reads it back as the same string; any other value with
+    its ``json`` encoder), shown as one line of text. ``None``, which a scrap cannot hold, keeps nbrunner's own
+    mimetype: the record has it, scrapbook does not."""
+    shown = {"text/plain": f"nbrunner output {name} = {repr(value)[:200]}"}
+    if value is None:
+        return {OUTPUT_MIME: {"name": name, "value": value}, **shown}, {}
+    encoder, mime = ("text", SCRAP_TEXT_MIME) if isinstance(value, str) else ("json", SCRAP_JSON_MIME)
+    scrap = {"name": name, "data": value, "encoder": encoder, "version": 1}
+    return {mime: scrap, **shown}, {"scrapbook": {"name": name, "data": True, "display": False}}
 
 
 def skip(reason: str = "") -> NoReturn:
@@ -72,9 +88,10 @@ def take_secrets() -> dict[str, str]:
         finally:
             os.close(fd)
     elif path:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                found = json.load(handle)
+        from nbrunner.storage.regular import read_regular
+
+        try:  # nbrunner's own 0600 file in its private folder, read without blocking all the same
+            found = json.loads(read_regular(path))
         finally:
             os.unlink(path)
     _secrets = found

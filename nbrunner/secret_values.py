@@ -16,7 +16,6 @@ import html
 import json
 import os
 import re
-import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -81,17 +80,15 @@ class SecretRef:
 
 
 def _read_file(name: str, path: str) -> str:
-    """A regular file of at most MAX_BYTES, as text without its final newline; never a FIFO, device or folder."""
+    """A regular file of at most MAX_BYTES, as text without its final newline; never a FIFO, device or folder
+    (opened without blocking, then checked: :mod:`nbrunner.storage.regular`)."""
+    from nbrunner.storage.regular import NotRegularFile, read_regular
+
     try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise ParameterError(f"secret {name!r}: {path} is not a regular file (a FIFO, device or folder); "
-                                 "put the secret in a file")  # fmt: skip
-        if info.st_size > MAX_BYTES:
-            raise ParameterError(f"secret {name!r}: {path} is larger than {MAX_BYTES} bytes; a secret is smaller")
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        data = read_regular(path, MAX_BYTES)
+    except NotRegularFile:
+        raise ParameterError(f"secret {name!r}: {path} is not a regular file (a FIFO, device or folder); "
+                             "put the secret in a file") from None  # fmt: skip
     except OSError as e:
         raise ParameterError(f"secret {name!r}: cannot read {path}: {e.strerror or type(e).__name__}") from None
     if len(data) > MAX_BYTES:

@@ -331,3 +331,24 @@ def test_a_reader_of_stdout_that_has_gone_never_makes_exit_1(
     assert "Traceback" not in stderr and "internal error" not in stderr
     if command[0] == "run":
         assert list(tmp_path.rglob("*.run.json"))  # the run's record is in its files
+
+
+
+def test_fifos_where_nbrunner_reads_its_own_files_never_hold_the_run(notebooks: Path, tmp_path: Path) -> None:
+    """A FIFO at every entry of the template cache (the run blocked forever, SIGTERM ignored, nothing written) and
+    as a secret's file: nbrunner never opens one for reading; the run ends as it would without them."""
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    first = run_cli("run", str(notebooks / "ok.ipynb"), "-o", str(tmp_path / "first.ipynb"), env=env)
+    assert first.code == 0, first.stderr
+    entries = list((tmp_path / "cache" / "nbrunner" / "templates").iterdir())
+    assert entries
+    for entry in entries:
+        entry.unlink()
+        os.mkfifo(entry)
+    again = run_cli("run", str(notebooks / "ok.ipynb"), "-o", str(tmp_path / "again.ipynb"), env=env, timeout=300)
+    assert again.code == 0, again.stderr
+    assert (tmp_path / "again.html").read_text().count("42") == (tmp_path / "first.html").read_text().count("42")
+    os.mkfifo(tmp_path / "secret.fifo")
+    secret = run_cli("run", str(notebooks / "secret.ipynb"), "--secret", f"password=file:{tmp_path / 'secret.fifo'}",
+                     "-o", str(tmp_path / "s.ipynb"), timeout=300)  # fmt: skip
+    assert secret.code == 3 and "is not a regular file" in secret.stderr, secret.stderr

@@ -5,7 +5,8 @@ CPU-s in every run). Jinja's ``FileSystemBytecodeCache`` writes each entry to a 
 place, so concurrent runs see a whole entry or none; an entry is keyed by the template's name, file and source, and
 tagged with the Python version. The folder is ``$XDG_CACHE_HOME/nbrunner/templates`` (``~/.cache/...``), private
 to the user (0700, owned by them), or no cache at all: a read-only home, a folder another user could write to, or a
-damaged entry only costs the compilation, never the HTML.
+damaged entry only costs the compilation, never the HTML. An entry is read only if it is a regular file, opened
+without blocking (:mod:`nbrunner.storage.regular`): a FIFO there never holds the run.
 """
 
 from __future__ import annotations
@@ -44,11 +45,15 @@ def bytecode_cache() -> Any:
         return None
     from jinja2 import FileSystemBytecodeCache
 
+    from nbrunner.storage.regular import open_regular
+
     class QuietCache(FileSystemBytecodeCache):
         def load_bytecode(self, bucket: Any) -> None:
+            # never Jinja's own open(): a FIFO put at an entry's name would block the run for good
             try:
-                super().load_bytecode(bucket)
-            except Exception:  # a damaged or foreign entry: compile the template again
+                with open_regular(self._get_cache_filename(bucket)) as handle:
+                    bucket.load_bytecode(handle)
+            except Exception:  # missing, a FIFO or device, damaged or foreign: compile the template again
                 bucket.reset()
 
         def dump_bytecode(self, bucket: Any) -> None:

@@ -19,6 +19,8 @@ def read_bytes(where: Location, *, what: str, store: Callable[[], S3Store]) -> b
     """The bytes of a local file or an s3:// object. ``store`` gives the run's S3 store, built on first use."""
     if not isinstance(where, Path):
         return store().read(where)
+    from nbrunner.storage.regular import NotRegularFile, read_regular
+
     name = str(where)
     try:
         mode = where.stat().st_mode
@@ -26,7 +28,9 @@ def read_bytes(where: Location, *, what: str, store: Callable[[], S3Store]) -> b
             raise UsageError(f"{what} {name!r} is a directory; pass a file")
         if not stat.S_ISREG(mode):
             raise UsageError(f"{what} {name!r} is not a regular file (a pipe or a device); pass a file")
-        return where.read_bytes()
+        return read_regular(where)  # checked again on what is opened, without blocking: it may have changed since
+    except NotRegularFile as e:
+        raise UsageError(f"{what} {name!r} is not a regular file (a pipe or a device); pass a file") from e
     except FileNotFoundError as e:
         raise UsageError(f"{what} {name!r} does not exist; check the path") from e
     except OSError as e:
