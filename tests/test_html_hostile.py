@@ -57,7 +57,8 @@ MARKUP = (
     "<div id=hover onmouseover=alert('html-hover') style='width:400px;height:40px'>hover me</div>"
     "<iframe srcdoc=\"<script>parent.alert('srcdoc')</script>\"></iframe>"
     "<details open ontoggle=alert('toggle')><summary>s</summary>d</details>"
-    "<svg><animate attributeName=href values=javascript:alert('svg') /><a><text y=20>svg</text></a></svg>"
+    "<svg><animate attributeName=href values=javascript:alert('svg') /><a><text y=20>svg</text></a>"
+    "<set attributeName=onmouseover to=alert('set') /></svg>"
     "<meta http-equiv=refresh content=\"0;url=javascript:alert('refresh')\">"
     "<form action=javascript:alert('form')><button>go</button></form>"
     "<table><tr><td style='color: green'>kept</td></tr></table>"
@@ -92,7 +93,7 @@ class Page(HTMLParser):
             if tag == "meta" and dict(attrs).get("http-equiv", POLICY) != POLICY:  # the template's own policy
                 found.append("<meta http-equiv>")
             for name, value in attrs:
-                if name.startswith("on"):
+                if name.startswith("on") or (name == "attributename" and (value or "").lower().startswith("on")):
                     found.append(f"<{tag} {name}=...>")
                 scheme = "".join((value or "").split()).lower()
                 if name in URL_ATTRIBUTES and scheme.startswith(("javascript:", "vbscript:", "data:")):

@@ -98,3 +98,30 @@ def test_the_banners_facts_are_text_and_its_link_goes_to_the_cell() -> None:
     assert shown.startswith("nbrunner: this run failed (exit code 4)") and "Run r-1, started t0, ended t1." in shown
     other = banner_html("## something else\n\n<script>alert(4)</script>")  # not the banner's shape: plain text
     assert re.findall(r"<(\w+)", other) == ["div", "pre"] and "&lt;script&gt;" in other
+
+
+def test_html_is_kept_but_made_inert() -> None:
+    """What :func:`inert` leaves of HTML that would run something, and that it leaves ordinary HTML as it was."""
+    from nbrunner.notebook.html_outputs import inert
+
+    table = '<table class="dataframe"><tr><td style="color: red">a &lt; b</td></tr></table><style>p > b {}</style>'
+    assert inert(table) is table  # nothing active: not even parsed
+    cases = {
+        "<img src=x onerror=alert(1)>": '<img src="x">',
+        '<a href="java\nscript:alert(1)">t</a><a href="&#106;avascript:alert(1)">e</a>': "<a>t</a><a>e</a>",
+        '<a href="javascript&colon;alert(1)">c</a><a href="https://example.com/?a=1&amp;b=2">ok</a>':
+            '<a>c</a><a href="https://example.com/?a=1&amp;b=2">ok</a>',
+        "<script>alert(1)</script>after<script/>alert(2)": "afteralert(2)",
+        '<noscript><p title="</noscript><img src=x onerror=alert(1)>">': (
+            '<p title="&lt;/noscript&gt;&lt;img src=x onerror=alert(1)&gt;">'
+        ),
+        "<b>unclosed</b><img src=x onerror=alert(1)": "<b>unclosed</b>&lt;img src=x onerror=alert(1)",
+        '<iframe srcdoc="<script>alert(1)</script>"></iframe><!-- <img src=x onerror=alert(1)> -->kept': "kept",
+        "<svg><set attributeName=onclick to=alert(1) /></svg>": '<svg><set to="alert(1)" /></svg>',
+        '<meta http-equiv=refresh content="0;url=javascript:alert(1)"><base href=//evil/>x': "x",
+        '<img src="data:image/png;base64,AAAA"><a href="data:text/html,x">d</a>': (
+            '<img src="data:image/png;base64,AAAA"><a>d</a>'
+        ),
+    }  # fmt: skip
+    for given, made in cases.items():
+        assert inert(given) == made, given

@@ -109,6 +109,8 @@ def _offline(output: Any, states: dict[str, Any], depth: int) -> list[Any]:
         source = {"output_type": "stream", "name": "stdout", "text": script}
         return [note, source, *([output] if rich else [])]
     left_out = [mime for mime in data if mime not in OFFLINE and not mime.startswith(_SILENT)]
+    if not visible and not left_out:
+        return []  # data for readers only (a scrapbook scrap): nothing to show, and no "cannot be represented"
     if left_out and not rich:
         note = _note(f"{', '.join(left_out)} not shown: it needs JavaScript; the .ipynb has it")
         return [note, output] if "text/plain" in visible else [note]
@@ -164,7 +166,7 @@ def _spaced(word: str) -> str:
 #: none of it is inert as it is, and is not parsed (a pandas table)
 _ACTIVE = re.compile(
     r"<\s*/?\s*(?:script|iframe|frame|object|embed|applet|base|meta|link|form|portal|noscript|plaintext)|"
-    rf"\bon[a-z]+\s*=|{_spaced('javascript')}|{_spaced('vbscript')}|data:|srcdoc|<[^<>]*&",
+    rf"\bon[a-z]+\s*=|{_spaced('javascript')}|{_spaced('vbscript')}|data:|srcdoc|attributename|<[^<>]*&",
     re.IGNORECASE,
 )
 #: elements left out (their content kept, as text or markup, but a script's content is left out too)
@@ -176,8 +178,9 @@ _UNSAFE_VALUE = re.compile(r"javascript:|vbscript:|livescript:|data:(?!image/(?:
 
 class _Inert(HTMLParser):
     """HTML rebuilt from its tokens: text and attribute values escaped again, so the page holds no element this
-    did not write; the elements in :data:`_DROPPED`, comments, declarations, event handlers, ``srcdoc`` and any
-    attribute whose value leads to a script (``javascript:``, ``data:`` other than an image) left out."""
+    did not write; the elements in :data:`_DROPPED`, comments, declarations, event handlers (and an SVG animation's
+    ``attributeName`` naming one), ``srcdoc`` and any attribute whose value leads to a script (``javascript:``,
+    ``data:`` other than an image) left out."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=False)
@@ -200,8 +203,8 @@ class _Inert(HTMLParser):
             plain = "".join((value or "").split()).lower()
             if name.startswith("on") or name in ("srcdoc", "http-equiv") or not _ATTRIBUTE.match(name):
                 continue
-            if _UNSAFE_VALUE.search(plain):
-                continue
+            if _UNSAFE_VALUE.search(plain) or (name == "attributename" and plain.startswith("on")):
+                continue  # a script's address, or an SVG animation setting an event handler
             kept.append(f" {name}" if value is None else f' {name}="{escape(value)}"')
         self.out.append(f"<{tag}{''.join(kept)}{end}>")
 
