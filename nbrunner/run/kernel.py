@@ -22,8 +22,11 @@ from nbrunner.secret_values import Redactor
 
 #: The name nbrunner gives its own kernel: this interpreter, running ipykernel.
 SAME_INTERPRETER = "nbrunner-python"
-#: seconds a kernel asked to shut down gets to exit by itself before it is terminated
+#: seconds a kernel asked to shut down gets to exit by itself before nbrunner reads why it has not
 EXIT_WAIT = 1.0
+#: seconds more a kernel that has no thread of the notebook's left (or that has not said, a machine under load)
+#: gets to exit by itself before it is terminated: the decision is the kernel's report, never one second of clock
+EXIT_WAIT_MAX = 15.0
 #: A run's kernel files live in TMPDIR/nbrunner-kernel-<nbrunner's pid>-<random>/
 RUNTIME_PREFIX = "nbrunner-kernel-"
 
@@ -198,8 +201,9 @@ class Kernel:
         inherited = {key: value for key, value in (os.environ if base is None else base).items() if key not in hide}
         self.env = build_env(inherited, env, self.spec.env or {})
         self.secrets = dict(secrets or {})
+        self.redactor = redactor or Redactor(self.secrets.values())
         # the kernel's stdout and stderr: pipes read and redacted by nbrunner, never the caller's descriptors
-        self.relay = Relay(relay, redactor or Redactor(self.secrets.values())) if relay is not None else None
+        self.relay = Relay(relay, self.redactor) if relay is not None else None
         self.cwd = cwd
         self._ipc_dir: tempfile.TemporaryDirectory[str] | None = None
         self._shutdown_requested = False
@@ -298,8 +302,9 @@ class Kernel:
     def stop(self, *, now: bool) -> str | None:
         """Shut the kernel down (``now``: kill it at once). Never raises; no kernel process outlives this.
 
-        A warning to show when, asked to shut down, the kernel did not exit within :data:`EXIT_WAIT` seconds and
-        had to be terminated (a thread or child process the notebook left running keeps it from exiting)."""
+        A warning to show when, asked to shut down, the kernel had to be terminated and the notebook is the cause
+        (a thread its own code started, named; see :meth:`_wait_for_exit`), or it did not say why in the
+        bounded wait."""
         import asyncio
 
         from jupyter_core.utils import ensure_event_loop, run_sync
@@ -321,11 +326,7 @@ class Kernel:
                     else:  # shutdown requested earlier (request_stop) or now; wait, then kill
                         if not self._shutdown_requested:
                             run_sync(km.request_shutdown)()
-                        if not self._exits_within(EXIT_WAIT):
-                            warning = (
-                                f"the kernel did not exit within {EXIT_WAIT:g} s of its shutdown request (a thread "
-                                "or process the notebook started may keep it alive); it was terminated"
-                            )
+                        warning = self._wait_for_exit()
                         # reaps the kernel; one still running gets SIGTERM after 0.5 s more, SIGKILL after another
                         run_sync(km.finish_shutdown)(waittime=EXIT_WAIT, pollinterval=0.01)
             except Exception:
@@ -342,14 +343,62 @@ class Kernel:
             self._ipc_dir = None
         return warning
 
-    def _exits_within(self, seconds: float) -> bool:
+    def _wait_for_exit(self) -> str | None:
+        """Wait for the kernel, asked to shut down, to exit by itself; a warning when it must be terminated.
+
+        nbrunner's kernel says, once its shutdown has run, which non-daemon threads are left and whose code started
+        each (:func:`~nbrunner.run.kernel_app.write_threads_report`). Only a thread the notebook's own code started
+        is blamed, by name. A library's threads (pyspark's Connect client leaves pool threads) are not the
+        notebook's doing: the kernel is terminated without a warning. A kernel that has not said yet, or has no
+        thread left, is only slow (a loaded machine, an atexit handler): it gets up to :data:`EXIT_WAIT_MAX`
+        seconds. Every wait is bounded, in steps of 10 ms (a stop signal's handler runs between them)."""
+        import time
+
+        deadline = time.monotonic() + EXIT_WAIT_MAX
+        if self._exits_by(time.monotonic() + EXIT_WAIT) or self._exits_by(deadline, until_report=True):
+            return None
+        threads = self._threads_left()
+        if threads:
+            own = [thread for thread in threads if thread.get("notebook")]
+            if not own:
+                return None  # a library's threads (pyspark's Connect client): not the notebook's doing
+            named = self.redactor.text(
+                ", ".join(f"{str(t.get('name'))!r} (started in {t.get('started_by')})" for t in own[:3])
+            )
+            more = f" and {len(own) - 3} more" if len(own) > 3 else ""
+            return (
+                f"the kernel did not exit after its shutdown request: the notebook's thread {named}{more} was still "
+                "running (not a daemon); it was terminated (start such threads with daemon=True, or join them)"
+            )
+        if self._exits_by(deadline):  # no thread left, or no report: only slow
+            return None
+        return (
+            f"the kernel did not exit within {EXIT_WAIT_MAX:g} s of its shutdown request (a process the notebook "
+            "started, or an atexit handler, may keep it alive); it was terminated"
+        )
+
+    def _threads_left(self) -> list[dict[str, Any]] | None:
+        """What the kernel reported of its threads at shutdown; None when it has not (another kernel, or not yet)."""
+        from nbrunner.run.kernel_app import threads_report
+        from nbrunner.storage.regular import read_regular
+
+        if self.manager is None:
+            return None
+        try:
+            found = json.loads(read_regular(threads_report(self.manager.connection_file), 1 << 20))
+        except (OSError, ValueError):
+            return None
+        return [t for t in found if isinstance(t, dict)] if isinstance(found, list) else None
+
+    def _exits_by(self, deadline: float, *, until_report: bool = False) -> bool:
+        """Whether the kernel exits before the ``time.monotonic()`` ``deadline`` (``until_report``: stop waiting,
+        False, once it has reported the threads it has left)."""
         import time
 
         from jupyter_core.utils import run_sync
 
-        deadline = time.monotonic() + seconds
         while run_sync(self.manager.is_alive)():
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or (until_report and self._threads_left() is not None):
                 return False
             time.sleep(0.01)
         return True

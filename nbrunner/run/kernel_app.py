@@ -13,6 +13,8 @@ without ipykernel's debugger (no debugpy import: nothing attaches to an unattend
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,93 @@ from typing import Any
 IOPUB_HWM = 64
 #: seconds the kernel's control and shell-channel threads get to finish at shutdown before the sockets close
 CLOSE_TIMEOUT = 5.0
+#: modules whose frames start threads on someone else's behalf: the thread's starter is the frame that called them
+_THREAD_HELPERS = ("threading", "concurrent.futures", "nbrunner.run.kernel_app")
+
+
+def threads_report(connection_file: str) -> Path:
+    """Where the kernel says, at shutdown, which threads may keep its interpreter from exiting (beside its
+    connection file, in nbrunner's private folder): a JSON list of {name, started_by, notebook}."""
+    path = Path(connection_file)
+    return path.with_name(f"{path.stem}-threads.json")
+
+
+def record_thread_starters() -> None:
+    """From now on each thread remembers the code that started it (the frame that called ``Thread.start``, or the
+    ``ThreadPoolExecutor`` that did): a cell's, or a library's. A thread left running at shutdown is then blamed
+    on the notebook only when its own code started it."""
+    import threading
+
+    original = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        try:
+            thread._nbrunner_starter = _starter(sys._getframe(1))  # type: ignore[attr-defined]
+        except Exception:  # noqa: S110 - never a reason for a thread not to start
+            pass
+        original(thread)
+
+    threading.Thread.start = start  # type: ignore[method-assign,assignment]
+
+
+def _starter(frame: Any) -> tuple[str, bool]:
+    """(where, notebook's): the first frame outside the threading helpers, as 'a cell, line N' or a module name,
+    and whether it is the notebook's own code (a cell, or a module outside the installed packages and the
+    standard library, such as a helper beside the notebook)."""
+    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith(_THREAD_HELPERS):
+        frame = frame.f_back
+    if frame is None:
+        return "?", False
+    shell = _shell()
+    if shell is not None and frame.f_globals is shell.user_ns:
+        return f"a cell, line {frame.f_lineno}", True
+    module = str(frame.f_globals.get("__name__", "?"))
+    return module, not _installed(frame.f_code.co_filename)
+
+
+def _shell() -> Any:
+    shells = sys.modules.get("IPython.core.interactiveshell")  # never imported here: a thread may start before
+    shell = getattr(shells, "InteractiveShell", None)
+    return shell.instance() if shell is not None and shell.initialized() else None
+
+
+def _installed(filename: str) -> bool:
+    """Whether ``filename`` is the standard library's, an installed package's, or nbrunner's own."""
+    if not filename or filename.startswith("<"):
+        return True
+    path = os.path.realpath(filename)
+    return any(path.startswith(root) for root in _library_roots())
+
+
+@functools.cache
+def _library_roots() -> tuple[str, ...]:
+    import site
+    import sysconfig
+
+    roots = {sysconfig.get_path(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")}
+    roots.update([*site.getsitepackages(), site.getusersitepackages(), str(Path(__file__).parent.parent)])
+    return tuple(os.path.join(os.path.realpath(root), "") for root in roots if root)
+
+
+def write_threads_report(connection_file: str) -> None:
+    """The threads still running that are not daemons (each keeps the interpreter from exiting), with who started
+    them, written atomically for nbrunner to read when the kernel is slow to exit."""
+    import json
+    import threading
+
+    found = []
+    for thread in threading.enumerate():
+        if thread is threading.current_thread() or thread.daemon or not thread.is_alive():
+            continue
+        where, own = getattr(thread, "_nbrunner_starter", ("?", False))
+        found.append({"name": thread.name, "started_by": where, "notebook": own})
+    target = threads_report(connection_file)
+    partial = target.with_name(f".{target.name}.{os.getpid()}")
+    try:
+        partial.write_text(json.dumps(found), encoding="utf-8")
+        os.replace(partial, target)
+    except OSError:
+        pass  # nbrunner then waits its bounded time and blames nothing
 
 
 def main() -> None:
@@ -62,12 +151,15 @@ def main() -> None:
                     if thread is not None and thread.is_alive():
                         thread.stop()
                         thread.join(timeout=CLOSE_TIMEOUT)
+                # what may now keep the interpreter from exiting, and whose it is (nbrunner.run.kernel.Kernel.stop)
+                write_threads_report(self.abs_connection_file)
 
         def init_kernel(self) -> None:
             super().init_kernel()  # type: ignore[no-untyped-call]
             if sys.modules.get("debugpy", False) is None:
                 del sys.modules["debugpy"]  # the kernel has decided; a notebook's own import works as usual
 
+    record_thread_starters()
     KernelApp.launch_instance()
 
 
