@@ -333,7 +333,6 @@ def test_a_reader_of_stdout_that_has_gone_never_makes_exit_1(
         assert list(tmp_path.rglob("*.run.json"))  # the run's record is in its files
 
 
-
 def test_fifos_where_nbrunner_reads_its_own_files_never_hold_the_run(notebooks: Path, tmp_path: Path) -> None:
     """A FIFO at every entry of the template cache (the run blocked forever, SIGTERM ignored, nothing written) and
     as a secret's file: nbrunner never opens one for reading; the run ends as it would without them."""
