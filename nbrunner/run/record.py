@@ -185,17 +185,22 @@ def banner(record: RunRecord) -> str:
 _PAPERMILL_STATUS: dict[str, str] = PAPERMILL
 
 
-def papermill_notebook(record: RunRecord) -> dict[str, Any]:
+def papermill_notebook(record: RunRecord, default_parameters: dict[str, Any]) -> dict[str, Any]:
+    """The notebook's papermill metadata, with every key papermill writes. ``default_parameters``: the parameters
+    cell's literal defaults; ``version``: nbrunner's (papermill writes its own there), ``runner`` saying whose;
+    ``exception``: the run failed (a skip, like papermill's ``sys.exit(0)``, did not)."""
     return {
+        "default_parameters": default_parameters,
         "parameters": record.parameters,
+        "environment_variables": {},
+        "version": __version__,
+        "runner": "nbrunner",
         "input_path": record.input,
         "output_path": record.output,
         "start_time": record.started,
         "end_time": record.ended,
         "duration": record.duration_s,
-        "exception": record.exit_code not in (0, None),
-        "environment_variables": {},
-        "version": f"nbrunner {__version__}",
+        "exception": record.exit_code not in (0, None) and record.status != Status.SKIPPED,
     }
 
 

@@ -11,11 +11,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from nbrunner.inside import OUTPUT_MIME, SKIP_MIME
+from nbrunner.inside import OUTPUT_MIME, SCRAP_JSON_MIME, SCRAP_TEXT_MIME, SKIP_MIME
 from nbrunner.notebook.node import Notebook
 from nbrunner.run.execute import CellHooks
 
-SCRAPBOOK_MIMES = ("application/scrapbook.scrap.json+json", "application/scrapbook.scrap.text+json")
+#: the scraps nbrunner.output() writes, and scrapbook.glue of a JSON value or text
+SCRAPBOOK_MIMES = (SCRAP_JSON_MIME, SCRAP_TEXT_MIME)
 #: at most this many bytes of outputs (as JSON) in the record, as Databricks caps task values
 MAX_OUTPUTS = 48 * 1024
 #: the scheduler identifiers a record keeps: Airflow's task context, Azkaban's job, and NBRUNNER_CONTEXT_* which any

@@ -35,7 +35,7 @@ def write_local(local: Artifacts, nb: Notebook, html: str | None, record: RunRec
     """The notebook, then its HTML, then the record: the record's presence means the set is complete."""
     assert isinstance(local.notebook, Path) and isinstance(local.html, Path) and isinstance(local.record, Path)  # noqa: S101
     nb.metadata["nbrunner"] = record.as_json()
-    nb.metadata["papermill"] = papermill_notebook(record)
+    nb.metadata["papermill"] = papermill_notebook(record, default_parameters(nb))
     for cell in nb.cells:
         if "nbrunner" in cell.metadata:
             cell.metadata["papermill"] = papermill_cell(cell.metadata["nbrunner"])
@@ -44,6 +44,20 @@ def write_local(local: Artifacts, nb: Notebook, html: str | None, record: RunRec
         write_atomic(local.html, html, errors="xmlcharrefreplace")
     text = json.dumps(record.as_json(), indent=2, ensure_ascii=False) + "\n"
     write_atomic(local.record, text)
+
+
+def default_parameters(nb: Notebook) -> dict[str, Any]:
+    """The parameters cell's literal defaults that are JSON values (a tuple as a list; a set, bytes or NaN left
+    out), read from the notebook as written (its secrets redacted already)."""
+    declared, _ = document.declared_parameters(nb)
+    found: dict[str, Any] = {}
+    for parameter in declared.parameters:
+        if parameter.default_is_literal:
+            try:
+                found[parameter.name] = json.loads(json.dumps(parameter.default, allow_nan=False))
+            except (TypeError, ValueError, RecursionError):
+                continue
+    return found
 
 
 def rescue_places(plan: Plan) -> list[Artifacts]:
