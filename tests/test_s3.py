@@ -211,3 +211,23 @@ def test_a_chain_file_in_s3_names_notebooks_beside_it(
     assert run["input"] == "s3://notebooks/nightly/params.ipynb" and run["parameters"] == {"n": 7}
     printed = json.loads(outputs_text(get_nb(s3, "reports", "chain/params-7.ipynb").cells[2]))  # type: ignore[attr-defined]
     assert printed["n"] == [7, "int"]
+
+
+def test_prepare_only_stores_the_prepared_notebook(
+    s3: s3_server.S3Server, s3_env: dict[str, str], notebooks: Path
+) -> None:
+    result = run_cli(
+        "run", str(notebooks / "params.ipynb"), "-p", "n=3", "--prepare-only", "-o", "s3://reports/prepared/p.ipynb",
+        env=s3_env,
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert result.record["status"] == "prepared" and result.record["output"] == "s3://reports/prepared/p.ipynb"
+    nb = get_nb(s3, "reports", "prepared/p.ipynb")
+    assert "n = 3" in nb.cells[1].source  # type: ignore[attr-defined]
+    assert nb.cells[1].metadata.tags == ["injected-parameters"]  # type: ignore[attr-defined]
+    assert all(cell.get("execution_count") is None for cell in nb.cells)  # type: ignore[attr-defined]
+    assert get_json(s3, "reports", "prepared/p.run.json")["status"] == "prepared"
+    missing = run_cli(
+        "run", str(notebooks / "params.ipynb"), "--prepare-only", "-o", "s3://no-such-bucket/p.ipynb", env=s3_env
+    )
+    assert missing.code == 8, missing.stderr  # refused before anything, as a run to that bucket is

@@ -154,11 +154,10 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
     location.check_name_lengths(target)
     targets = location.artifacts(target)
     local = targets
-    if isinstance(target, S3Uri):
-        if not config.prepare_only:
-            warning = store().check_bucket(target)
-            if warning is not None:
-                reporter.warning(warning)
+    if isinstance(target, S3Uri):  # checked for --prepare-only too: the prepared notebook is stored there
+        warning = store().check_bucket(target)
+        if warning is not None:
+            reporter.warning(warning)
         local = spool_artifacts(target, run_id, config)
     else:
         location.check_writable(target)
