@@ -247,7 +247,8 @@ def test_resume_of_a_spark_notebook_reruns_its_setup_in_a_new_application(notebo
 
 def test_spark_job_outliving_cell_timeout_is_cancelled_and_stops_the_chain(notebooks: Path, tmp_path: Path) -> None:
     names = ("chain_a", "spark_slow", "chain_b")
-    # 20 s: enough for chain_a's first Spark job on a cold JVM at any load, far short of the slow tasks' 120 s
+    # 20 s: chain_a's first Spark job on a cold JVM took more than 8 s at load 5 (2 cores); far short of the slow
+    # tasks' 120 s
     result = spark_submit(
         "run", *(str(notebooks / f"{n}.ipynb") for n in names), "--cell-timeout", "20",
         "-o", f"{tmp_path}/{{notebook}}.ipynb",
