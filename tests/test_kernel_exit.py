@@ -61,3 +61,33 @@ def test_a_kernel_slow_to_exit_with_no_thread_left_is_waited_for_not_blamed(tmp_
                               "atexit.register(slow)")  # fmt: skip
     assert done.exists(), result.stderr  # the handler ran to its end: the kernel was not terminated
     assert "did not exit" not in result.stderr and BLAME not in result.stderr
+
+
+def test_a_stop_signal_ends_the_wait_for_a_slow_kernel(tmp_path: Path) -> None:
+    """SIGTERM while nbrunner waits for a kernel that does not exit (an atexit handler that never returns): the
+    wait ends there, the kernel is killed, and the stop (not the kernel) is the reason: no warning about it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    started = tmp_path / "in-atexit"
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nb.cells = [nbformat.v4.new_code_cell(
+        f"import atexit, os, time\nprint(os.getpid())\n\ndef stuck():\n    open({str(started)!r}, 'w')\n"
+        "    time.sleep(600)\n\natexit.register(stuck)"
+    )]  # fmt: skip
+    nbformat.write(nb, tmp_path / "n.ipynb")
+    proc = subprocess.Popen([sys.executable, "-m", "nbrunner", "run", str(tmp_path / "n.ipynb"), "-o",
+                             str(tmp_path / "out.ipynb"), "--no-html"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    while not started.exists() and proc.poll() is None:  # the kernel is in its handler: nbrunner is waiting
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert "did not exit" not in stderr, stderr  # the wait did not run to its end
+    assert read_nb(tmp_path / "out.ipynb").metadata.nbrunner["status"] == "succeeded"  # the files were whole
+    pid = int(read_nb(tmp_path / "out.ipynb").cells[0].outputs[0].text.split()[0])
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

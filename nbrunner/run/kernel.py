@@ -6,11 +6,13 @@ pyspark included) and needs no installed kernelspec. ``--kernel NAME`` uses an i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -300,7 +302,9 @@ class Kernel:
             pass
 
     def stop(self, *, now: bool) -> str | None:
-        """Shut the kernel down (``now``: kill it at once). Never raises; no kernel process outlives this.
+        """Shut the kernel down (``now``: kill it at once). No kernel process outlives this. Never raises, but
+        passes on a stop (a signal's StopSignal, KeyboardInterrupt) that came while it waited for the kernel to
+        exit, once the kernel is killed and its files removed: every wait here is bounded and a stop ends it.
 
         A warning to show when, asked to shut down, the kernel had to be terminated and the notebook is the cause
         (a thread its own code started, named; see :meth:`_wait_for_exit`), or it did not say why in the
@@ -311,6 +315,7 @@ class Kernel:
 
         km = self.manager
         warning = None
+        interrupted: BaseException | None = None
         if km is not None:
             # a signal may have left nbclient's tasks pending on the loop: end them before reusing it
             loop = ensure_event_loop()
@@ -326,7 +331,11 @@ class Kernel:
                     else:  # shutdown requested earlier (request_stop) or now; wait, then kill
                         if not self._shutdown_requested:
                             run_sync(km.request_shutdown)()
-                        warning = self._wait_for_exit()
+                        try:
+                            warning = self._wait_for_exit()
+                        except BaseException as e:  # a stop while waiting: the kernel goes now
+                            interrupted = e
+                            self.signal(9)
                         # reaps the kernel; one still running gets SIGTERM after 0.5 s more, SIGKILL after another
                         run_sync(km.finish_shutdown)(waittime=EXIT_WAIT, pollinterval=0.01)
             except Exception:
@@ -341,6 +350,8 @@ class Kernel:
         if self._ipc_dir is not None:
             self._ipc_dir.cleanup()
             self._ipc_dir = None
+        if interrupted is not None:
+            raise interrupted
         return warning
 
     def _wait_for_exit(self) -> str | None:
@@ -354,10 +365,18 @@ class Kernel:
         seconds. Every wait is bounded, in steps of 10 ms (a stop signal's handler runs between them)."""
         import time
 
-        deadline = time.monotonic() + EXIT_WAIT_MAX
-        if self._exits_by(time.monotonic() + EXIT_WAIT) or self._exits_by(deadline, until_report=True):
+        with _stop_signals() as stopped:
+            deadline = time.monotonic() + EXIT_WAIT_MAX
+            if self._exits_by(time.monotonic() + EXIT_WAIT, stopped) or self._exits_by(
+                deadline, stopped, until_report=True
+            ):
+                return None
+            threads = self._threads_left()
+            if not threads and not stopped.is_set() and self._exits_by(deadline, stopped):
+                return None  # no thread left, or no report: it was only slow
+        if stopped.is_set():  # a stop signal came while waiting: the kernel goes now, the stop is the reason
+            self.signal(9)
             return None
-        threads = self._threads_left()
         if threads:
             own = [thread for thread in threads if thread.get("notebook")]
             if not own:
@@ -370,8 +389,6 @@ class Kernel:
                 f"the kernel did not exit after its shutdown request: the notebook's thread {named}{more} was still "
                 "running (not a daemon); it was terminated (start such threads with daemon=True, or join them)"
             )
-        if self._exits_by(deadline):  # no thread left, or no report: only slow
-            return None
         return (
             f"the kernel did not exit within {EXIT_WAIT_MAX:g} s of its shutdown request (a process the notebook "
             "started, or an atexit handler, may keep it alive); it was terminated"
@@ -390,15 +407,43 @@ class Kernel:
             return None
         return [t for t in found if isinstance(t, dict)] if isinstance(found, list) else None
 
-    def _exits_by(self, deadline: float, *, until_report: bool = False) -> bool:
-        """Whether the kernel exits before the ``time.monotonic()`` ``deadline`` (``until_report``: stop waiting,
-        False, once it has reported the threads it has left)."""
+    def _exits_by(self, deadline: float, stopped: threading.Event, *, until_report: bool = False) -> bool:
+        """Whether the kernel exits before the ``time.monotonic()`` ``deadline``; False at once when ``stopped`` is
+        set (a stop signal came), or (``until_report``) once the kernel has reported the threads it has left."""
         import time
 
         from jupyter_core.utils import run_sync
 
         while run_sync(self.manager.is_alive)():
-            if time.monotonic() >= deadline or (until_report and self._threads_left() is not None):
+            if time.monotonic() >= deadline or stopped.is_set():
+                return False
+            if until_report and self._threads_left() is not None:
                 return False
             time.sleep(0.01)
         return True
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[threading.Event]:
+    """An event set when SIGTERM, SIGINT or SIGHUP arrives meanwhile (the handlers in place still run: the run's
+    StopGuard records the stop as it would). Outside the main thread, an event nothing sets."""
+    import signal
+
+    stopped = threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            handler = signal.getsignal(signum)
+            if not callable(handler):  # ignored (nohup), or the default action: left as it is
+                continue
+
+            def noted(number: int, frame: Any, handler: Callable[[int, Any], Any] = handler) -> Any:
+                stopped.set()
+                return handler(number, frame)
+
+            previous[signum] = signal.signal(signum, noted)
+    try:
+        yield stopped
+    finally:
+        for number, before in previous.items():
+            signal.signal(number, before)
