@@ -10,6 +10,7 @@ import re
 from urllib.parse import urlsplit
 
 from nbrunner.errors import UsageError
+from nbrunner.secret_values import SHOWN
 
 # a URL's scheme, then everything up to its last "@" before whitespace: whatever userinfo it holds, however odd
 _USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^\s]*@")
@@ -23,7 +24,7 @@ def without_credentials(text: str) -> str:
 
 #: URL parameters whose values are shown in messages; any other value may be a credential and is masked
 SHOWN_PARAMETERS = frozenset({"use_ssl", "user_agent", "session_id", "user_id", "grpc_max_message_size"})
-MASK = "[secret]"
+MASK = SHOWN  # as a secret parameter is shown
 
 
 def masked(url: str, *, path: bool = True) -> str:
