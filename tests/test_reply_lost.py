@@ -166,3 +166,26 @@ def test_output_of_a_background_thread_is_kept(tmp_path: Path) -> None:
     assert [line for line in printed if line] == [f"line {i}" for i in range(4000)]
     assert result.record["background_outputs"] > 0
     assert any(c.metadata.nbrunner.get("background_output") for c in nb.cells)
+
+
+def test_what_a_cell_writes_to_its_file_descriptors_is_all_in_that_cell(tmp_path: Path) -> None:
+    """os.write to fd 1 and 2 (as C libraries and subprocesses write) goes through a pipe ipykernel reads a kilobyte at
+    a time: the unread tail went out after the cell's idle and was lost (25 KB of 12 MB), silently. A NUL byte and a
+    piece of the drain marker in the data pass through unchanged."""
+    notebook = write(tmp_path / "fd.ipynb", [
+        "import os\nfor i in range(12):\n    os.write(1, b'z' * 1_000_000)\n"
+        "os.write(1, b'\\x00\\x1b[nbrunner-dr')\nos.write(2, b'to fd 2\\n')\nos.write(1, b'END\\n')",
+        "print('next cell')",
+    ])  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}  # ipykernel captures no fd under pytest
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbrunner", "run", str(notebook), "-o", str(tmp_path / "out.ipynb"), "--no-html"],
+        capture_output=True, text=True, env=env, timeout=600, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    nb = read_nb(tmp_path / "out.ipynb")
+    out = "".join(o.text for o in nb.cells[0].outputs if o.output_type == "stream" and o.name == "stdout")
+    err = "".join(o.text for o in nb.cells[0].outputs if o.output_type == "stream" and o.name == "stderr")
+    assert out == "z" * 12_000_000 + "\x00\x1b[nbrunner-drEND\n"
+    assert err == "to fd 2\n"
+    assert [o.text for o in nb.cells[1].outputs] == ["next cell\n"]

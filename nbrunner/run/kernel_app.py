@@ -123,9 +123,21 @@ def main() -> None:
     # ipykernel then starts without its debugger, and the notebook can still import debugpy itself (see init_kernel)
     sys.modules.setdefault("debugpy", None)  # type: ignore[arg-type]
 
+    from ipykernel.ipkernel import IPythonKernel
+
+    class Kernel(IPythonKernel):
+        async def do_execute(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await super().do_execute(*args, **kwargs)  # type: ignore[no-untyped-call]
+            finally:
+                from nbrunner.run.kernel_streams import drain_streams
+
+                drain_streams()  # what the cell wrote to fd 1 and 2 is the cell's, before its reply and idle
+
     class KernelApp(IPKernelApp):
         # stdout/stderr send a message every few megabytes, not only every 0.2 s (nbrunner.run.kernel_streams)
         outstream_class = "nbrunner.run.kernel_streams.BoundedOutStream"
+        kernel_class = Kernel
 
         def init_iopub(self, context: Any) -> None:
             context.setsockopt(zmq.SNDHWM, IOPUB_HWM)  # for the sockets init_iopub makes: the XPUB and its pipe

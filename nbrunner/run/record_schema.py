@@ -17,8 +17,11 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from nbrunner.status import Status
+
 SCHEMA = 1
-RUN, REFUSED, NOT_RUN, CHAIN = "run", "refused", "not-run", "chain"
+RUN, REFUSED, CHAIN = "run", "refused", "chain"
+NOT_RUN = Status.NOT_RUN.value  # a chain member never started: the kind is its status word
 KINDS = (RUN, REFUSED, NOT_RUN, CHAIN)
 #: deeper than this is not a record (nbrunner's own are a few levels deep; outputs a notebook made, a few more)
 MAX_DEPTH = 100

@@ -177,7 +177,7 @@ def page(runs: Sequence[Run], *, title: str, where: str, url_template: str | Non
     )
     return environment.from_string(TEMPLATE).render(
         title=title,
-        colors={"succeeded": COLORS[Status.SUCCEEDED], "skipped": COLORS[Status.SKIPPED]},
+        colors={Status.SUCCEEDED.value: COLORS[Status.SUCCEEDED], Status.SKIPPED.value: COLORS[Status.SKIPPED]},
         failed_color=FAILED_COLOR,
         strip=STRIP,
         strips=[_strip(name, found) for name, found in sorted(by_notebook.items())],
