@@ -10,7 +10,8 @@ from nbformat import v4
 cells = [
     v4.new_markdown_cell(
         "# Daily report\n\nA small PySpark report: synthetic events for one day, summed by category.\n"
-        "Run it with `nbrunner run` (under `spark-submit`, `spark` is predefined and joins the driver's JVM)."
+        "Run it with `nbrunner run`: under `spark-submit`, `spark` is predefined and joins the driver's JVM; with\n"
+        "`--remote sc://HOST:PORT`, it is nbrunner's Spark Connect session. Either way the builder returns it."
     ),
     v4.new_code_cell(
         'date = "2026-11-20"  # the day to report (YYYY-MM-DD)\n'
@@ -20,9 +21,10 @@ cells = [
     ),
     v4.new_code_cell(
         "from pyspark.sql import SparkSession, functions as F\n\n"
-        "spark = SparkSession.builder.getOrCreate()  # under nbrunner + spark-submit: the session already there\n"
-        "sc = spark.sparkContext\n"
-        'print(f"app={sc.appName} id={sc.applicationId} master={sc.master} spark={spark.version}")'
+        "spark = SparkSession.builder.getOrCreate()  # under nbrunner: its session, already there\n"
+        "# spark.conf rather than sc (spark.sparkContext): Spark Connect has no SparkContext\n"
+        "name, app_id, master = (spark.conf.get(f'spark.{key}') for key in ('app.name', 'app.id', 'master'))\n"
+        'print(f"app={name} id={app_id} master={master} spark={spark.version}")'
     ),
     v4.new_code_cell(
         "events = (\n"

@@ -92,6 +92,43 @@ def test_a_notebook_runs_on_the_server_with_parameters_labels_and_facts_and_the_
     assert server.token not in every_byte(leak, *artifacts, result=result)
 
 
+EXAMPLE = Path(__file__).parent.parent / "examples" / "daily_report.ipynb"
+
+
+def test_the_bundled_example_runs_on_the_server(server: Server, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "daily_report.ipynb"
+    result = run_cli("run", str(EXAMPLE), "-p", "rows=1000", "--remote", server.url, "-o", str(out))
+    assert result.code == 0, result.stderr
+    shown = texts(read_nb(out))
+    facts = result.record["spark"]
+    assert f"id={facts['application_id']} master=local[2] spark={facts['spark_version']}" in shown[0], shown
+    assert "|category|events| total|" in shown[1] and shown[2] == "2026-11-20: 1000 events in 13 categories\n"
+    artifacts = [out, out.with_suffix(".html"), out.with_name("daily_report.run.json")]
+    assert server.token not in every_byte(*artifacts, result=result)
+
+
+def test_a_notebook_that_makes_its_own_session_gets_nbrunners(server: Server, tmp_path: Path) -> None:
+    nb = notebook(
+        tmp_path / "own.ipynb",
+        "spark.range(3).createOrReplaceTempView('made_by_nbrunners_spark')",
+        "import threading\nfrom pyspark.sql import SparkSession\n"
+        "mine = SparkSession.builder.appName('x').config('spark.sql.shuffle.partitions', '7').getOrCreate()\n"
+        "elsewhere = []\n"
+        "thread = threading.Thread(target=lambda: elsewhere.append(SparkSession.builder.getOrCreate()))\n"
+        "thread.start(); thread.join()\n"
+        "found = [mine, SparkSession.builder.getOrCreate(), SparkSession.getActiveSession(), SparkSession.active(),\n"
+        "         *elsewhere]\n"
+        "print('same', all(s is spark for s in found), spark.session_id)\n"
+        "print('view', mine.table('made_by_nbrunners_spark').count(), spark.conf.get('spark.sql.shuffle.partitions'))",
+    )
+    out = tmp_path / "own.out.ipynb"
+    result = run_cli("run", str(nb), "--remote", server.url, "-o", str(out))
+    assert result.code == 0, result.stderr
+    shown = texts(read_nb(out))
+    assert shown == [f"same True {result.record['spark']['session_id']}\nview 3 7\n"], shown
+    assert server.token not in every_byte(out, out.with_suffix(".html"), result=result)
+
+
 def test_a_spark_failure_names_the_error_and_sc_says_it_is_not_available(server: Server, tmp_path: Path) -> None:
     nb = notebook(tmp_path / "missing.ipynb", "spark.sql('select * from no_such_table_here').collect()")
     result = run_cli("run", str(nb), "--remote", server.url, "-o", str(tmp_path / "missing.out.ipynb"))
