@@ -15,6 +15,7 @@ from nbrunner.notebook.document import runs
 from nbrunner.notebook.node import Cell, Notebook
 from nbrunner.run.execute import CellHooks
 from nbrunner.spark.connect import URL_NAME, Session, tag_of
+from nbrunner.status import Status
 
 
 class ConnectRun(CellHooks):
@@ -24,7 +25,9 @@ class ConnectRun(CellHooks):
         self.session = session
         self.tags = {i: tag_of(run_id, i) for i, cell in enumerate(nb.cells) if runs(cell)}
         self.current: int | None = None
+        self.running = False  # whether the current cell is still running
         self.interrupted: list[str] | None = None
+        self.cut: int | None = None  # the cell that was running when its operations were interrupted
         self._once = threading.Lock()
         self.facts: dict[str, Any] = {}
         self.owner: dict[str, int] = {}  # operation id -> the cell that ran it
@@ -38,11 +41,16 @@ class ConnectRun(CellHooks):
         self.facts = self.session.facts()
 
     def cell_started(self, index: int, cell: Cell) -> None:
-        self.current = index
+        self.current, self.running = index, True
         if index in self.tags and "nbrunner" in cell.metadata:
             cell.metadata["nbrunner"]["spark_tag"] = self.tags[index]
 
     def cell_finished(self, index: int, cell: Cell, status: str, seconds: float) -> None:
+        if status == Status.TIMEOUT:
+            # now, while the kernel is untouched: stopping it interrupts it first (jupyter_client), and its client,
+            # interrupted mid-query, cancels the operation itself, so that a later interrupt would find none
+            self.cancel_running_jobs()
+        self.running = False
         self.record_operations(index, cell)
 
     def record_operations(self, index: int, cell: Cell, found: dict[str, str] | None = None) -> None:
@@ -66,6 +74,7 @@ class ConnectRun(CellHooks):
             if self.interrupted is not None:
                 return
             tag = self.tags.get(self.current) if self.current is not None else None
+            self.cut = self.current if self.running else None
             self.interrupted = self.session.interrupt(tag)
 
     def final_states(self, nb: Notebook, *, failed: bool) -> None:
@@ -100,6 +109,17 @@ class ConnectRun(CellHooks):
             self.session.released = True  # nothing left to release
         else:
             facts = {**self.facts, **now}
-        if self.interrupted:
-            facts["interrupted_operations"] = list(self.interrupted)
+        interrupted = self.interrupted_operations(nb)
+        if interrupted:
+            facts["interrupted_operations"] = interrupted
         return facts
+
+    def interrupted_operations(self, nb: Notebook) -> list[str]:
+        """The operations the stop interrupted: those the server said it interrupted, and the cut cell's that ended
+        cancelled (on a signal the kernel is interrupted after at most a wait for the server's answer, and its
+        client, interrupted mid-query, may have cancelled them first)."""
+        found = list(self.interrupted or [])
+        if self.cut is not None and self.cut < len(nb.cells):
+            states = nb.cells[self.cut].metadata.get("nbrunner", {}).get("spark_operations", {})
+            found += [op for op, state in states.items() if state == "cancelled" and op not in found]
+        return found
