@@ -129,6 +129,31 @@ def test_a_notebook_that_makes_its_own_session_gets_nbrunners(server: Server, tm
     assert server.token not in every_byte(out, out.with_suffix(".html"), result=result)
 
 
+def test_a_long_jvm_error_is_kept_whole_in_the_notebook_and_shortened_in_the_record(
+    server: Server, tmp_path: Path
+) -> None:
+    nb = notebook(
+        tmp_path / "trace.ipynb",
+        "spark.conf.set('spark.sql.pyspark.jvmStacktrace.enabled', 'true')  # the server's JVM trace in the error\n"
+        "spark.sql('select * from no_such_table_here').collect()",
+    )
+    out = tmp_path / "trace.out.ipynb"
+    result = run_cli("run", str(nb), "--remote", server.url, "-o", str(out))
+    assert result.code == 4, result.stderr
+    executed = read_nb(out)
+    (error,) = [o for cell in executed.cells if cell.cell_type == "code" for o in cell.outputs if "evalue" in o]
+    whole, kept = error["evalue"], result.record["failed_cell"]["evalue"]
+    assert len(whole) > 3000 and "JVM stacktrace" in whole, len(whole)
+    assert kept.startswith("[TABLE_OR_VIEW_NOT_FOUND] The table or view `no_such_table_here` cannot be found")
+    kept_part, _, more = kept.rpartition("\n… (")
+    assert whole.startswith(kept_part) and 500 < len(kept_part) <= 1000, kept
+    assert more == f"{len(whole) - len(kept_part)} more characters in the notebook)", more
+    record_file = json.loads(out.with_name("trace.out.run.json").read_text())
+    assert record_file["failed_cell"]["evalue"] == kept == executed.metadata["nbrunner"]["failed_cell"]["evalue"]
+    banner = "".join(executed.cells[0].source)
+    assert "TABLE_OR_VIEW_NOT_FOUND" in banner and "JVM stacktrace" not in banner and len(banner) < 1000, banner
+
+
 def test_a_spark_failure_names_the_error_and_sc_says_it_is_not_available(server: Server, tmp_path: Path) -> None:
     nb = notebook(tmp_path / "missing.ipynb", "spark.sql('select * from no_such_table_here').collect()")
     result = run_cli("run", str(nb), "--remote", server.url, "-o", str(tmp_path / "missing.out.ipynb"))

@@ -83,6 +83,21 @@ class RunRecord:
         return self.exit_code == 0
 
 
+#: the characters of a failing cell's exception value the record keeps (a JVM error can bring kilobytes of trace)
+EVALUE_KEPT = 1000
+
+
+def shortened(evalue: str, limit: int = EVALUE_KEPT) -> str:
+    """``evalue`` as the record keeps it: whole up to ``limit`` characters, else its start (the error's class and
+    message come first) cut at the last line end in the limit's second half, or at the limit when there is none,
+    and how many characters more the notebook's output has."""
+    if len(evalue) <= limit:
+        return evalue
+    end = evalue.rfind("\n", limit // 2, limit + 1)
+    kept = evalue[: end if end > 0 else limit].rstrip()
+    return f"{kept}\n… ({len(evalue) - len(kept)} more characters in the notebook)"
+
+
 def outcome(record: RunRecord, nb: Notebook, error: BaseException | None, *, stopped_early: bool) -> None:
     """Fill status, exit code, message and failing cell from how the run ended."""
     record.exit_code = int(exit_code_of(error))
@@ -101,7 +116,8 @@ def outcome(record: RunRecord, nb: Notebook, error: BaseException | None, *, sto
             "first_line": first_line(cell.source),
         }
         if isinstance(error, CellFailed):
-            record.failed_cell.update(ename=error.ename, evalue=error.evalue, sys_exit_code=error.sys_exit_code)
+            record.failed_cell.update(ename=error.ename, evalue=shortened(error.evalue),
+                                      sys_exit_code=error.sys_exit_code)  # fmt: skip
         if isinstance(error, RunTimeout):
             record.failed_cell.update(timeout_scope=error.scope, timeout_s=error.seconds)
 
