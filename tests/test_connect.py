@@ -154,6 +154,21 @@ def test_a_long_jvm_error_is_kept_whole_in_the_notebook_and_shortened_in_the_rec
     assert "TABLE_OR_VIEW_NOT_FOUND" in banner and "JVM stacktrace" not in banner and len(banner) < 1000, banner
 
 
+def test_a_python_workers_exception_cut_off_a_long_evalue_still_ends_the_records() -> None:
+    from nbrunner.run.record import shortened
+
+    frames = "".join(
+        f'  File "/opt/spark/python/lib/pyspark.zip/pyspark/worker.py", line {n}, in main\n' for n in range(40)
+    )
+    worker = "An exception was thrown from the Python worker."
+    kept = shortened(f"{worker}\nTraceback (most recent call last):\n{frames}ZeroDivisionError: x")
+    assert len(kept) < 1200 and kept.startswith(f"{worker}\nTraceback")
+    assert kept.endswith(
+        " more characters in the notebook)\nAn exception was thrown from the Python worker: ZeroDivisionError: x"
+    )
+    assert shortened("short\nenough") == "short\nenough"
+
+
 def test_a_spark_failure_names_the_error_and_sc_says_it_is_not_available(server: Server, tmp_path: Path) -> None:
     nb = notebook(tmp_path / "missing.ipynb", "spark.sql('select * from no_such_table_here').collect()")
     result = run_cli("run", str(nb), "--remote", server.url, "-o", str(tmp_path / "missing.out.ipynb"))

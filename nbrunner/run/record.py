@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from nbrunner import __version__
-from nbrunner.errors import CellFailed, NbrunnerError, RunTimeout, exit_code_of, message_of, status_of
+from nbrunner.errors import CellFailed, NbrunnerError, RunTimeout, error_line, exit_code_of, message_of, status_of
 from nbrunner.notebook.node import Notebook
 from nbrunner.run.record_schema import CHAIN, NOT_RUN, REFUSED, RUN, stamp
 from nbrunner.secret_values import Redactor
@@ -88,14 +88,17 @@ EVALUE_KEPT = 1000
 
 
 def shortened(evalue: str, limit: int = EVALUE_KEPT) -> str:
-    """``evalue`` as the record keeps it: whole up to ``limit`` characters, else its start (the error's class and
+    """``evalue`` as the record keeps it: whole up to ``limit`` characters, else its start (a JVM error's class and
     message come first) cut at the last line end in the limit's second half, or at the limit when there is none,
-    and how many characters more the notebook's output has."""
+    how many characters more the notebook's output has, and the line that says what went wrong
+    (:func:`~nbrunner.errors.error_line`) when it was cut off (a Python worker's exception ends its traceback)."""
     if len(evalue) <= limit:
         return evalue
     end = evalue.rfind("\n", limit // 2, limit + 1)
     kept = evalue[: end if end > 0 else limit].rstrip()
-    return f"{kept}\n… ({len(evalue) - len(kept)} more characters in the notebook)"
+    line = error_line(evalue)
+    said = "" if line in kept else f"\n{line}"
+    return f"{kept}\n… ({len(evalue) - len(kept)} more characters in the notebook){said}"
 
 
 def outcome(record: RunRecord, nb: Notebook, error: BaseException | None, *, stopped_early: bool) -> None:
