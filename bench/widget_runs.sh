@@ -19,6 +19,10 @@ for _ in $(seq 1 "$n"); do
   timeout 600 .venv/bin/nbrunner run "$work/widgets.ipynb" -o "$work/out.ipynb" --no-html >/dev/null 2>"$work/err"
   rc=$?
   grep -q "reply never came" "$work/err" && probed=$((probed + 1))
-  case $rc in 0) ok=$((ok + 1)) ;; 124) hung=$((hung + 1)) ;; *) failed=$((failed + 1)) ;; esac
+  case $rc in
+    0) ok=$((ok + 1)) ;;
+    124) hung=$((hung + 1)) ;;
+    *) failed=$((failed + 1)); echo "run exited $rc:" >&2; tail -n 5 "$work/err" >&2 ;;
+  esac
 done
 echo "runs=$n exit0=$ok hung=$hung failed=$failed replies_lost=$probed"
