@@ -10,7 +10,7 @@ master='local[*]'
 # nbrunner's host-name rule (nbrunner/spark/local_host.py): where this machine's host name does not resolve (a fresh
 # container or chroot), a local driver runs on 127.0.0.1 with a warning, instead of dying (UnknownHostException)
 spark_conf=()
-rule=$(python -m nbrunner.spark.local_host --master "$master")
+rule=$(python -m nbrunner.engines.spark.local_host --master "$master")
 eval "$rule"
 # nbrunner's progress lines, not Spark's INFO log
 exec spark-submit --master "$master" --name nbrunner-example --conf spark.ui.showConsoleProgress=false \

@@ -17,28 +17,28 @@ if TYPE_CHECKING:
     from nbrunner.api import run_notebook as run_notebook
     from nbrunner.config import SparkOptions as SparkOptions
     from nbrunner.config import StorageOptions as StorageOptions
+    from nbrunner.core.record import RunRecord as RunRecord
+    from nbrunner.core.report import LogReporter as LogReporter
+    from nbrunner.core.report import Reporter as Reporter
+    from nbrunner.core.report import StreamReporter as StreamReporter
     from nbrunner.errors import ExitCode as ExitCode
     from nbrunner.errors import NbrunnerError as NbrunnerError
     from nbrunner.inside import output as output
     from nbrunner.inside import secret as secret
     from nbrunner.inside import skip as skip
-    from nbrunner.run.record import RunRecord as RunRecord
-    from nbrunner.run.report import LogReporter as LogReporter
-    from nbrunner.run.report import Reporter as Reporter
-    from nbrunner.run.report import StreamReporter as StreamReporter
 
 _EXPORTS = {
     "run_notebook": "nbrunner.api",
     "inspect_notebook": "nbrunner.api",
     "NotebookInfo": "nbrunner.api",
-    "RunRecord": "nbrunner.run.record",
+    "RunRecord": "nbrunner.core.record",
     "StorageOptions": "nbrunner.config",
     "SparkOptions": "nbrunner.config",
     "NbrunnerError": "nbrunner.errors",
     "ExitCode": "nbrunner.errors",
-    "Reporter": "nbrunner.run.report",
-    "LogReporter": "nbrunner.run.report",
-    "StreamReporter": "nbrunner.run.report",
+    "Reporter": "nbrunner.core.report",
+    "LogReporter": "nbrunner.core.report",
+    "StreamReporter": "nbrunner.core.report",
     "output": "nbrunner.inside",
     "skip": "nbrunner.inside",
     "secret": "nbrunner.inside",

@@ -1,12 +1,12 @@
 """``python -m nbrunner``, the ``nbrunner`` console script and the spark-submit launcher: the process's entry.
 
-Signals are stops from its first line (:func:`~nbrunner.run.signals.stop_early`), before the command line's
+Signals are stops from its first line (:func:`~nbrunner.core.signals.stop_early`), before the command line's
 modules are imported; then :func:`nbrunner.cli.main` turns every outcome into one exit status.
 """
 
 import sys
 
-from nbrunner.run.signals import StopSignal, stop_early
+from nbrunner.core.signals import StopSignal, stop_early
 
 
 def console() -> None:

@@ -32,7 +32,7 @@ except ImportError:  # Airflow 2.10
 from airflow.exceptions import AirflowException
 
 if TYPE_CHECKING:
-    from nbrunner.spark.local_host import Loopback
+    from nbrunner.engines.spark.local_host import Loopback
 
 RECORD_KEY = "nbrunner_record"
 SKIPPED = 99
@@ -57,8 +57,8 @@ def check_secret_references(secrets: Mapping[str, Any]) -> None:
 
 def shown_command(command: Sequence[str]) -> str:
     """``command`` as the task log shows it: a ``--secret`` that is not a reference, a ``--conf`` whose key names a
-    secret and every URL's credentials and token parameters masked (:func:`nbrunner.plan.urls.masked`)."""
-    from nbrunner.plan.urls import MASK, masked
+    secret and every URL's credentials and token parameters masked (:func:`nbrunner.core.urls.masked`)."""
+    from nbrunner.core.urls import MASK, masked
 
     shown: list[str] = []
     for arg in command:
@@ -78,7 +78,7 @@ def shown_command(command: Sequence[str]) -> str:
 
 
 def _shown_secret(assignment: str) -> str:
-    from nbrunner.plan.urls import MASK
+    from nbrunner.core.urls import MASK
 
     name, _, ref = assignment.partition("=")
     is_ref = any(ref.startswith(k) and ref[len(k) :] for k in SECRET_KINDS) and not any(c.isspace() for c in ref)
@@ -193,12 +193,12 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
         return [*submit, *self.spark_args, str(launcher_path()), *run]
 
     def local_driver(self, environ: Mapping[str, str]) -> Loopback | None:
-        """nbrunner's host-name rule for this operator's spark-submit (:mod:`nbrunner.spark.local_host`)."""
+        """nbrunner's host-name rule for this operator's spark-submit (:mod:`nbrunner.engines.spark.local_host`)."""
         if not self.spark_submit:
             return None
         import pyspark
 
-        from nbrunner.spark.local_host import loopback_driver, master_of
+        from nbrunner.engines.spark.local_host import loopback_driver, master_of
 
         home = {"SPARK_HOME": str(Path(pyspark.__file__).parent)}  # the spark-submit command() runs
         master = self.master or master_of(self.spark_args, self.conf, {**home, **environ})
@@ -256,7 +256,7 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
         for line in process.stdout:
             text = line.rstrip("\n")
             if text.startswith("{"):
-                from nbrunner.run.record_schema import BadRecord, parse
+                from nbrunner.core.record_schema import BadRecord, parse
 
                 try:
                     record = parse(text)  # the one schema every reader of records checks

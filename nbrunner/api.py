@@ -4,7 +4,7 @@
     record = run_notebook("daily_report.ipynb", "out/{notebook}-{date}.ipynb", {"date": "2026-11-20"})
 
 Every failure raises an :class:`~nbrunner.errors.NbrunnerError` subclass whose ``exit_code`` says what happened and
-whose ``record`` is the run's :class:`~nbrunner.run.record.RunRecord` (None when nothing ran: bad input, exit 2/3).
+whose ``record`` is the run's :class:`~nbrunner.core.record.RunRecord` (None when nothing ran: bad input, exit 2/3).
 """
 
 from __future__ import annotations
@@ -16,27 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from nbrunner.config import RunConfig, SparkOptions, StorageOptions
-from nbrunner.errors import InternalError, NbrunnerError, message_of
+from nbrunner.core.record import RunRecord
+from nbrunner.core.report import LogReporter, Reporter
 from nbrunner.params import Declared
 from nbrunner.plan.build import Plan
-from nbrunner.run.record import RunRecord
-from nbrunner.run.report import LogReporter, Reporter
 
 
 def run_config(config: RunConfig, reporter: Reporter | None = None, plan: Plan | None = None) -> RunRecord:
     """Run what ``config`` says (``plan``: as planned already). Returns the record of a successful run; raises for
-    anything else."""
-    from nbrunner.run.pipeline import run
+    anything else (the error carries the record)."""
+    from nbrunner.run.pipeline import run_or_raise
 
-    record, error = run(config, reporter or LogReporter(), plan)
-    if error is None:
-        return record
-    if not isinstance(error, NbrunnerError):
-        wrapped = InternalError(message_of(error))
-        wrapped.__cause__ = error
-        error = wrapped
-    error.record = record
-    raise error
+    return run_or_raise(config, reporter or LogReporter(), plan)
 
 
 def run_notebook(
@@ -74,7 +65,7 @@ def run_notebook(
     ``StorageOptions(client=...)``. Raises a :class:`~nbrunner.errors.NbrunnerError` subclass on any failure; the
     executed notebook is written whatever happens once the run started.
     """
-    from nbrunner.secret_values import SecretRef
+    from nbrunner.core.secret_values import SecretRef
     from nbrunner.values import Given, check_name, from_mapping
 
     hidden = []
@@ -134,9 +125,10 @@ def secret_capable(declared: Declared) -> bool:
 
 def inspect_notebook(input: str | os.PathLike[str], *, storage: StorageOptions | None = None) -> NotebookInfo:  # noqa: A002
     """The parameters a notebook declares (name, type, default, help) and its kernel, without running it."""
+    from nbrunner.core import location
+    from nbrunner.core.kernels import notebook_language
     from nbrunner.notebook import document
-    from nbrunner.plan import inputs, location
-    from nbrunner.run.kernel import notebook_language
+    from nbrunner.plan import inputs
     from nbrunner.storage.s3 import LazyStore
 
     name = os.fspath(input)

@@ -61,7 +61,7 @@ def run(ctx: click.Context, /, **options: Any) -> int:
     Progress goes to stderr; the run record (one JSON line; a summary for several notebooks) is the last line of stdout.
     """
     from nbrunner.api import run_config
-    from nbrunner.run.report import StreamReporter
+    from nbrunner.core.report import StreamReporter
 
     notebooks, chain_file = options["notebooks"], options["chain_file"]
     if bool(notebooks) == bool(chain_file):
@@ -98,7 +98,7 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         configs = configs_from_file(config, chain_file) if chain_file else configs_for(config, notebooks)
     outputs_file = None
     if options["outputs_file"] is not None:  # checked before anything runs, like the other artifacts
-        from nbrunner.storage.deliver import OutputsFile
+        from nbrunner.run.deliver import OutputsFile
 
         outputs_file = OutputsFile(options["outputs_file"], storage=config.storage)
     from nbrunner.plan.build import plan_runs
@@ -108,7 +108,7 @@ def run(ctx: click.Context, /, **options: Any) -> int:
     plans = plan_runs(configs, reporter, inputs=[chain_file] if chain_file else [], extra=extra)
     if len(configs) > 1 or chain_file:
         from nbrunner.run.chain import run_chain
-        from nbrunner.storage.deliver import chain_outputs, flat
+        from nbrunner.run.deliver import chain_outputs, flat
 
         summary = run_chain(configs, reporter, keep_going=options["keep_going"], plans=plans)
         outputs = chain_outputs(summary.runs, [c.notebook for c in configs])
@@ -145,9 +145,9 @@ def run(ctx: click.Context, /, **options: Any) -> int:
 
 
 def _scheduler_outputs(outputs: Any, flat: dict[str, Any], file: Any, set_value: bool, code: int) -> int:
-    """The notebook's outputs where schedulers look for them (:mod:`nbrunner.storage.deliver`): the outputs
+    """The notebook's outputs where schedulers look for them (:mod:`nbrunner.run.deliver`): the outputs
     file, setValue lines on stdout. Returns the exit code: a failure to store the file makes a success exit 8."""
-    from nbrunner.storage.deliver import set_value_lines
+    from nbrunner.run.deliver import set_value_lines
 
     if file is not None:
         try:
@@ -286,7 +286,7 @@ def _refused(error: NbrunnerError, args: Sequence[str]) -> None:
     """A run refused before anything ran (exit 2, 3, 7, 8, a signal): the error line, and a record on stdout."""
     print_line(f"nbrunner: error: {error}", err=True)
     if next((arg for arg in args if not arg.startswith("-")), None) == "run":
-        from nbrunner.run.record import refused
+        from nbrunner.core.record import refused
 
         _print_record(refused(error))
 
@@ -294,7 +294,7 @@ def _refused(error: NbrunnerError, args: Sequence[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """The console script. Turns every outcome into one exit status, in this one place. With ``argv`` None it is
     this process's own command: signals are stops from here on, and ignored once the outcome is printed."""
-    from nbrunner.run.signals import StopGuard, StopSignal, settle_exit, stop_early
+    from nbrunner.core.signals import StopGuard, StopSignal, settle_exit, stop_early
 
     args = list(argv) if argv is not None else sys.argv[1:]
     try:

@@ -37,7 +37,7 @@ class StorageOptions:
 
     def __post_init__(self) -> None:
         if self.endpoint_url is not None:
-            from nbrunner.plan.urls import check_endpoint
+            from nbrunner.core.urls import check_endpoint
 
             check_endpoint(self.endpoint_url)
         check_seconds("--checkpoint-every", self.checkpoint_every, zero_ok=True)
@@ -56,10 +56,6 @@ class SparkOptions:
 
     def __post_init__(self) -> None:
         check_seconds("--remote-timeout", self.connect_timeout)
-        if self.remote is not None:
-            from nbrunner.spark.connect import Remote
-
-            Remote.parse(self.remote)  # a malformed URL is refused here (exit 2), its token never shown
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ class NbrunnerError(Exception):
     """Root of every error nbrunner reports. ``str(error)`` is the one-line message for the user.
 
     ``cell_index`` names the notebook cell the error happened in, when there is one. ``record`` is the run's
-    :class:`~nbrunner.run.record.RunRecord` when the error ends a run (set by :func:`nbrunner.run_notebook`).
+    :class:`~nbrunner.core.record.RunRecord` when the error ends a run (set by :func:`nbrunner.run_notebook`).
     """
 
     exit_code: ClassVar[ExitCode] = ExitCode.INTERNAL

@@ -7,8 +7,8 @@ Under spark-submit, PythonRunner starts a Py4J server in the driver JVM and runs
   starts, to read the Spark facts, to find each cell's jobs and to cancel them when the run stops;
 - forwards the gateway and the driver's environment to the kernel explicitly, so the kernel's pyspark joins the same
   JVM: one Spark application, every spark-submit option in force, no second JVM;
-- (with :mod:`nbrunner.spark.hooks`) runs a short start-up in the kernel that defines ``spark`` and ``sc`` and labels
-  each cell's jobs.
+- (with :mod:`nbrunner.engines.spark.hooks`) runs a short start-up in the kernel that defines ``spark`` and ``sc``
+  and labels each cell's jobs.
 
 py4j's errors are translated here, and only here, into GatewayError (exit 7).
 """
@@ -132,10 +132,11 @@ class Driver:
         except Exception:
             return None
 
-    def create_session(self, app_name: str) -> None:
+    def create_session(self, app_name: str, defaults: Mapping[str, str]) -> None:
         """Create the SparkContext and the default SparkSession in the driver JVM, as pyspark's
         ``SparkSession.builder.getOrCreate()`` would: spark-submit's conf (the JVM's system properties), pyspark's
-        defaults, and the notebook's name unless ``--name``/``spark.app.name`` gave one. The kernel then wraps them
+        defaults for this Spark (``defaults``: :func:`~nbrunner.engines.spark.versions.pyspark_default_configs`), and
+        the notebook's name unless ``--name``/``spark.app.name`` gave one. The kernel then wraps them
         (``SparkContext(jsc=...)``), so this costly step overlaps the kernel's start. GatewayError when it fails.
 
         Nothing is created when a context exists (an earlier notebook of the chain made it: the kernel wraps that
@@ -147,9 +148,7 @@ class Driver:
             conf = jvm.org.apache.spark.SparkConf(True)
             if conf.get("spark.api.mode", "classic").lower() == "connect" or conf.contains("spark.remote"):
                 return
-            from nbrunner.spark.versions import pyspark_default_configs
-
-            for key, value in pyspark_default_configs(self.spark_version).items():
+            for key, value in defaults.items():
                 conf.setIfMissing(key, value)
             if conf.get("spark.app.name", "") in ("", LAUNCHER_NAME):
                 conf.setAppName(app_name)

@@ -88,7 +88,7 @@ def take_secrets() -> dict[str, str]:
         finally:
             os.close(fd)
     elif path:
-        from nbrunner.storage.regular import read_regular
+        from nbrunner.core.regular import read_regular
 
         try:  # nbrunner's own 0600 file in its private folder, read without blocking all the same
             found = json.loads(read_regular(path))

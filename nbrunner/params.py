@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from nbrunner.core.secret_values import Secret
 from nbrunner.errors import ParameterError
-from nbrunner.secret_values import Secret
 from nbrunner.values import Given
 
 

@@ -208,7 +208,7 @@ def from_mapping(data: Any, *, source: str) -> list[Given]:
         return []
     if not isinstance(data, Mapping):
         raise ParameterError(f"{source}: expected a mapping of parameter names to values, got {type(data).__name__}")
-    from nbrunner.secret_values import reference_in
+    from nbrunner.core.secret_values import reference_in
 
     given = []
     for name, value in data.items():
@@ -226,7 +226,7 @@ def from_mapping(data: Any, *, source: str) -> list[Given]:
 
 def secret_from_text(text: str) -> Given:
     """One ``--secret NAME=env:VAR`` or ``--secret NAME=file:/path``: a reference, resolved before the run."""
-    from nbrunner.secret_values import SecretRef
+    from nbrunner.core.secret_values import SecretRef
 
     name, ref = split_assignment(text, "--secret")
     source = f"--secret {name}"

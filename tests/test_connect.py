@@ -155,7 +155,7 @@ def test_a_long_jvm_error_is_kept_whole_in_the_notebook_and_shortened_in_the_rec
 
 
 def test_a_python_workers_exception_cut_off_a_long_evalue_still_ends_the_records() -> None:
-    from nbrunner.run.record import shortened
+    from nbrunner.core.record import shortened
 
     frames = "".join(
         f'  File "/opt/spark/python/lib/pyspark.zip/pyspark/worker.py", line {n}, in main\n' for n in range(40)

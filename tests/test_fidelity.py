@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from nbrunner.core.kernels import KernelChoice
 from nbrunner.plan.build import render_parameters
-from nbrunner.run.kernel import KernelChoice
 from tests.conftest import read_nb, run_cli
 from tests.test_run import outputs_text
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from nbrunner.run.record_schema import started_at
+from nbrunner.core.record_schema import started_at
 from tests.conftest import invoke
 
 INJECTIONS = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "javascript:alert(1)",

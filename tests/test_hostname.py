@@ -1,6 +1,6 @@
 """A machine whose host name does not resolve (containers, chroots, VMs with generated names): nbrunner's rule
-(:mod:`nbrunner.spark.local_host`) runs a local Spark driver on 127.0.0.1 with a one-line warning. The real cases run
-in a UTS namespace of their own (``unshare -u``) whose host name resolves nowhere."""
+(:mod:`nbrunner.engines.spark.local_host`) runs a local Spark driver on 127.0.0.1 with a one-line warning. The real
+cases run in a UTS namespace of their own (``unshare -u``) whose host name resolves nowhere."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nbrunner.spark.local_host import LOOPBACK, loopback_driver, master_of
+from nbrunner.engines.spark.local_host import LOOPBACK, loopback_driver, master_of
 from tests.spark_support import BIN, entrypoint, spark_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,7 +110,7 @@ def test_a_local_spark_submit_of_nbrunner_runs_with_the_rule(namespace: None, tm
     """As dev/example.sh starts it: the rule's shell words, then spark-submit of nbrunner in local[1]."""
     notebook = tiny_notebook(tmp_path)
     script = (
-        'spark_conf=(); rule=$("$1" -m nbrunner.spark.local_host --master "local[1]") && eval "$rule" && '
+        'spark_conf=(); rule=$("$1" -m nbrunner.engines.spark.local_host --master "local[1]") && eval "$rule" && '
         'exec "$2" --master "local[1]" "${spark_conf[@]}" --conf spark.ui.enabled=false "$3" run "$4" --no-html'
     )
     done = unresolvable(["bash", "-c", script, "rule", sys.executable, str(BIN / "spark-submit"), entrypoint(),

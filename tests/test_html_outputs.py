@@ -78,10 +78,10 @@ def test_an_output_widget_shows_what_was_printed_into_it() -> None:
 
 
 def test_the_banners_facts_are_text_and_its_link_goes_to_the_cell() -> None:
-    """The banner :func:`nbrunner.run.record.banner` writes, shown with its facts as text: what the kernel sent
+    """The banner :func:`nbrunner.core.record.banner` writes, shown with its facts as text: what the kernel sent
     (the message), the author's first line and the run's fields never become markup, markdown or math."""
+    from nbrunner.core.record import RunRecord, banner
     from nbrunner.notebook.html_outputs import banner_html
-    from nbrunner.run.record import RunRecord, banner
 
     message = "ValueError: <img src=x onerror=alert(1)> [x](javascript:alert(2)) __init__ $x$ \\\n\n## not a heading"
     record = RunRecord(run_id="r-1", input="in.ipynb", input_sha256="", output="out.ipynb", started="t0",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nbrunner.spark.pythonpath import interpreter_site, kernel_pythonpath, leave_out
+from nbrunner.engines.spark.pythonpath import interpreter_site, kernel_pythonpath, leave_out
 
 pyspark = pytest.importorskip("pyspark")
 SPARK_LIB = Path(pyspark.__file__).parent / "python" / "lib"  # pip's pyspark is its own SPARK_HOME

@@ -181,7 +181,7 @@ def test_inspect_lists_parameters_and_survives_odd_cells(notebooks: Path) -> Non
 def test_internal_error_exits_1_and_still_writes_the_notebook(notebooks: Path, tmp_path: Path) -> None:
     # a real bug, planted through sitecustomize: counting cells blows up after the run
     (tmp_path / "sitecustomize.py").write_text(
-        "import nbrunner.run.record as r\n"
+        "import nbrunner.core.record as r\n"
         "def broken(nb):\n    raise RuntimeError('planted bug')\n"
         "r.count_cells = broken\n"
         "import nbrunner.run.pipeline as run\nrun.count_cells = broken\n"

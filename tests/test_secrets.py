@@ -263,8 +263,8 @@ def relayed(redactor: Any, data: bytes, chunk: int) -> str:
 def test_the_relay_redacts_a_secret_across_every_cut() -> None:
     """A secret (in each escaped form) written at fd level at every offset around the relay's 64 KiB piece, in
     reads of any size: never shown, not even in two pieces, and everything else kept, in order."""
+    from nbrunner.core.secret_values import REDACTED, Redactor
     from nbrunner.run.relay import MAX_LINE
-    from nbrunner.secret_values import REDACTED, Redactor
 
     redactor = Redactor([SECRET])
     for form in [*(form for form in forms(SECRET) if form != SECRET[:12]), SECRET[:20] + "..."]:

@@ -175,7 +175,7 @@ def test_the_early_context_gets_pysparks_own_defaults() -> None:
         from pyspark.context import DEFAULT_CONFIGS  # type: ignore[no-redef]  # pyspark 3.5
     import pyspark
 
-    from nbrunner.spark.versions import pyspark_default_configs
+    from nbrunner.engines.spark.versions import pyspark_default_configs
 
     assert {key: str(value) for key, value in DEFAULT_CONFIGS.items()} == pyspark_default_configs(pyspark.__version__)
 

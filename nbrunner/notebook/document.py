@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from nbrunner.core.files import write_atomic
+from nbrunner.core.node import Cell, Notebook
 from nbrunner.errors import UsageError
-from nbrunner.notebook.node import Cell, Notebook
 from nbrunner.status import Status
-from nbrunner.storage.files import write_atomic
 
 if TYPE_CHECKING:
     from nbrunner.params import Declaration

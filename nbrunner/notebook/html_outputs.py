@@ -22,9 +22,9 @@ from html import escape
 from html.parser import HTMLParser
 from typing import Any
 
+from nbrunner.core.node import Notebook
 from nbrunner.inside import SKIP_MIME
 from nbrunner.notebook.document import BANNER_TAG
-from nbrunner.notebook.node import Notebook
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -117,7 +117,7 @@ def _offline(output: Any, states: dict[str, Any], depth: int) -> list[Any]:
     return [output]
 
 
-#: the banner's markdown as :func:`nbrunner.run.record.banner` writes it, with the facts it holds
+#: the banner's markdown as :func:`nbrunner.core.record.banner` writes it, with the facts it holds
 _BANNER = re.compile(
     r"## (?P<title>[^\n]*)\n\n"
     r"(?:\*\*Failing cell:\*\* (?:\[cell (?P<index>\d+)\]\(#cell-id=(?P<id>[A-Za-z0-9_-]+)\)|cell (?P<bare>\d+))"

@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from nbrunner.notebook.node import Notebook
+from nbrunner.core.node import Notebook
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAX_OUTPUT = 256_000  # characters of one output (of a cell's stdout, of its stderr) kept in the HTML

@@ -6,7 +6,7 @@ place, so concurrent runs see a whole entry or none; an entry is keyed by the te
 tagged with the Python version. The folder is ``$XDG_CACHE_HOME/nbrunner/templates`` (``~/.cache/...``), private
 to the user (0700, owned by them), or no cache at all: a read-only home, a folder another user could write to, or a
 damaged entry only costs the compilation, never the HTML. An entry is read only if it is a regular file, opened
-without blocking (:mod:`nbrunner.storage.regular`): a FIFO there never holds the run.
+without blocking (:mod:`nbrunner.core.regular`): a FIFO there never holds the run.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def bytecode_cache() -> Any:
         return None
     from jinja2 import FileSystemBytecodeCache
 
-    from nbrunner.storage.regular import open_regular
+    from nbrunner.core.regular import open_regular
 
     class QuietCache(FileSystemBytecodeCache):
         def load_bytecode(self, bucket: Any) -> None:

@@ -16,16 +16,17 @@ from typing import Any
 
 from nbrunner import params, values
 from nbrunner.config import RunConfig
+from nbrunner.core import location
+from nbrunner.core.kernels import KernelChoice, kernel_choice
+from nbrunner.core.location import Artifacts, Location, S3Uri
+from nbrunner.core.report import Reporter
+from nbrunner.core.secret_values import SHOWN, Redactor, Secret, SecretRef
+from nbrunner.engines.connect.session import WITHHELD, Remote, Session, remote_of
 from nbrunner.errors import ParameterError, UsageError
 from nbrunner.notebook import document
-from nbrunner.plan import inputs, location
-from nbrunner.plan.location import Artifacts, Location, S3Uri
+from nbrunner.plan import inputs
 from nbrunner.plan.resume import Resume
 from nbrunner.plan.resume import load as load_resume
-from nbrunner.run.kernel import KernelChoice, kernel_choice
-from nbrunner.run.report import Reporter
-from nbrunner.secret_values import SHOWN, Redactor, Secret, SecretRef
-from nbrunner.spark.connect import WITHHELD, Remote, Session, remote_of
 from nbrunner.storage.s3 import LazyStore, S3Store
 
 
@@ -235,8 +236,8 @@ def plan_runs(
     refused whole, in one line, before anything runs. ``inputs`` are more files the run reads (a chain file),
     ``extra`` more artifacts it writes (``--outputs-file``): no two artifacts may be the same path, and none may
     be an input (UsageError, exit 2)."""
+    from nbrunner.core.signals import StopGuard, StopSignal
     from nbrunner.errors import NbrunnerError
-    from nbrunner.run.signals import StopGuard, StopSignal
 
     plans = []
     with StopGuard() as guard:

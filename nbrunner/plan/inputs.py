@@ -10,8 +10,8 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+from nbrunner.core.location import Location
 from nbrunner.errors import UsageError
-from nbrunner.plan.location import Location
 from nbrunner.storage.s3 import S3Store
 
 
@@ -19,7 +19,7 @@ def read_bytes(where: Location, *, what: str, store: Callable[[], S3Store]) -> b
     """The bytes of a local file or an s3:// object. ``store`` gives the run's S3 store, built on first use."""
     if not isinstance(where, Path):
         return store().read(where)
-    from nbrunner.storage.regular import NotRegularFile, read_regular
+    from nbrunner.core.regular import NotRegularFile, read_regular
 
     name = str(where)
     try:

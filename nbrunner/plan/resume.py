@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from nbrunner.core import location, record_schema
+from nbrunner.core.node import Notebook
+from nbrunner.core.report import Reporter
+from nbrunner.core.secret_values import SHOWN, SecretRef
 from nbrunner.errors import NbrunnerError, UsageError
 from nbrunner.notebook import document
-from nbrunner.notebook.node import Notebook
-from nbrunner.plan import inputs, location
-from nbrunner.run import record_schema
-from nbrunner.run.report import Reporter
-from nbrunner.secret_values import SHOWN, SecretRef
+from nbrunner.plan import inputs
 from nbrunner.status import Status
 from nbrunner.storage.s3 import S3Store
 from nbrunner.values import Given

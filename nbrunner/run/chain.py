@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nbrunner.config import RunConfig
+from nbrunner.core.record import chain_summary
+from nbrunner.core.report import Reporter
 from nbrunner.errors import GatewayError, NbrunnerError, ParameterError, Skipped, Stopped, UsageError, status_of
 from nbrunner.plan.build import Plan
-from nbrunner.run.record import chain_summary
-from nbrunner.run.report import Reporter
 from nbrunner.status import Status
 
 
@@ -59,7 +59,8 @@ def configs_from_file(config: RunConfig, name: str) -> list[RunConfig]:
     template). Relative paths are the chain file's. Parameters: ``-f`` files, then the entry's, then ``-p``/``-r``/
     ``--secret``; an entry without ``output`` uses ``-o``. UsageError (exit 2) for anything else."""
     from nbrunner import values
-    from nbrunner.plan import inputs, location
+    from nbrunner.core import location
+    from nbrunner.plan import inputs
     from nbrunner.storage.s3 import LazyStore
 
     what = f"--chain-file {name}"
@@ -144,14 +145,14 @@ def _run_all(
     configs: Sequence[RunConfig], plans: Sequence[Plan], reporter: Reporter, summary: ChainRecord, *, keep_going: bool
 ) -> tuple[NbrunnerError | None, int]:
     """Each notebook in turn, its record into ``summary``: the first failure, and how many skipped themselves."""
-    from nbrunner.api import run_config
-    from nbrunner.run.record import not_run, refused
+    from nbrunner.core.record import not_run, refused
+    from nbrunner.run.pipeline import run_or_raise
 
     first: NbrunnerError | None = None
     skipped = 0
     for number, (config, plan) in enumerate(zip(configs, plans, strict=True)):
         try:
-            summary.runs.append(run_config(config, reporter, plan).as_json())
+            summary.runs.append(run_or_raise(config, reporter, plan).as_json())
             continue
         except NbrunnerError as e:
             if e.record is not None:

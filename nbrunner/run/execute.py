@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbrunner.core.hooks import CellHooks
+from nbrunner.core.node import Cell, Notebook
+from nbrunner.core.record import utc_now
+from nbrunner.core.secret_values import Redactor
 from nbrunner.errors import CellFailed, GatewayError, KernelDied, NbrunnerError, RunTimeout, error_line
-from nbrunner.notebook.node import Cell, Notebook
-from nbrunner.run.record import utc_now
-from nbrunner.secret_values import Redactor
 from nbrunner.status import Status
 
 #: ``sys.exit(value)`` with these values ends the process with status 0: the run stops there, as a success
@@ -26,19 +27,6 @@ SUCCESS_EXITS = ("", "0", "None", "False")
 #: tail of output floods); a loss past this is said, never silent
 IOPUB_DRAIN = 300
 _IOPUB_GAVE_UP = "Timeout waiting for IOPub output"
-
-
-class CellHooks:
-    """Called by the engine from the thread that runs the notebook; every method does nothing by default."""
-
-    def cell_started(self, index: int, cell: Cell) -> None:
-        """``cell`` (notebook index ``index``) is about to run."""
-
-    def cell_output(self, index: int, msg: dict[str, Any]) -> None:
-        """An output message of the running cell arrived (already added to the cell)."""
-
-    def cell_finished(self, index: int, cell: Cell, status: str, seconds: float) -> None:
-        """The cell is done: ``status`` is ok, failed or exited."""
 
 
 @dataclass

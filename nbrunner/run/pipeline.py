@@ -11,24 +11,25 @@ import time
 from typing import Any
 
 from nbrunner.config import RunConfig
-from nbrunner.errors import GatewayError, NbrunnerError, Skipped, Stopped
+from nbrunner.core import location
+from nbrunner.core.hooks import CellHooks
+from nbrunner.core.node import Notebook
+from nbrunner.core.record import RunRecord, banner, count_cells, outcome, redact_record, utc_now, versions
+from nbrunner.core.report import Reporter
+from nbrunner.core.signals import StopGuard, StopSignal
+from nbrunner.engines.connect.hooks import ConnectRun
+from nbrunner.engines.connect.session import URL_NAME
+from nbrunner.engines.spark import hooks as spark_hooks
+from nbrunner.errors import GatewayError, InternalError, NbrunnerError, Skipped, Stopped, message_of
 from nbrunner.notebook import document
-from nbrunner.notebook.node import Notebook
-from nbrunner.plan import location
 from nbrunner.plan.build import Plan, plan_runs
 from nbrunner.plan.resume import Resume
-from nbrunner.run.execute import IOPUB_DRAIN, CellHooks, Progress, Settings, execute, finish_cell
+from nbrunner.run import outputs
+from nbrunner.run.execute import IOPUB_DRAIN, Progress, Settings, execute, finish_cell
 from nbrunner.run.kernel import Kernel
 from nbrunner.run.progress import OutputLog, ProgressLines
-from nbrunner.run.record import RunRecord, banner, count_cells, outcome, redact_record, utc_now, versions
-from nbrunner.run.report import Reporter
 from nbrunner.run.scraps import MAX_OUTPUTS, Scraps, scheduler_context
-from nbrunner.run.signals import StopGuard, StopSignal
-from nbrunner.spark import hooks as spark_hooks
-from nbrunner.spark.connect import URL_NAME
-from nbrunner.spark.connect_run import ConnectRun
 from nbrunner.status import Status
-from nbrunner.storage import outputs
 
 
 def run(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> tuple[RunRecord, BaseException | None]:
@@ -62,6 +63,20 @@ def run(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> tupl
             if connect is not None and plan.chain is None:  # a chain releases its session after its last notebook
                 connect.release()
                 connect.close()
+
+
+def run_or_raise(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> RunRecord:
+    """:func:`run`, for callers that want the record of a success or an error for anything else: the error that ended
+    the run, carrying its record (``error.record``); a bug in nbrunner as an InternalError."""
+    record, error = run(config, reporter, plan)
+    if error is None:
+        return record
+    if not isinstance(error, NbrunnerError):
+        wrapped = InternalError(message_of(error))
+        wrapped.__cause__ = error
+        error = wrapped
+    error.record = record
+    raise error
 
 
 def notebook_of(plan: Plan) -> Any:

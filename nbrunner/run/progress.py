@@ -1,6 +1,6 @@
 """What the scheduler's log shows while a notebook runs: one line per cell, and (``--log-output``) its outputs.
 
-Both are engine hooks writing through the caller's :class:`~nbrunner.run.report.Reporter`.
+Both are engine hooks writing through the caller's :class:`~nbrunner.core.report.Reporter`.
 """
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from nbrunner.core.hooks import CellHooks
+from nbrunner.core.node import Cell
+from nbrunner.core.record import first_line
+from nbrunner.core.report import Reporter
+from nbrunner.core.secret_values import Redactor
 from nbrunner.notebook.document import INJECTED_TAG, tags
-from nbrunner.notebook.node import Cell
-from nbrunner.run.execute import CellHooks
-from nbrunner.run.record import first_line
-from nbrunner.run.report import Reporter
-from nbrunner.secret_values import Redactor
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 

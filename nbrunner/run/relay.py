@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Callable
 
-from nbrunner.secret_values import Redactor
+from nbrunner.core.secret_values import Redactor
 
 #: a line longer than this is relayed in pieces (a process writing without newlines must not grow the buffer); the
 #: pieces are cut where no secret is, so a little more (the longest secret's length) may be held

@@ -11,9 +11,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from nbrunner.core.hooks import CellHooks
+from nbrunner.core.node import Notebook
 from nbrunner.inside import OUTPUT_MIME, SCRAP_JSON_MIME, SCRAP_TEXT_MIME, SKIP_MIME
-from nbrunner.notebook.node import Notebook
-from nbrunner.run.execute import CellHooks
 
 #: the scraps nbrunner.output() writes, and scrapbook.glue of a JSON value or text
 SCRAPBOOK_MIMES = (SCRAP_JSON_MIME, SCRAP_TEXT_MIME)

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from nbrunner.config import StorageOptions
+from nbrunner.core.location import S3Uri
+from nbrunner.core.urls import check_endpoint, without_credentials
 from nbrunner.errors import StorageError, UsageError
-from nbrunner.plan.location import S3Uri
-from nbrunner.plan.urls import check_endpoint, without_credentials
 
 T = TypeVar("T")
 CONTENT_TYPES = {".ipynb": "application/x-ipynb+json", ".html": "text/html; charset=utf-8", ".json": "application/json"}
@@ -25,7 +25,7 @@ CONTENT_TYPES = {".ipynb": "application/x-ipynb+json", ".html": "text/html; char
 
 def endpoint(options: StorageOptions) -> str | None:
     """The S3 endpoint in force: the option, else the standard AWS variables (None: AWS itself); checked as the
-    option is (:func:`~nbrunner.plan.urls.check_endpoint`), so a malformed one is refused before anything runs."""
+    option is (:func:`~nbrunner.core.urls.check_endpoint`), so a malformed one is refused before anything runs."""
     if options.endpoint_url:
         return options.endpoint_url
     for variable in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):

@@ -205,8 +205,8 @@ def check_target(where: str, location: str, runs: Sequence[Run]) -> None:
 
 def store(where: str, text: str, storage: StorageOptions) -> None:
     """The page to a local file (atomically) or an s3:// object; UsageError / StorageError when it cannot be."""
-    from nbrunner.plan import location
-    from nbrunner.storage.files import write_atomic
+    from nbrunner.core import location
+    from nbrunner.core.files import write_atomic
 
     target = location.parse(where, what="--html")
     if isinstance(target, Path):

@@ -5,7 +5,7 @@ Only records are read (``*.run.json``), never notebooks: the folder is walked or
 records are fetched concurrently, at most :data:`WORKERS` at a time. A chain's notebooks carry the chain's id and
 their place in it (``chain``), so they are shown together.
 
-Records are somebody else's data: each is checked by :mod:`nbrunner.run.record_schema`, and what cannot be read
+Records are somebody else's data: each is checked by :mod:`nbrunner.core.record_schema`, and what cannot be read
 or does not fit (a folder it cannot enter, a file it cannot read, a record of the wrong shape) is skipped, counted
 and said in one warning line. Every field is shown as text: control characters are escaped in lines and JSON.
 """
@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from nbrunner.config import StorageOptions
+from nbrunner.core import record_schema
+from nbrunner.core.location import S3Uri
 from nbrunner.errors import NbrunnerError, UsageError
-from nbrunner.plan.location import S3Uri
-from nbrunner.run import record_schema
 
 RECORD_SUFFIX = ".run.json"
 WORKERS = 16  # records fetched at once from S3

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from nbrunner.engines.connect.session import DEFAULT_PORT, Remote, remote_of
 from nbrunner.errors import UsageError
-from nbrunner.spark.connect import DEFAULT_PORT, Remote, remote_of
 
 
 def test_the_token_is_kept_apart_and_the_url_rebuilt_for_the_kernel_as_pyspark_reads_it() -> None:

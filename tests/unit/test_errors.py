@@ -9,7 +9,7 @@ import signal
 import pytest
 
 from nbrunner import errors
-from nbrunner.run.record import RunRecord
+from nbrunner.core.record import RunRecord
 
 CLASSES = [cls for _, cls in inspect.getmembers(errors, inspect.isclass) if issubclass(cls, errors.NbrunnerError)]
 

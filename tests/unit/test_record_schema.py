@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from nbrunner.core import record_schema
+from nbrunner.core.record import RunRecord, chain_summary, not_run, refused
 from nbrunner.errors import ParameterError
-from nbrunner.run import record_schema
-from nbrunner.run.record import RunRecord, chain_summary, not_run, refused
 
 RUN = {"run_id": "r1", "input": "a.ipynb", "status": "failed", "exit_code": 4, "started": "2026-11-20T23:00:00.000Z"}
 

@@ -11,7 +11,7 @@ from nbrunner.status import PAPERMILL, Status
 PACKAGE = Path(__file__).resolve().parents[2] / "nbrunner"
 # the same words in other vocabularies: the Jupyter protocol's reply status, papermill's cell status, a Spark Connect
 # server's operation states
-ELSEWHERE = {("execute.py", "ok"), ("channels.py", "ok"), ("record.py", "failed"), ("connect_run.py", "running")}
+ELSEWHERE = {("execute.py", "ok"), ("channels.py", "ok"), ("record.py", "failed"), ("hooks.py", "running")}
 
 
 def constants(path: Path) -> set[str]:

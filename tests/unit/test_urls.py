@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from nbrunner.core.urls import check_endpoint, without_credentials
 from nbrunner.errors import UsageError
-from nbrunner.plan.urls import check_endpoint, without_credentials
 
 
 @pytest.mark.parametrize(

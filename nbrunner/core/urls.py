@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from nbrunner.core.secret_values import SHOWN
 from nbrunner.errors import UsageError
-from nbrunner.secret_values import SHOWN
 
 # a URL's scheme, then everything up to its last "@" before whitespace: whatever userinfo it holds, however odd
 _USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^\s]*@")

@@ -1,6 +1,6 @@
 """Spark Connect during a run, as engine hooks: the kernel's session, each cell's tag, interrupts, the server's facts.
 
-The protocol side is :class:`nbrunner.spark.connect.Session`'s; this module decides when.
+The protocol side is :class:`nbrunner.engines.connect.session.Session`'s; this module decides when.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from nbrunner.core.hooks import CellHooks
+from nbrunner.core.node import Cell, Notebook
+from nbrunner.engines.connect.session import URL_NAME, Session, tag_of
 from nbrunner.notebook.document import runs
-from nbrunner.notebook.node import Cell, Notebook
-from nbrunner.run.execute import CellHooks
-from nbrunner.spark.connect import URL_NAME, Session, tag_of
 from nbrunner.status import Status
 
 
@@ -35,7 +35,7 @@ class ConnectRun(CellHooks):
     def startup(self) -> list[str | Callable[[], None]]:
         """What the kernel runs before the first cell: ``spark`` on the session, ``sc`` a stand-in, the tag hook."""
         tags = json.dumps(list(self.tags.values()))
-        return [f"__import__('nbrunner.spark.in_kernel').spark.in_kernel.start({URL_NAME!r}, {tags})\n"]
+        return [f"__import__('nbrunner.engines.connect.in_kernel').engines.connect.in_kernel.start({URL_NAME!r}, {tags})\n"]
 
     def ready(self) -> None:
         self.facts = self.session.facts()

@@ -1,7 +1,7 @@
 """Run inside the notebook's kernel under Spark Connect: define ``spark`` on nbrunner's session, hand the same session
 to the notebook's own ``SparkSession.builder...getOrCreate()``, label each cell.
 
-Called once, silently, before the first cell (:class:`nbrunner.spark.connect_run.ConnectRun`). Imports nothing of
+Called once, silently, before the first cell (:class:`nbrunner.engines.connect.hooks.ConnectRun`). Imports nothing of
 nbrunner's but :mod:`nbrunner.inside`, so the kernel pays only for pyspark's Connect client.
 """
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from nbrunner.config import StorageOptions
+from nbrunner.core import location
+from nbrunner.core.location import Location, S3Uri
 from nbrunner.errors import StorageError, UsageError
-from nbrunner.plan import location
-from nbrunner.plan.location import Location, S3Uri
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -87,7 +87,7 @@ class OutputsFile:
             location.check_writable(self.where)
 
     def write(self, outputs: Mapping[str, Any]) -> None:
-        from nbrunner.storage.files import write_atomic
+        from nbrunner.core.files import write_atomic
 
         text = json.dumps(outputs, ensure_ascii=False, indent=2) + "\n"
         if isinstance(self.where, Path):

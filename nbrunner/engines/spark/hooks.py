@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from nbrunner import gateway
+from nbrunner.core.hooks import CellHooks
+from nbrunner.core.kernels import SAME_INTERPRETER, KernelChoice
+from nbrunner.core.node import Cell, Notebook
+from nbrunner.core.record import first_line
+from nbrunner.core.signals import StopGuard
+from nbrunner.engines.spark.versions import check_kernel_pyspark
 from nbrunner.errors import GatewayError
 from nbrunner.notebook.document import runs
-from nbrunner.notebook.node import Cell, Notebook
-from nbrunner.run.execute import CellHooks
-from nbrunner.run.kernel import SAME_INTERPRETER, KernelChoice
-from nbrunner.run.record import first_line
-from nbrunner.run.signals import StopGuard
-from nbrunner.spark.versions import check_kernel_pyspark
 
 
 def attach(environ: Mapping[str, str], kernel: KernelChoice) -> tuple[gateway.Driver, dict[str, str]] | None:
@@ -34,7 +34,7 @@ def attach(environ: Mapping[str, str], kernel: KernelChoice) -> tuple[gateway.Dr
     env = gateway.kernel_env(environ)
     same = kernel.name == SAME_INTERPRETER
     if env.get("PYTHONPATH"):
-        from nbrunner.spark.pythonpath import interpreter_site, kernel_pythonpath, leave_out
+        from nbrunner.engines.spark.pythonpath import interpreter_site, kernel_pythonpath, leave_out
 
         lean = kernel_pythonpath(env["PYTHONPATH"], interpreter_site(sys.path, env["PYTHONPATH"]))
         leave_out(sys.path, env["PYTHONPATH"], lean)  # nbrunner's own py4j import, before connecting
@@ -137,7 +137,9 @@ class EarlyContext:
 
     def _create(self, driver: gateway.Driver, app_name: str) -> None:
         try:
-            driver.create_session(app_name)
+            from nbrunner.engines.spark.versions import pyspark_default_configs
+
+            driver.create_session(app_name, pyspark_default_configs(driver.spark_version))
         except BaseException as e:  # handed to wait(), on the run's thread
             self.error = e
 

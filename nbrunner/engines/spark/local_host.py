@@ -10,7 +10,7 @@ when the host name does not resolve and neither variable is set, the driver runs
 ``spark.driver.host`` / ``spark.driver.bindAddress`` unless given), with a one-line warning. Any other master is left
 alone: the cluster must reach the driver at an address only the user knows.
 
-``python -m nbrunner.spark.local_host [--master M]`` prints the rule's outcome as shell words for scripts
+``python -m nbrunner.engines.spark.local_host [--master M]`` prints the rule's outcome as shell words for scripts
 (``dev/example.sh``): ``export ...`` and a ``spark_conf=(...)`` array, the warning on stderr.
 """
 
@@ -100,7 +100,8 @@ def loopback_driver(
 
 
 def main(argv: Sequence[str]) -> int:
-    """Shell words for a script that starts spark-submit (``eval "$(python -m nbrunner.spark.local_host ...)"``)."""
+    """Shell words for a script that starts spark-submit
+    (``eval "$(python -m nbrunner.engines.spark.local_host ...)"``)."""
     args = list(argv)
     loopback = loopback_driver(master_of(args, {}, os.environ), {}, os.environ)
     conf = loopback.conf_args() if loopback else []

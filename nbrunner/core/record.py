@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from nbrunner import __version__
+from nbrunner.core.node import Notebook
+from nbrunner.core.record_schema import CHAIN, NOT_RUN, REFUSED, RUN, stamp
+from nbrunner.core.secret_values import Redactor
 from nbrunner.errors import CellFailed, NbrunnerError, RunTimeout, error_line, exit_code_of, message_of, status_of
-from nbrunner.notebook.node import Notebook
-from nbrunner.run.record_schema import CHAIN, NOT_RUN, REFUSED, RUN, stamp
-from nbrunner.secret_values import Redactor
 from nbrunner.status import PAPERMILL, Status
 
 
@@ -44,7 +44,7 @@ def versions(nb: Notebook, kernel_name: str) -> dict[str, Any]:
 @dataclass
 class RunRecord:
     """What one run did. ``exit_code`` is the process's exit status under the command line. As JSON it starts with
-    ``kind`` (``run``) and ``schema`` (:mod:`nbrunner.run.record_schema`, which every reader checks it against)."""
+    ``kind`` (``run``) and ``schema`` (:mod:`nbrunner.core.record_schema`, which every reader checks it against)."""
 
     run_id: str
     input: str
@@ -129,7 +129,7 @@ def refused(error: NbrunnerError, notebook: str | None = None) -> dict[str, Any]
     """The record of a run refused before anything ran (exit 2, 3, 7, 8, a signal): printed by the command line,
     and a chain's entry for such a notebook. Every record shape is built here: :class:`RunRecord` (a run),
     this, :func:`not_run`, and the chain summary (:func:`chain_summary`) made of them. Each says its ``kind`` and
-    ``schema`` first (:mod:`nbrunner.run.record_schema`)."""
+    ``schema`` first (:mod:`nbrunner.core.record_schema`)."""
     found: dict[str, Any] = {"input": notebook} if notebook is not None else {}
     return {**stamp(REFUSED), **found, "status": status_of(error), "exit_code": int(error.exit_code),
             "message": str(error)}  # fmt: skip

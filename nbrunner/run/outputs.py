@@ -16,18 +16,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nbrunner.core import location
+from nbrunner.core.files import write_atomic
+from nbrunner.core.hooks import CellHooks
+from nbrunner.core.location import Artifacts, S3Uri
+from nbrunner.core.node import Cell, Notebook
+from nbrunner.core.record import RunRecord, papermill_cell, papermill_notebook
+from nbrunner.core.report import Reporter
+from nbrunner.core.signals import StopGuard, StopSignal
 from nbrunner.errors import NbrunnerError, StorageError
 from nbrunner.notebook import document
-from nbrunner.notebook.node import Cell, Notebook
-from nbrunner.plan import location
 from nbrunner.plan.build import Plan
-from nbrunner.plan.location import Artifacts, S3Uri
-from nbrunner.run.execute import CellHooks
-from nbrunner.run.record import RunRecord, papermill_cell, papermill_notebook
-from nbrunner.run.report import Reporter
-from nbrunner.run.signals import StopGuard, StopSignal
 from nbrunner.status import Status
-from nbrunner.storage.files import write_atomic
 from nbrunner.storage.s3 import S3Store
 
 

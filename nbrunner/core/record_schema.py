@@ -4,7 +4,7 @@ data of the documented types or refused with the reason, never a crash in the re
 
 Every record nbrunner writes says what it is (``kind``: ``run``, ``refused``, ``not-run``, ``chain``) and in which
 shape (``schema``, an integer: :data:`SCHEMA`). A record without them (written before they existed) is a ``run`` of
-schema 1. This module imports nothing else of nbrunner: the record writers (:mod:`nbrunner.run.record`) take their
+schema 1. This module imports nothing else of nbrunner: the record writers (:mod:`nbrunner.core.record`) take their
 words from here.
 """
 

@@ -43,8 +43,8 @@ class Remote:
     @classmethod
     def parse(cls, url: str, environ: Mapping[str, str] | None = None) -> Remote:
         """UsageError (exit 2) for what pyspark would refuse; never shows the token: every message shows the URL
-        masked (:func:`~nbrunner.plan.urls.masked`), and no piece of it otherwise."""
-        from nbrunner.plan.urls import masked
+        masked (:func:`~nbrunner.core.urls.masked`), and no piece of it otherwise."""
+        from nbrunner.core.urls import masked
 
         def refused(problem: str, fix: str = "write sc://HOST:PORT/;key=value;...") -> UsageError:
             return UsageError(f"--remote {masked(url, path=False)!r}: {problem}; {fix}")
@@ -197,7 +197,7 @@ class Session:
 
     def _clean(self, text: str) -> str:
         token = self.remote.token
-        from nbrunner.secret_values import SHOWN
+        from nbrunner.core.secret_values import SHOWN
 
         return text.replace(token, SHOWN) if token else text
 

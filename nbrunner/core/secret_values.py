@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from nbrunner.core.node import Notebook
 from nbrunner.errors import ParameterError
-from nbrunner.notebook.node import Notebook
 
 REDACTED = "[REDACTED]"
 #: how the record, the notebook's metadata and progress lines show a secret parameter
@@ -81,8 +81,8 @@ class SecretRef:
 
 def _read_file(name: str, path: str) -> str:
     """A regular file of at most MAX_BYTES, as text without its final newline; never a FIFO, device or folder
-    (opened without blocking, then checked: :mod:`nbrunner.storage.regular`)."""
-    from nbrunner.storage.regular import NotRegularFile, read_regular
+    (opened without blocking, then checked: :mod:`nbrunner.core.regular`)."""
+    from nbrunner.core.regular import NotRegularFile, read_regular
 
     try:
         data = read_regular(path, MAX_BYTES)

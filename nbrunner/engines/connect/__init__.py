@@ -1,0 +1,1 @@
+"""Spark Connect (``--remote sc://...``): the session, its hooks during a run, and the code run in the kernel."""
