@@ -62,7 +62,8 @@ class RunRecord:
     failed_cell: dict[str, Any] | None = None
     cells: dict[str, int] = field(default_factory=dict)
     versions: dict[str, Any] = field(default_factory=dict)
-    spark: dict[str, Any] | None = None
+    engine: dict[str, Any] | None = None  # {kind: spark-submit | spark-connect, ...its facts}
+    spark: dict[str, Any] | None = None  # deprecated: engine's facts without its kind (kept for readers of 0.1)
     storage: dict[str, Any] | None = None
     signal: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)  # nbrunner.output() / scrapbook glue values

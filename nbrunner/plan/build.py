@@ -21,7 +21,8 @@ from nbrunner.core.kernels import KernelChoice, kernel_choice
 from nbrunner.core.location import Artifacts, Location, S3Uri
 from nbrunner.core.report import Reporter
 from nbrunner.core.secret_values import SHOWN, Redactor, Secret, SecretRef
-from nbrunner.engines.connect.session import WITHHELD, Remote, Session, remote_of
+from nbrunner.engines import choose
+from nbrunner.engines.base import Engine
 from nbrunner.errors import ParameterError, UsageError
 from nbrunner.notebook import document
 from nbrunner.plan import inputs
@@ -54,8 +55,8 @@ class Plan:
     redactor: Redactor = field(default_factory=lambda: Redactor(()))
     launch_dir: Path | None = None  # the caller's working folder at start (None: already gone); never looked up later
     chain: dict[str, Any] | None = None  # in a chain: its id (the first run's), this notebook's index, its size
-    # Spark Connect (--remote / SPARK_REMOTE): the session the kernel's `spark` uses (one for a whole chain)
-    connect: Session | None = field(default=None, compare=False)
+    # the engine that runs the notebook's work besides the kernel (nbrunner.engines), if any; one for a whole chain
+    engine: Engine | None = field(default=None, compare=False)
 
     def artifacts(self) -> list[Location]:
         """Every path this run writes (its local copies in the spool are its own folder's)."""
@@ -70,7 +71,7 @@ class Plan:
     def secret_variables(self) -> frozenset[str]:
         """The environment variables that hold secrets: not passed to the kernel."""
         found = (SecretRef(ref).variable for ref in self.secret_refs.values())
-        withheld = WITHHELD if self.connect is not None else ()  # the URL and its token reach it as a secret
+        withheld = self.engine.withheld() if self.engine is not None else ()  # they reach it as secrets, if at all
         return frozenset(variable for variable in found if variable) | frozenset(withheld)
 
 
@@ -170,12 +171,12 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
         if not isinstance(source, Path) and launch_dir is None:
             raise UsageError("the current folder no longer exists; pass --cwd DIR for the kernel's working folder")
         cwd = source.parent if isinstance(source, Path) else launch_dir or Path("/")
-    remote = connect_remote(config, kernel)
-    hidden = [*secrets.values(), *([remote.token] if remote is not None and remote.token else [])]
+    engine = choose(config, kernel, config.env)
+    hidden = [*secrets.values(), *(engine.hidden() if engine is not None else [])]
     return Plan(
         config, run_id, started, source, data, sha, shown, injected, targets, local, cwd.resolve(), kernel,
         store.store, secrets, refs, resume, Redactor(hidden), launch_dir,
-        connect=Session(remote, timeout=config.spark.connect_timeout) if remote is not None else None,
+        engine=engine,
     )  # fmt: skip
 
 
@@ -213,18 +214,6 @@ def check_parameters_cell(raw: dict[str, Any]) -> None:
         ) from None
 
 
-def connect_remote(config: RunConfig, kernel: KernelChoice) -> Remote | None:
-    """The Spark Connect server this run uses, if any (``--remote``, else ``SPARK_REMOTE`` outside spark-submit)."""
-    from nbrunner.gateway import under_spark_submit
-
-    if config.spark.remote and under_spark_submit(config.env):
-        raise UsageError("--remote runs against a Spark Connect server: start nbrunner without spark-submit")
-    remote = remote_of(config.spark.remote, config.env)
-    if remote is not None and not kernel.is_python:
-        raise UsageError(f"Spark Connect (--remote) needs a Python kernel; this notebook runs in {kernel.language}")
-    return remote
-
-
 def new_run_id(started: datetime) -> str:
     return f"{started.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
 
@@ -255,8 +244,8 @@ def plan_runs(
     check_artifacts(plans, inputs, extra)
     from dataclasses import replace
 
-    shared: dict[Remote, Session] = {}  # a chain's notebooks on one Connect session per server (temp views carry over)
-    plans = [replace(p, connect=shared.setdefault(p.connect.remote, p.connect)) if p.connect else p for p in plans]
+    shared: dict[object, Engine] = {}  # a chain's notebooks on one engine per key (one Connect session per server)
+    plans = [replace(p, engine=shared.setdefault(p.engine.key, p.engine)) if p.engine else p for p in plans]
     if len(plans) > 1:  # each record says which chain it belongs to (nbrunner runs shows them together)
         chain_id = plans[0].run_id
         plans = [replace(p, chain={"id": chain_id, "index": i, "size": len(plans)}) for i, p in enumerate(plans)]

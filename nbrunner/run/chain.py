@@ -128,9 +128,8 @@ def run_chain(
     try:
         first, skipped = _run_all(configs, plans, reporter, summary, keep_going=keep_going)
     finally:
-        for session in {id(p.connect): p.connect for p in plans if p.connect is not None}.values():
-            session.release()  # one Spark Connect session for the whole chain, released after its last notebook
-            session.close()
+        for engine in {id(p.engine): p.engine for p in plans if p.engine is not None}.values():
+            engine.end_chain()  # what the chain's notebooks shared (a Connect session), released after the last
     if first is not None:
         summary.status, summary.exit_code, summary.message = status_of(first), int(first.exit_code), str(first)
     elif skipped and skipped == len(configs):  # every member asked to be skipped: the chain is skipped
@@ -169,7 +168,4 @@ def _run_all(
                 for rest in configs[number + 1 :]:
                     summary.runs.append(not_run(rest.notebook))
                 break
-        finally:
-            if plan.connect is not None and plan.connect.stopped:  # the notebook stopped it: the next gets a new one
-                plan.connect.renew()
     return first, skipped

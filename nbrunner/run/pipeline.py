@@ -1,4 +1,4 @@
-"""One run, start to end: plan -> Spark attached -> kernel -> cells executed with hooks -> outcome -> outputs.
+"""One run, start to end: plan -> engine checked -> kernel -> cells executed with hooks -> outcome -> outputs.
 
 Data flows one way through here. Whatever happens once the plan is made, the notebook (with everything done up to
 the failure), its HTML rendering and the run record are written, then stored.
@@ -17,9 +17,7 @@ from nbrunner.core.node import Notebook
 from nbrunner.core.record import RunRecord, banner, count_cells, outcome, redact_record, utc_now, versions
 from nbrunner.core.report import Reporter
 from nbrunner.core.signals import StopGuard, StopSignal
-from nbrunner.engines.connect.hooks import ConnectRun
-from nbrunner.engines.connect.session import URL_NAME
-from nbrunner.engines.spark import hooks as spark_hooks
+from nbrunner.engines.base import Engine, EngineRun
 from nbrunner.errors import GatewayError, InternalError, NbrunnerError, Skipped, Stopped, message_of
 from nbrunner.notebook import document
 from nbrunner.plan.build import Plan, plan_runs
@@ -42,27 +40,19 @@ def run(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> tupl
     if plan is None:
         plan = plan_runs([config], reporter)[0]
     with StopGuard() as guard:
-        driver = None
-        connect = plan.connect if not config.prepare_only else None
+        engine = plan.engine if not config.prepare_only else None
         try:
-            if connect is not None:
-                connect.check()  # the server answers, on this session, before any kernel starts (else exit 7)
-                attached = None
-            else:
-                attached = spark_hooks.attach(config.env, plan.kernel) if not config.prepare_only else None
+            if engine is not None:
+                engine.check()  # before any kernel starts: the engine answers and fits the kernel (else exit 7)
         except StopSignal as stop:
             raise guard.error(stop) from None
         try:
-            driver, kernel_env = attached if attached is not None else (None, {})
-            return Run(plan, guard, reporter, clock).go(driver, kernel_env)
+            return Run(plan, guard, reporter, clock).go(engine)
         except StopSignal as stop:  # in the instant between the plan and the kernel's start
             raise guard.error(stop) from None
         finally:
-            if driver is not None:
-                driver.close()
-            if connect is not None and plan.chain is None:  # a chain releases its session after its last notebook
-                connect.release()
-                connect.close()
+            if engine is not None:
+                engine.end_run(in_chain=plan.chain is not None)
 
 
 def run_or_raise(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> RunRecord:
@@ -110,10 +100,9 @@ class Run:
             chain=plan.chain,
         )
         self.kept: list[str] = []  # the cells a resume did not run again
-        self.early: spark_hooks.EarlyContext | None = None  # the SparkContext being created while the kernel starts
         self.scraps = Scraps()
 
-    def go(self, driver: Any, kernel_env: dict[str, str]) -> tuple[RunRecord, BaseException | None]:
+    def go(self, engine: Engine | None) -> tuple[RunRecord, BaseException | None]:
         config, record = self.plan.config, self.record
         error: BaseException | None = None
         renderer = None
@@ -122,11 +111,11 @@ class Run:
             if config.prepare_only:
                 nb = notebook_of(self.plan)
             else:
-                if driver is not None and config.spark.define_session and config.spark.early_context:
-                    self.early = spark_hooks.EarlyContext(driver, location.stem(self.plan.source))
-                secrets = dict(self.plan.secrets)
-                if self.plan.connect is not None:  # the URL with its token: a secret too, never in the environment
-                    secrets[URL_NAME] = self.plan.connect.url
+                secrets, kernel_env = dict(self.plan.secrets), {}
+                if engine is not None:
+                    engine.prepare(location.stem(self.plan.source), config)  # overlaps the kernel's start
+                    secrets.update(engine.kernel_secrets())  # never in the kernel's environment
+                    kernel_env = engine.kernel_env()
                 kernel = Kernel(
                     self.plan.kernel, env={**kernel_env, **self.run_env()}, cwd=self.plan.cwd,
                     secrets=secrets, hide=self.plan.secret_variables, relay=self.kernel_line, base=self.plan.config.env,
@@ -148,7 +137,7 @@ class Run:
                 renderer = Renderer()  # warms up on a thread while the kernel runs
             if kernel is not None and error is None:
                 try:
-                    self.execute(kernel, nb, driver)
+                    self.execute(kernel, nb, engine)
                 except Exception as e:  # every failure still writes the notebook below
                     error = e
             self.guard.finishing()
@@ -182,7 +171,7 @@ class Run:
         return {"NBRUNNER_RUN_ID": self.record.run_id, "NBRUNNER_INPUT": self.record.input,
                 "NBRUNNER_OUTPUT": self.record.output}  # fmt: skip
 
-    def execute(self, kernel: Kernel, nb: Notebook, driver: Any) -> None:
+    def execute(self, kernel: Kernel, nb: Notebook, engine: Engine | None) -> None:
         config = self.plan.config
         settings = Settings(
             cell_timeout=config.cell_timeout,
@@ -195,24 +184,18 @@ class Run:
         hooks: list[CellHooks] = [ProgressLines(self.reporter, len(nb.cells)), self.scraps]
         if self.reporter.wants_outputs:
             hooks.append(OutputLog(self.reporter, self.plan.redactor))
-        sparkrun = None
-        if driver is not None:
-            sparkrun = spark_hooks.SparkRun(
-                driver, run_id=self.record.run_id, notebook=self.record.input, nb=nb,
-                app_name=location.stem(self.plan.source), define_session=config.spark.define_session,
+        enginerun: EngineRun | None = None
+        if engine is not None:
+            enginerun = engine.start_run(
+                run_id=self.record.run_id, notebook=self.record.input, app_name=location.stem(self.plan.source), nb=nb,
+                config=config,
             )  # fmt: skip
-            settings.startup = sparkrun.startup(self.early, self.guard)
-            settings.on_startup = sparkrun.ready
-            self.guard.on_stop.append(sparkrun.cancel_running_jobs)
-            sparkrun.watch_jvm(self.guard)
-            hooks.append(sparkrun)
-        connectrun = None
-        if self.plan.connect is not None:
-            connectrun = ConnectRun(self.plan.connect, run_id=self.record.run_id, nb=nb)
-            settings.startup = connectrun.startup()
-            settings.on_startup = connectrun.ready
-            self.guard.before_interrupt.append(connectrun.cancel_running_jobs)
-            hooks.append(connectrun)
+            settings.startup = enginerun.startup(self.guard)
+            settings.on_startup = enginerun.ready
+            stops = self.guard.before_interrupt if enginerun.cancel_before_interrupt else self.guard.on_stop
+            stops.append(enginerun.cancel)  # this run's work only
+            enginerun.watch(self.guard)
+            hooks.append(enginerun)
         checkpointer = None
         if self.plan.stores_remotely and config.storage.checkpoint_every > 0:
             checkpointer = outputs.Checkpointer(self.plan, nb, self.reporter)
@@ -226,10 +209,10 @@ class Run:
                 kernel.stop(now=True)
             else:
                 kernel.request_stop()  # it exits while the results are written; go() waits for it
-            if sparkrun is not None:
-                self.record.spark = sparkrun.after_run(nb, failed=failed)
-            if connectrun is not None:
-                self.record.spark = connectrun.after_run(nb, failed=failed)
+            if engine is not None and enginerun is not None:
+                facts = enginerun.after_run(nb, failed=failed)
+                self.record.engine = {"kind": engine.kind, **facts}
+                self.record.spark = facts  # deprecated: the same facts, for readers of the last release
             if checkpointer is not None:
                 checkpointer.wait()
                 self.record.storage = {"checkpoints": checkpointer.uploads}

@@ -11,15 +11,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from nbrunner.core.hooks import CellHooks
 from nbrunner.core.node import Cell, Notebook
+from nbrunner.core.signals import StopGuard
+from nbrunner.engines.base import EngineRun
 from nbrunner.engines.connect.session import URL_NAME, Session, tag_of
 from nbrunner.notebook.document import runs
 from nbrunner.status import Status
 
 
-class ConnectRun(CellHooks):
+class ConnectRun(EngineRun):
     """One run's Spark Connect session: start-up code, per-cell tags, interrupts on a stop or failure, facts."""
+
+    cancel_before_interrupt = True  # the server's operations, before the kernel's client cancels them itself
 
     def __init__(self, session: Session, *, run_id: str, nb: Notebook):
         self.session = session
@@ -32,10 +35,11 @@ class ConnectRun(CellHooks):
         self.facts: dict[str, Any] = {}
         self.owner: dict[str, int] = {}  # operation id -> the cell that ran it
 
-    def startup(self) -> list[str | Callable[[], None]]:
+    def startup(self, guard: StopGuard) -> list[str | Callable[[], None]]:
         """What the kernel runs before the first cell: ``spark`` on the session, ``sc`` a stand-in, the tag hook."""
         tags = json.dumps(list(self.tags.values()))
-        return [f"__import__('nbrunner.engines.connect.in_kernel').engines.connect.in_kernel.start({URL_NAME!r}, {tags})\n"]
+        module = "nbrunner.engines.connect.in_kernel"
+        return [f"__import__({module!r}).engines.connect.in_kernel.start({URL_NAME!r}, {tags})\n"]
 
     def ready(self) -> None:
         self.facts = self.session.facts()
@@ -49,7 +53,7 @@ class ConnectRun(CellHooks):
         if status == Status.TIMEOUT:
             # now, while the kernel is untouched: stopping it interrupts it first (jupyter_client), and its client,
             # interrupted mid-query, cancels the operation itself, so that a later interrupt would find none
-            self.cancel_running_jobs()
+            self.cancel()
         self.running = False
         self.record_operations(index, cell)
 
@@ -67,7 +71,7 @@ class ConnectRun(CellHooks):
         if mine and meta is not None:
             meta["spark_operations"] = mine  # states as now: after a failure, once the interrupts settled
 
-    def cancel_running_jobs(self) -> None:
+    def cancel(self) -> None:
         """Interrupt the running cell's operations, then the session's others; once, from the stop thread or the
         failure path (a kernel killed mid-query leaves it running on the server)."""
         with self._once:
@@ -100,7 +104,7 @@ class ConnectRun(CellHooks):
     def after_run(self, nb: Notebook, *, failed: bool) -> dict[str, Any]:
         """Once the cells are done: interrupt what a failure left running; the facts for the record."""
         if failed:
-            self.cancel_running_jobs()
+            self.cancel()
             self.settle()
         self.final_states(nb, failed=failed)
         now = self.session.facts()

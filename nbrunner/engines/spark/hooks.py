@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from nbrunner import gateway
-from nbrunner.core.hooks import CellHooks
 from nbrunner.core.kernels import SAME_INTERPRETER, KernelChoice
 from nbrunner.core.node import Cell, Notebook
 from nbrunner.core.record import first_line
 from nbrunner.core.signals import StopGuard
+from nbrunner.engines.base import EngineRun
 from nbrunner.engines.spark.versions import check_kernel_pyspark
 from nbrunner.errors import GatewayError
 from nbrunner.notebook.document import runs
@@ -153,11 +153,19 @@ class EarlyContext:
             raise self.error
 
 
-class SparkRun(CellHooks):
+class SparkRun(EngineRun):
     """One run's Spark: the kernel's start-up code, per-cell labels and job ids, cancellation, facts."""
 
     def __init__(
-        self, driver: gateway.Driver, *, run_id: str, notebook: str, app_name: str, nb: Notebook, define_session: bool
+        self,
+        driver: gateway.Driver,
+        *,
+        run_id: str,
+        notebook: str,
+        app_name: str,
+        nb: Notebook,
+        define_session: bool,
+        early: EarlyContext | None = None,
     ):
         self.driver = driver
         cells = [(i, first_line(c.source)) for i, c in enumerate(nb.cells) if runs(c)]
@@ -170,10 +178,12 @@ class SparkRun(CellHooks):
         self.cancelled: dict[str, Any] | None = None
         self._cancel_once = threading.Lock()
         self.jvm_gone: threading.Event | None = None
+        self.early = early  # the SparkContext being created while the kernel starts
 
-    def startup(self, early: EarlyContext | None, guard: StopGuard) -> list[str | Callable[[], None]]:
+    def startup(self, guard: StopGuard) -> list[str | Callable[[], None]]:
         """What the kernel runs before the first cell, in order: the imports and job labels (while the JVM creates
-        the SparkContext), then, once ``early`` made it, the session."""
+        the SparkContext), then, once the early context made it, the session."""
+        early = self.early
         steps: list[str | Callable[[], None]] = [self.startup_code]
         if self.session_code is not None:
             if early is not None:
@@ -204,7 +214,7 @@ class SparkRun(CellHooks):
         if ids and "nbrunner" in cell.metadata:
             cell.metadata["nbrunner"]["spark_job_ids"] = ids
 
-    def cancel_running_jobs(self) -> None:
+    def cancel(self) -> None:
         """Cancel the running cell's jobs, then any other job; once, from the stop thread or the failure path."""
         with self._cancel_once:
             if self.cancelled is not None:
@@ -212,7 +222,7 @@ class SparkRun(CellHooks):
             label = self.labels.get(self.current) if self.current is not None else None
             self.cancelled = self.driver.cancel(label.group if label else None, reason=self.reason)
 
-    def watch_jvm(self, guard: StopGuard) -> None:
+    def watch(self, guard: StopGuard) -> None:
         """spark-submit's JVM holds a pipe on our stdin that nothing writes to: EOF there means the JVM is gone;
         the run is then stopped (exit 7)."""
         try:
@@ -236,7 +246,7 @@ class SparkRun(CellHooks):
     def after_run(self, nb: Notebook, *, failed: bool) -> dict[str, Any]:
         """Once the cells are done: cancel what a failure left running, and return the facts for the record."""
         if failed:
-            self.cancel_running_jobs()  # a cell's Spark jobs do not stop with its kernel
+            self.cancel()  # a cell's Spark jobs do not stop with its kernel
             if self.jvm_gone is not None and self.driver.context_gone():
                 # the SparkContext went away under the cell: if the JVM is going too, that is the real cause
                 self.jvm_gone.wait(3.0)
