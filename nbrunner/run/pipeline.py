@@ -157,7 +157,8 @@ class Run:
             error = outputs.finish(self.plan, nb, record, html, self.reporter, self.guard) or error
         finally:
             if kernel is not None:
-                late = kernel.stop(now=False)  # asked to shut down already: it has exited while we wrote
+                # asked to shut down already, it has exited while we wrote; after a stop signal it is not waited for
+                late = kernel.stop(now=self.guard.signum is not None)
                 if late:
                     self.reporter.warning(late)
         return record, error
