@@ -197,8 +197,9 @@ class Driver:
         except Exception:
             return None
 
-    def cancel(self, group: str | None, *, reason: str) -> dict[str, Any]:
-        """Cancel the running cell's jobs (by group and tag), then any other job of the application.
+    def cancel(self, group: str | None, *, reason: str, everything: bool = True) -> dict[str, Any]:
+        """Cancel the running cell's jobs (by group and tag), then, when ``everything`` (the run is the only one on
+        this application), any other job of the application (a background thread's, which carries no cell's group).
 
         Returns the cell's job ids with their status once cancelled (waits up to 5 s for them to end).
         """
@@ -209,7 +210,8 @@ class Driver:
         if group is not None:
             calls += [("cancelJobGroup", (group, reason)), ("cancelJobGroup", (group,))]
             calls += [("cancelJobsWithTag", (group, reason)), ("cancelJobsWithTag", (group,))]
-        calls += [("cancelAllJobs", ())]
+        if everything:
+            calls += [("cancelAllJobs", ())]
         done: set[str] = set()
         for method, args in calls:
             if method in done:

@@ -1,5 +1,8 @@
 """Stopping a run from outside: SIGTERM / SIGINT, or the Spark driver JVM going away. A stop wins in every phase.
 
+Signals are the process's: the main thread's guard holds the handlers and hands every signal to the guards of runs
+going on in other threads (:meth:`StopGuard.deliver`); a guard that only oversees such runs is ``orchestrate``.
+
 - ``prepare`` (reading inputs, checking the output bucket, starting the kernel) and ``store`` (uploading): the
   handler raises :class:`StopSignal`, a BaseException, so no library's ``except Exception`` can swallow it; the run
   turns it into :class:`~nbrunner.errors.Stopped` (exit 130 / 143). During ``store`` the local copy is kept.
@@ -53,9 +56,17 @@ def _stop_now(signum: int, frame: FrameType | None) -> None:
     raise StopSignal(signum)
 
 
+#: the guards of the runs going on in this process (several, when runs go on in threads): a signal is the process's,
+#: so the guard that holds the handlers (the main thread's) hands it to every other one
+_ACTIVE: set[StopGuard] = set()
+_ACTIVE_LOCK = threading.Lock()
+
+
 class StopGuard:
     """Install with ``with StopGuard() as guard``; move through phases with :meth:`running`, :meth:`finishing` and
-    :meth:`storing`. Outside the main thread (an API call from a worker thread) no handler is installed."""
+    :meth:`storing`. On the main thread it installs the handlers; a guard entered on another thread (a run in a
+    worker thread, the Python API called from one) installs none, and is handed every signal the main thread's guard
+    receives (:meth:`deliver`), so each of several runs in one process stops its own kernel and work."""
 
     def __init__(self, *, grace: float = 3.0) -> None:
         self.grace = grace
@@ -77,13 +88,31 @@ class StopGuard:
             for signum in SIGNALS:
                 if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup's SIGHUP stays ignored
                     self._previous[signum] = signal.signal(signum, self._handle)
+        with _ACTIVE_LOCK:
+            _ACTIVE.add(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        with _ACTIVE_LOCK:
+            _ACTIVE.discard(self)
         if self._timer is not None:
             self._timer.cancel()
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
+
+    def deliver(self, signum: int) -> None:
+        """A signal the main thread's guard received, for a run on another thread: recorded, and the run stopped as
+        the handler would (its thread sees the reason at the next cell boundary, or when it stores)."""
+        if self.signum is None:
+            self.signum = signum
+        if self.phase in ("finish", "store") and self.late_signum is None:
+            self.late_signum = signum
+        self.stop(stopped_by(signum), kill=False)
+
+    def orchestrating(self) -> None:
+        """This guard runs no kernel itself: it holds the handlers for runs going on in other threads (many runs of
+        one process), hands each signal to them and records it; it never raises."""
+        self.phase = "orchestrate"
 
     def running(self, kernel_signal: Callable[[int], None]) -> None:
         """The kernel is up: from now on a stop interrupts it instead of unwinding the run."""
@@ -107,6 +136,10 @@ class StopGuard:
         return stopped_by(stop.signum)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        with _ACTIVE_LOCK:
+            others = [guard for guard in _ACTIVE if guard is not self and not guard._previous]
+        for guard in others:  # the runs going on in other threads stop too
+            guard.deliver(signum)
         if self.signum is None:
             self.signum = signum
         if self.phase in ("finish", "store") and self.late_signum is None:

@@ -166,6 +166,7 @@ class SparkRun(EngineRun):
         nb: Notebook,
         define_session: bool,
         early: EarlyContext | None = None,
+        alone: Callable[[], bool] = lambda: True,
     ):
         self.driver = driver
         cells = [(i, first_line(c.source)) for i, c in enumerate(nb.cells) if runs(c)]
@@ -179,6 +180,7 @@ class SparkRun(EngineRun):
         self._cancel_once = threading.Lock()
         self.jvm_gone: threading.Event | None = None
         self.early = early  # the SparkContext being created while the kernel starts
+        self.alone = alone  # whether this run is the only one on the application (then a stop cancels every job)
 
     def startup(self, guard: StopGuard) -> list[str | Callable[[], None]]:
         """What the kernel runs before the first cell, in order: the imports and job labels (while the JVM creates
@@ -215,12 +217,14 @@ class SparkRun(EngineRun):
             cell.metadata["nbrunner"]["spark_job_ids"] = ids
 
     def cancel(self) -> None:
-        """Cancel the running cell's jobs, then any other job; once, from the stop thread or the failure path."""
+        """Cancel the running cell's jobs, then, if no other run shares the application, any other job; once, from
+        the stop thread or the failure path."""
         with self._cancel_once:
             if self.cancelled is not None:
                 return
             label = self.labels.get(self.current) if self.current is not None else None
-            self.cancelled = self.driver.cancel(label.group if label else None, reason=self.reason)
+            group = label.group if label else None
+            self.cancelled = self.driver.cancel(group, reason=self.reason, everything=self.alone())
 
     def watch(self, guard: StopGuard) -> None:
         """spark-submit's JVM holds a pipe on our stdin that nothing writes to: EOF there means the JVM is gone;
