@@ -22,6 +22,7 @@ from nbrunner.errors import (
     InternalError,
     NbrunnerError,
     Skipped,
+    StorageError,
     exit_code_of,
 )
 from nbrunner.options import (
@@ -114,8 +115,7 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         outputs = chain_outputs(summary.runs, [c.notebook for c in configs])
         code = _scheduler_outputs(outputs, flat(outputs), outputs_file, options["print_set_value"], summary.exit_code)
         if code != summary.exit_code:
-            summary.status, summary.exit_code = Status.STORAGE_ERROR, code
-            summary.message = "the outputs file could not be stored"
+            summary.failed_after(StorageError(""), "the outputs file could not be stored")
         _print_record(summary.as_json())
         return summary.exit_code
     code = 0
@@ -138,8 +138,8 @@ def run(ctx: click.Context, /, **options: Any) -> int:
             print_line(f"nbrunner: error: {record.message} (notebook: {record.output})", err=True)
     new_code = _scheduler_outputs(record.outputs, record.outputs, outputs_file, options["print_set_value"], code)
     if new_code != code:
-        record.status, record.exit_code, code = Status.STORAGE_ERROR, new_code, new_code
-        record.message = "the outputs file could not be stored; the outputs are in this record"
+        record.failed_after(StorageError(""), "the outputs file could not be stored; the outputs are in this record")
+        code = int(record.exit_code or new_code)
     _print_record(record.as_json())
     return code
 

@@ -41,8 +41,31 @@ def versions(nb: Notebook, kernel_name: str) -> dict[str, Any]:
     return found
 
 
+class Outcome:
+    """The one owner of an outcome (a run's record, a chain's summary): every change of status, exit code and message
+    goes through these, so "success" is never reported for a failure."""
+
+    status: str
+    exit_code: int | None
+    message: str | None
+
+    def settle(self, status: str, exit_code: int, message: str | None) -> None:
+        """The run's outcome: its status word, the process's exit code, the one-line message."""
+        self.status, self.exit_code, self.message = status, int(exit_code), message
+
+    def failed_after(self, error: NbrunnerError, message: str) -> None:
+        """Something after the run failed (storing the results, the outputs file): a success is reported as that
+        failure (never as a success); any other outcome keeps its own."""
+        if self.exit_code == 0:
+            self.settle(error.status, int(error.exit_code), message)
+
+    def stopped(self, error: NbrunnerError, while_doing: str) -> None:
+        """A stop (a signal) ended what came after the cells: it decides the outcome; an earlier message stays."""
+        self.settle(error.status, int(error.exit_code), self.message or f"{error} while {while_doing}")
+
+
 @dataclass
-class RunRecord:
+class RunRecord(Outcome):
     """What one run did. ``exit_code`` is the process's exit status under the command line. As JSON it starts with
     ``kind`` (``run``) and ``schema`` (:mod:`nbrunner.core.record_schema`, which every reader checks it against)."""
 
@@ -104,12 +127,10 @@ def shortened(evalue: str, limit: int = EVALUE_KEPT) -> str:
 
 def outcome(record: RunRecord, nb: Notebook, error: BaseException | None, *, stopped_early: bool) -> None:
     """Fill status, exit code, message and failing cell from how the run ended."""
-    record.exit_code = int(exit_code_of(error))
-    record.status = status_of(error)
     if error is None:
-        record.message = "stopped early by sys.exit(0)" if stopped_early else None
+        record.settle(status_of(None), exit_code_of(None), "stopped early by sys.exit(0)" if stopped_early else None)
         return
-    record.message = message_of(error)
+    record.settle(status_of(error), exit_code_of(error), message_of(error))
     index = getattr(error, "cell_index", None)
     if isinstance(index, int) and 0 <= index < len(nb.cells):
         cell = nb.cells[index]

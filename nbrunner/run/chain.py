@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nbrunner.config import RunConfig
-from nbrunner.core.record import chain_summary
+from nbrunner.core.record import Outcome, chain_summary
 from nbrunner.core.report import Reporter
 from nbrunner.errors import GatewayError, NbrunnerError, ParameterError, Skipped, Stopped, UsageError, status_of
 from nbrunner.plan.build import Plan
@@ -21,7 +21,7 @@ from nbrunner.status import Status
 
 
 @dataclass
-class ChainRecord:
+class ChainRecord(Outcome):
     """The chain's summary: its outcome, and each notebook's record (or what refused it, or that it did not run)."""
 
     status: str = Status.SUCCEEDED
@@ -131,12 +131,11 @@ def run_chain(
         for engine in {id(p.engine): p.engine for p in plans if p.engine is not None}.values():
             engine.end_chain()  # what the chain's notebooks shared (a Connect session), released after the last
     if first is not None:
-        summary.status, summary.exit_code, summary.message = status_of(first), int(first.exit_code), str(first)
+        summary.settle(status_of(first), int(first.exit_code), str(first))
     elif skipped and skipped == len(configs):  # every member asked to be skipped: the chain is skipped
-        summary.status, summary.exit_code = Skipped.status, int(Skipped.exit_code)
-        summary.message = f"every notebook was skipped ({skipped})"
+        summary.settle(Skipped.status, int(Skipped.exit_code), f"every notebook was skipped ({skipped})")
     elif skipped:
-        summary.message = f"{skipped} of {len(configs)} notebooks skipped themselves"
+        summary.settle(summary.status, summary.exit_code, f"{skipped} of {len(configs)} notebooks skipped themselves")
     return summary
 
 

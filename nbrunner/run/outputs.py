@@ -93,9 +93,7 @@ def write_somewhere(plan: Plan, nb: Notebook, html: str | None, record: RunRecor
 def failed(record: RunRecord, message: str, kept: Artifacts) -> None:
     """Storing failed: never report success; say where the complete local copy is."""
     record.storage = {**(record.storage or {}), "error": message, "local_copy": str(kept.notebook)}
-    if record.exit_code == 0:
-        record.status, record.exit_code = StorageError.status, int(StorageError.exit_code)
-        record.message = message
+    record.failed_after(StorageError(message), message)
 
 
 def finish(
@@ -120,8 +118,7 @@ def finish(
             keep(plan, nb, html, record, reporter, str(e))
         except StopSignal as stop:
             error = guard.error(stop)
-            record.status, record.exit_code = error.status, int(error.exit_code)
-            record.message = record.message or f"{error} while storing the results"
+            record.stopped(error, "storing the results")
             record.signal = signal.Signals(stop.signum).name
             keep(plan, nb, html, record, reporter, f"storing was abandoned: {error}")
             return error

@@ -248,7 +248,7 @@ class Run:
                 )
             )
         if kernel is None:
-            record.status, record.exit_code = Status.PREPARED, 0
+            record.settle(Status.PREPARED, 0, None)
         else:
             record.versions = versions(nb, kernel.name)
             outcome(record, nb, error, stopped_early=self.progress.stopped_early)
