@@ -24,6 +24,7 @@ from nbrunner.core.secret_values import SHOWN, Redactor, Secret, SecretRef
 from nbrunner.engines import choose
 from nbrunner.engines.base import Engine
 from nbrunner.errors import ParameterError, UsageError
+from nbrunner.magics import markers as sql_markers
 from nbrunner.notebook import document
 from nbrunner.plan import inputs
 from nbrunner.plan.resume import Resume
@@ -134,6 +135,8 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
         resume = load_resume(config.resume, sha256=sha, store=store, reporter=reporter)
     given, refs = load_given(config, store, resume)
     resolved = params.resolve(given, declared, allow_undeclared=config.allow_undeclared)
+    for message in sql_markers.check(raw["cells"], resolved) if kernel.is_python else ():  # %%sql cells' :name
+        reporter.warning(message)
     injected = None
     if given:
         if not declared.found:

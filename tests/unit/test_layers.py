@@ -25,7 +25,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "nbrunner"
 
 LAYERS: dict[str, int] = {
     "core": 0, "status.py": 0, "errors.py": 0, "values.py": 0, "params.py": 0,
-    "config.py": 0, "inside.py": 0,
+    "config.py": 0, "inside.py": 0, "magics": 0,
     "notebook": 1, "storage": 1,
     "engines": 2, "gateway.py": 2, "launcher": 5,
     "plan": 3,
