@@ -46,6 +46,13 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
+def load_ipython_extension(ip: Any) -> None:
+    """``%load_ext nbrunner``: the ``%%spark`` and ``%%sql`` cell magics (:mod:`nbrunner.magics`)."""
+    from nbrunner.magics import load_ipython_extension as load
+
+    load(ip)
+
+
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         import importlib

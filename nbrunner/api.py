@@ -106,6 +106,7 @@ class NotebookInfo:
     kernel_name: str | None  # the kernelspec the notebook names
     language: str | None  # the notebook's language (None: not said; run as Python)
     warnings: tuple[str, ...]
+    sql_cells: tuple[dict[str, Any], ...] = ()  # each %%sql cell: {cell, variable, markers} (nbrunner.magics)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -113,6 +114,7 @@ class NotebookInfo:
             "parameters_cell": self.parameters_cell,
             "parameters": [{**p.as_json(), "secret_capable": secret_capable(p)} for p in self.parameters],
             "kernel": {"name": self.kernel_name, "language": self.language},
+            "sql_cells": list(self.sql_cells),
         }
 
 
@@ -124,7 +126,8 @@ def secret_capable(declared: Declared) -> bool:
 
 
 def inspect_notebook(input: str | os.PathLike[str], *, storage: StorageOptions | None = None) -> NotebookInfo:  # noqa: A002
-    """The parameters a notebook declares (name, type, default, help) and its kernel, without running it."""
+    """The parameters a notebook declares (name, type, default, help), its kernel and the ``:name`` markers of its
+    ``%%sql`` cells, without running it."""
     from nbrunner.core import location
     from nbrunner.core.kernels import notebook_language
     from nbrunner.notebook import document
@@ -139,4 +142,7 @@ def inspect_notebook(input: str | os.PathLike[str], *, storage: StorageOptions |
     if not declared.found:
         notes.append("the notebook has no code cell tagged 'parameters'")
     kernel_name, language = notebook_language(document.raw_metadata(raw))
-    return NotebookInfo(name, declared.found, declared.parameters, kernel_name, language, tuple(notes))
+    from nbrunner.magics.markers import sql_cells
+
+    sql = tuple(sql_cells(raw["cells"]))
+    return NotebookInfo(name, declared.found, declared.parameters, kernel_name, language, tuple(notes), sql)

@@ -201,7 +201,7 @@ def _print_record(record: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @endpoint_option
 def inspect(notebook: str, as_json: bool, endpoint_url: str | None) -> int:
-    """List the parameters NOTEBOOK declares (name, type, default, help) and its kernel."""
+    """List the parameters NOTEBOOK declares (name, type, default, help), its kernel and its SQL cells' markers."""
     from nbrunner.api import inspect_notebook
 
     info = inspect_notebook(notebook, storage=StorageOptions(endpoint_url=endpoint_url))
@@ -219,6 +219,10 @@ def inspect(notebook: str, as_json: bool, endpoint_url: str | None) -> int:
         print_line("  (none)")
     if info.language:
         print_line(f"Kernel: {info.kernel_name or '?'} ({info.language})")
+    for sql in info.sql_cells:  # %%sql cells: the markers each binds from the notebook's variables
+        said = ", ".join(f":{name}" for name in sql["markers"]) or "no markers"
+        said += f" ({sql['error']})" if "error" in sql else ""
+        print_line(f"SQL cell {sql['cell']} -> {sql['variable']}: {said}")
     return 0
 
 

@@ -256,12 +256,12 @@ def _cut(text: str, width: int) -> str:
 def register(shell: Any) -> None:
     """``%%spark`` and ``%%sql`` in ``shell`` (registering again replaces them)."""
 
-    def spark(line: str, cell: str) -> None:
-        spark_magic(shell, line, cell)
+    def spark(line: str, cell: str | None = None) -> None:  # %spark on one line too: IPython runs no empty %%cell
+        spark_magic(shell, line, cell or "")
 
     def sql(line: str, cell: str) -> None:
         sql_magic(shell, line, cell)
 
     spark.__doc__, sql.__doc__ = spark_magic.__doc__, sql_magic.__doc__
-    shell.register_magic_function(spark, "cell", "spark")
+    shell.register_magic_function(spark, "line_cell", "spark")
     shell.register_magic_function(sql, "cell", "sql")

@@ -166,6 +166,11 @@ def main() -> None:
                 # what may now keep the interpreter from exiting, and whose it is (nbrunner.run.kernel.Kernel.stop)
                 write_threads_report(self.abs_connection_file)
 
+        def init_extensions(self) -> None:
+            super().init_extensions()  # type: ignore[no-untyped-call]
+            if self.shell is not None:  # %%spark and %%sql (nbrunner.magics), as %load_ext nbrunner
+                self.shell.extension_manager.load_extension("nbrunner")
+
         def init_kernel(self) -> None:
             super().init_kernel()  # type: ignore[no-untyped-call]
             if sys.modules.get("debugpy", False) is None:
