@@ -32,11 +32,18 @@ cells = [
         '    .withColumn("category", (F.col("id") % 13).cast("string"))\n'
         '    .withColumn("amount", (F.col("id") * 7 % 101).cast("double"))\n'
         ")\n"
-        'summary = events.groupBy("category").agg(\n'
-        '    F.count("*").alias("events"), F.round(F.sum("amount"), 2).alias("total")\n'
-        ').orderBy(F.desc("total"))\n'
-        "summary.show(top)"
+        'events.createOrReplaceTempView("events")'
     ),
+    v4.new_code_cell(
+        "%%sql summary --quiet\n"
+        "-- a SQL cell (nbrunner's %%sql): its result is kept in `summary`; :date is the parameter, bound by Spark,\n"
+        "-- never pasted into the query text\n"
+        "SELECT category, count(*) AS events, round(sum(amount), 2) AS total, :date AS day\n"
+        "FROM events\n"
+        "GROUP BY category\n"
+        "ORDER BY total DESC"
+    ),
+    v4.new_code_cell("summary.show(top)"),
     v4.new_code_cell(
         "total = events.count()\n"
         'assert total == rows, f"expected {rows} events, counted {total}"\n'

@@ -146,3 +146,26 @@ def test_inspect_lists_each_sql_cells_markers(tmp_path: Path) -> None:
     ]
     table = run_cli("inspect", str(nb))
     assert "SQL cell 4 -> by_region: :table, :region\n" in table.stdout
+
+
+@pytest.mark.connect
+def test_the_same_notebook_on_a_spark_connect_server(tmp_path: Path) -> None:
+    from tests.connect_support import connect_server
+
+    servers = connect_server(tmp_path)
+    server = next(servers)
+    try:
+        out = tmp_path / "out.ipynb"
+        result = run_cli("run", str(sql_notebook(tmp_path / "sql.ipynb")), "--remote", server.url, "-o", str(out),
+                         timeout=300)  # fmt: skip
+        assert result.code == 4, result.stderr[-3000:]
+        nb = read_nb(out)
+        check_sql_cells(nb, [("east", 4, ":nor_this")])
+        ignored = result.record["outputs"]["spark_conf_ignored"]
+        assert ignored["spark.master"] == {"asked": "local[1]", "running": "local[2]"}
+        assert ignored["spark.executor.memory"]["asked"] == "3g" and "spark.sql.shuffle.partitions" not in ignored
+        failed = result.record["failed_cell"]
+        assert failed["ename"] == "SqlError" and failed["evalue"].startswith("TABLE_OR_VIEW_NOT_FOUND: The table")
+        assert "grpc" not in failed["evalue"].lower()
+    finally:
+        servers.close()
