@@ -84,9 +84,18 @@ def test_a_plain_ipykernel_with_load_ext_runs_sql_cells_on_its_own_session(tmp_p
     from nbclient import NotebookClient
 
     nb = nbformat.read(sql_notebook(tmp_path / "sql.ipynb"), as_version=4)
+    # what the plan would refuse, met in the kernel: one line each, the cell stopped
+    extra = ["%%sql\nSELECT 1 AS one", "%%sql\nSELECT :not_defined", "%%sql --preview x\nSELECT 1", "%spark"]
+    nb.cells += [nbformat.v4.new_code_cell(source) for source in extra]
     NotebookClient(nb, kernel_name="python3", timeout=300, allow_errors=True, resources={
         "metadata": {"path": str(tmp_path)}}).execute(env=spark_env())  # fmt: skip
     check_sql_cells(nb, [("east", 4, ":nor_this")])
+    said = [outputs_text(cell) for cell in nb.cells[-4:]]
+    assert said[0] == "_sqldf = DataFrame[one: int]"
+    assert said[1] == ("UsageError: %%sql: no variable for the marker :not_defined: define not_defined in an earlier "
+                       "cell or pass it as a parameter\n")  # fmt: skip
+    assert said[2] == "UsageError: %%sql --preview N: N must be a number of rows, not 'x'\n"
+    assert said[3] == ""  # %spark with nothing to set, on the session there is: nothing to say
     assert outputs_text(cell_with(nb, "%%spark")).endswith("%%spark: a new session, 5 settings, app sql-cells\n")
 
 

@@ -9,6 +9,7 @@ the run record's outputs as ``spark_conf_ignored``.
 from __future__ import annotations
 
 import html
+import re
 import shlex
 from typing import Any
 
@@ -78,10 +79,10 @@ def spark_options(line: str, body: str) -> tuple[list[tuple[str, str]], str | No
     for text in body.splitlines():
         text = text.strip()
         if text and not text.startswith("#"):
-            key, sep, setting = text.partition("=") if "=" in text else text.partition(" ")
-            if not key.strip():
-                raise _usage(f"%%spark: expected KEY=VALUE, not {text!r}")
-            settings.append((key.strip(), setting.strip()))
+            found = re.match(r"([^\s=]+)\s*(?:=|\s)\s*(.*)", text)  # KEY=VALUE or KEY VALUE: the first = or space
+            if found is None:
+                raise _usage(f"%%spark: expected KEY=VALUE or KEY VALUE, not {text!r}")
+            settings.append((found.group(1), found.group(2).strip()))
     return settings, name
 
 

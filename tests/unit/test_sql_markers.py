@@ -108,3 +108,24 @@ def test_sql_cells_for_inspect() -> None:
         {"cell": 2, "variable": "_sqldf", "markers": [], "error": "%%sql: unknown option --bad (use [VAR] "
          "[--preview N] [--cache] [--quiet])"},
     ]  # fmt: skip
+
+
+def test_spark_settings_from_the_line_and_the_body() -> None:
+    from nbrunner.magics.cells import spark_options
+
+    body = "# spark-defaults.conf's way\nspark.a 1\nspark.b=x=y\nspark.c = two words\n"
+    assert spark_options("--conf spark.d=4 --name=app", body) == (
+        [("spark.d", "4"), ("spark.a", "1"), ("spark.b", "x=y"), ("spark.c", "two words")], "app")  # fmt: skip
+    for line, body, said in [("--conf nokey", "", "expected KEY=VALUE"), ("--nope", "", "unknown argument"),
+                             ("--name", "", "a value is missing"), ("", "lonely", "KEY VALUE")]:  # fmt: skip
+        with pytest.raises(Exception, match=said):
+            spark_options(line, body)
+
+
+def test_preview_tables_escape_every_value() -> None:
+    from nbrunner.magics.cells import html_table, text_table
+
+    page = html_table(["<a>", "n"], [["<script>x</script>", None]], more=True)
+    assert "<script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page and "<td>NULL</td>" in page
+    assert "the first 1 rows" in page
+    assert text_table(["a", "n"], [["xy", 1]], more=False) == "+--+-+\n| a|n|\n+--+-+\n|xy|1|\n+--+-+"
