@@ -109,6 +109,7 @@ def test_the_same_notebook_under_spark_submit(tmp_path: Path) -> None:
     assert result.code == 4, result.stderr[-3000:]
     nb = read_nb(out)
     check_sql_cells(nb, [("west", 2, ":nor_this")])
+    assert cell_with(nb, "%%sql by_region").metadata.nbrunner["spark_job_ids"]  # its jobs labelled as any cell's
     # %%spark: the runtime setting applied to spark-submit's one application, the static ones reported, not applied
     record = result.record
     app = record["spark"]["application_name"]
