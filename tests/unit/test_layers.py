@@ -30,7 +30,7 @@ LAYERS: dict[str, int] = {
     "engines": 2, "gateway.py": 2, "launcher": 5,
     "plan": 3,
     "run": 4, "view": 4,
-    "cli.py": 5, "api.py": 5, "airflow.py": 5, "options.py": 5, "__main__.py": 5,
+    "cli.py": 5, "api.py": 5, "airflow.py": 5, "airflow_provider.py": 5, "options.py": 5, "__main__.py": 5,
 }  # fmt: skip
 
 
