@@ -7,6 +7,8 @@ nbrunner's launcher) in a process group of its own: the exit code decides the ta
 else failed), the run record is the task's XCom ``return_value`` (a dict) on success and is pushed as
 ``nbrunner_record`` in every case, ``on_kill`` (an ``execution_timeout``, a cleared task) stops the run as SIGTERM
 does (partial notebook stored, kernel and Spark jobs gone), and the "Notebook" link opens the run's HTML.
+The link's class is registered with Airflow by the ``apache_airflow_provider`` entry point
+(:mod:`nbrunner.airflow_provider`), so Airflow 2's webserver keeps it when it reads the serialized DAG.
 """
 
 from __future__ import annotations
@@ -14,18 +16,22 @@ from __future__ import annotations
 import json
 import os
 import signal
+import string
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 try:  # Airflow 3
     from airflow.sdk import BaseOperator, BaseOperatorLink
-    from airflow.sdk.exceptions import AirflowSkipException
+    from airflow.sdk.exceptions import AirflowSkipException, AirflowTaskTimeout
 except ImportError:  # Airflow 2.10
-    from airflow.exceptions import AirflowSkipException
+    from airflow.exceptions import AirflowSkipException, AirflowTaskTimeout
     from airflow.models import BaseOperator
     from airflow.models.baseoperatorlink import BaseOperatorLink
 
@@ -40,6 +46,63 @@ SKIPPED = 99
 SECRET_KINDS = ("env:", "file:", "conn:")
 #: ``--conf`` keys whose values the task log never shows
 _SECRET_WORDS = ("secret", "password", "token", "credential", "passwd", "key")
+#: the driver's log4j2 configuration the operator's spark-submit gets unless the user gave one: warnings and errors
+QUIET_LOG4J2 = """\
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+"""
+
+
+def with_try_number(template: str, try_number: int) -> str:
+    """``{try_number}`` in an ``-o`` template filled with Airflow's try number; every other placeholder (and ``{{``)
+    left for nbrunner. A template nbrunner cannot parse is returned as given: nbrunner says what is wrong."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        return template
+    out = []
+    for literal, name, spec, conversion in parsed:
+        out.append(literal.replace("{", "{{").replace("}", "}}"))
+        if name is None:
+            continue
+        if name == "try_number" and not spec and not conversion:
+            out.append(str(try_number))
+        else:
+            out.append("{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}")
+    return "".join(out)
+
+
+def output_for_try(output: str | None, notebook: str, try_number: int | None) -> str | None:
+    """The ``-o`` of a run under Airflow: ``{try_number}`` filled in; with none given, nbrunner's default
+    (``<name>.out.ipynb`` beside the notebook) on the first try and ``<name>.try<N>.out.ipynb`` on a retry, so a retry
+    never overwrites what the try before it left. ``$NBRUNNER_OUTPUT`` is left to the caller."""
+    if try_number is None:
+        return output
+    if output is not None:
+        return with_try_number(output, try_number)
+    if try_number <= 1:
+        return None
+    from nbrunner.core.location import output_location, parse, stem
+    from nbrunner.errors import NbrunnerError
+
+    try:
+        source = parse(notebook, what="notebook")
+        first = output_location(None, source, {})
+    except NbrunnerError:  # nbrunner says what is wrong with the notebook's name
+        return None
+    return str(first.with_name(f"{stem(source)}.try{try_number}.out.ipynb")).replace("{", "{{").replace("}", "}}")
+
+
+def _environ_for_try(environ: Mapping[str, str], try_number: int | None) -> dict[str, str]:
+    found = dict(environ)
+    if try_number is not None and found.get("NBRUNNER_OUTPUT"):
+        found["NBRUNNER_OUTPUT"] = with_try_number(found["NBRUNNER_OUTPUT"], try_number)
+    return found
 
 
 def check_secret_references(secrets: Mapping[str, Any]) -> None:
@@ -85,15 +148,22 @@ def _shown_secret(assignment: str) -> str:
     return assignment if is_ref else f"{name}={MASK}"
 
 
-def html_link(record: Mapping[str, Any] | None, url_template: str | None) -> str:
-    """Where the run's HTML opens: a local file, or an s3:// object through ``url_template`` ({bucket}, {key})."""
+def html_link(record: Mapping[str, Any] | None, url_template: str | None, file_url_template: str | None = None) -> str:
+    """Where the run's HTML opens: an s3:// object through ``url_template`` ({bucket}, {key}); a local file through
+    ``file_url_template`` ({path}: its absolute path without the leading /, URL-quoted), else as a file:// URL
+    (which Airflow 3's UI does not show)."""
     where = str((record or {}).get("html") or "")
     if where.startswith("s3://"):
         if not url_template:
             return ""
         bucket, _, key = where[len("s3://") :].partition("/")
         return url_template.format(bucket=bucket, key=key)
-    return Path(where).absolute().as_uri() if where else ""
+    if not where:
+        return ""
+    path = Path(where).absolute()
+    if file_url_template:
+        return file_url_template.format(path=quote(str(path).lstrip("/")))
+    return path.as_uri()
 
 
 class NotebookLink(BaseOperatorLink):  # type: ignore[misc]
@@ -105,19 +175,26 @@ class NotebookLink(BaseOperatorLink):  # type: ignore[misc]
         except ImportError:
             from airflow.models.xcom import XCom
         record = XCom.get_value(ti_key=ti_key, key=RECORD_KEY)
-        return html_link(record if isinstance(record, dict) else None, getattr(operator, "html_url_template", None))
+        return html_link(
+            record if isinstance(record, dict) else None,
+            getattr(operator, "html_url_template", None),  # Airflow 2's serialized operator has its template fields
+            getattr(operator, "file_url_template", None),
+        )
 
 
 class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
-    """Run a notebook with nbrunner. ``output_path`` is nbrunner's ``-o`` (``output`` is BaseOperator's own).
+    """Run a notebook with nbrunner. ``output_path`` is nbrunner's ``-o`` (``output`` is BaseOperator's own), with
+    ``{try_number}`` (Airflow's) besides nbrunner's placeholders; without it, a retry's default name has the try number.
 
     ``parameters`` are passed as a JSON parameters file (typed as given); ``secrets`` map parameter names to
     references: ``env:VAR``, ``file:/path``, or ``conn:CONN_ID`` (that connection's password, read when the task
-    runs and handed over in the child's environment only, never in the command or the logs).
+    runs and handed over in the child's environment only, never in the command or the logs). With ``spark_submit``,
+    the driver logs warnings and errors only unless the user gives a log4j2 configuration of their own.
+    ``html_url_template`` ({bucket}, {key}) and ``file_url_template`` ({path}) make the "Notebook" link's URL.
     """
 
     template_fields: Sequence[str] = ("notebook", "output_path", "parameters", "parameter_files", "secrets",
-                                      "conf", "name")  # fmt: skip
+                                      "conf", "name", "html_url_template", "file_url_template")  # fmt: skip
     operator_extra_links = (NotebookLink(),)
     ui_color = "#f0e4ff"
 
@@ -138,6 +215,7 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
         nbrunner_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         html_url_template: str | None = None,
+        file_url_template: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -155,16 +233,24 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
         self.nbrunner_args = list(nbrunner_args)
         self.env = dict(env or {})
         self.html_url_template = html_url_template
+        self.file_url_template = file_url_template
         self._process: subprocess.Popen[str] | None = None
         self._context: Any = None
 
     def command(
-        self, params_file: str | None, secret_env: Mapping[str, str], loopback: Loopback | None = None
+        self,
+        params_file: str | None,
+        secret_env: Mapping[str, str],
+        loopback: Loopback | None = None,
+        *,
+        try_number: int | None = None,
     ) -> list[str]:
-        """The child's command line; ``loopback``: what :meth:`local_driver` decided for spark-submit."""
+        """The child's command line; ``loopback``: what :meth:`local_driver` decided for spark-submit;
+        ``try_number``: Airflow's, for the output's name (:func:`output_for_try`)."""
         run = ["run", self.notebook]
-        if self.output_path:
-            run += ["-o", self.output_path]
+        output = output_for_try(self.output_path or None, self.notebook, try_number)
+        if output:
+            run += ["-o", output]
         for name in self.parameter_files:
             run += ["-f", name]
         if params_file:
@@ -204,6 +290,18 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
         master = self.master or master_of(self.spark_args, self.conf, {**home, **environ})
         return loopback_driver(master, self.conf, environ)
 
+    def own_logging(self, environ: Mapping[str, str]) -> bool:
+        """Whether the user configured the driver's log4j2 already (their java options, spark-submit arguments or
+        $SPARK_CONF_DIR/log4j2.properties): then the operator leaves Spark's logging alone."""
+        import pyspark
+
+        options = [environ.get("SPARK_SUBMIT_OPTS", ""), *self.spark_args]
+        options += [value for key, value in self.conf.items() if "javaoptions" in key.lower()]
+        if any("log4j" in option for option in options):
+            return True
+        folders = [environ.get("SPARK_CONF_DIR"), str(Path(pyspark.__file__).parent / "conf")]
+        return any(folder and (Path(folder) / "log4j2.properties").exists() for folder in folders)
+
     def _secret_values(self) -> dict[str, str]:
         """``conn:ID`` secrets resolved now, into variables of the child's environment: {variable: parameter}."""
         found = {}
@@ -225,12 +323,19 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
             if self.parameters:
                 params_file = os.path.join(folder, "parameters.json")
                 Path(params_file).write_text(json.dumps(self.parameters), encoding="utf-8")
-            env = {**os.environ, **self.env}
+            try_number = _try_number(context)
+            env = _environ_for_try({**os.environ, **self.env}, try_number)
             loopback = self.local_driver(env)
-            command = self.command(params_file, secret_env, loopback)
+            command = self.command(params_file, secret_env, loopback, try_number=try_number)
             if self.spark_submit:  # spark-submit finds SPARK_HOME and the driver's python through PATH
                 env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
                 env.setdefault("PYSPARK_PYTHON", sys.executable)
+                if not self.own_logging(env):  # the driver's INFO lines would be most of the task log
+                    config = Path(folder) / "log4j2.properties"
+                    config.write_text(QUIET_LOG4J2, encoding="utf-8")
+                    # the driver's JVM in client mode is spark-submit's: its options are SPARK_SUBMIT_OPTS too
+                    option = f"-Dlog4j2.configurationFile={config.as_uri()}"
+                    env["SPARK_SUBMIT_OPTS"] = f"{env.get('SPARK_SUBMIT_OPTS', '')} {option}".strip()
             if loopback is not None:  # its JVM resolves the host name as it starts: only the environment helps
                 self.log.warning("%s", loopback.warning)
                 env.update(loopback.env)
@@ -286,25 +391,103 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
                 self.log.warning("could not push the stopped run's record: %s", e)
 
 
-def run_notebook_task(*args: Any, **kwargs: Any) -> dict[str, Any]:
+def run_notebook_task(
+    input: str | os.PathLike[str],  # noqa: A002 - run_notebook's name for it
+    output: str | os.PathLike[str] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
     """:func:`nbrunner.run_notebook` for ``@task`` users: the record (a dict) is returned, a skip raises Airflow's
-    skip exception, and on failure the record is pushed (``nbrunner_record``) before the error is raised."""
+    skip exception, and on failure the record is pushed (``nbrunner_record``) before the error is raised.
+
+    ``output`` may hold ``{try_number}``; without it, a retry's default name has the try number
+    (:func:`output_for_try`). An ``execution_timeout`` stops the run as SIGTERM does (the partial notebook and the
+    record are written, the record pushed), then raises Airflow's AirflowTaskTimeout.
+    """
     from nbrunner import run_notebook
     from nbrunner.errors import NbrunnerError, Skipped
 
     try:
-        return dict(run_notebook(*args, **kwargs).as_json())
-    except NbrunnerError as e:
-        if e.record is not None:
-            _push(RECORD_KEY, e.record.as_json())
-        if isinstance(e, Skipped):
-            raise AirflowSkipException(str(e)) from e
-        raise
+        try_number = _try_number(_current_context())
+    except Exception:  # called outside a task: no try number
+        try_number = None
+    target = output_for_try(os.fspath(output) if output is not None else None, os.fspath(input), try_number)
+    environ = kwargs.get("environ") or os.environ
+    if try_number is not None and "{" in environ.get("NBRUNNER_OUTPUT", ""):
+        kwargs["environ"] = _environ_for_try(environ, try_number)
+    with _TimeoutStopsTheRun() as timeout:
+        try:
+            record = dict(run_notebook(input, target, parameters, **kwargs).as_json())
+        except NbrunnerError as e:
+            if e.record is not None:
+                _push(RECORD_KEY, e.record.as_json())
+            if timeout.fired:
+                raise AirflowTaskTimeout(f"execution_timeout: the run was stopped; {_kept(e.record)}") from e
+            if isinstance(e, Skipped):
+                raise AirflowSkipException(str(e)) from e
+            raise
+    if timeout.fired:  # the alarm came as the run ended: its outcome stands, the task still timed out
+        _push(RECORD_KEY, record)
+        raise AirflowTaskTimeout(f"execution_timeout: {_kept(record)}")
+    return record
 
 
-def _push(key: str, value: Any) -> None:
+def _kept(record: Any) -> str:
+    found = record.as_json() if hasattr(record, "as_json") else record
+    if not found:
+        return "it had not started: no notebook was written"
+    return f"the notebook and record are kept (notebook: {found.get('output')})"
+
+
+class _TimeoutStopsTheRun:
+    """Airflow's ``execution_timeout`` is a SIGALRM whose handler raises AirflowTaskTimeout, a BaseException that no
+    ``except Exception`` stops: raised inside a run, it would leave no notebook and no record. While the run's stop
+    guard is in place (from the plan to the stored results) the alarm stops the run as SIGTERM does instead, and
+    :attr:`fired` says so; before and after, Airflow's own handler raises as it would."""
+
+    def __init__(self) -> None:
+        self.fired = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _TimeoutStopsTheRun:
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGALRM)
+            if callable(previous):  # Airflow's timeout is armed
+                self._previous = previous
+                signal.signal(signal.SIGALRM, self._alarm)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGALRM, self._previous)
+
+    def _alarm(self, signum: int, frame: FrameType | None) -> None:
+        from nbrunner.core.signals import StopGuard
+
+        stop = signal.getsignal(signal.SIGTERM)
+        if callable(stop) and isinstance(getattr(stop, "__self__", None), StopGuard):
+            self.fired = True
+            stop(signal.SIGTERM, frame)
+        else:
+            self._previous(signum, frame)
+
+
+def _current_context() -> Any:
     try:
         from airflow.sdk import get_current_context
     except ImportError:
         from airflow.operators.python import get_current_context
-    get_current_context()["ti"].xcom_push(key=key, value=value)
+    return get_current_context()
+
+
+def _try_number(context: Any) -> int | None:
+    """The task instance's try number (1 on the first try), None outside a task."""
+    try:
+        number = context["ti"].try_number
+    except (KeyError, TypeError, AttributeError):
+        return None
+    return number if isinstance(number, int) else None
+
+
+def _push(key: str, value: Any) -> None:
+    _current_context()["ti"].xcom_push(key=key, value=value)

@@ -26,16 +26,27 @@ ROOT = Path(__file__).resolve().parent.parent
 VENVS = {"3": ROOT / ".venv-airflow", "2.10": ROOT / ".venv-airflow2"}
 _runs: dict[str, dict[str, Any]] = {}
 
-#: how the Airflow 2 webserver computes a task's extra link: the operator's get_extra_links on the task instance
-LINKS_2 = """
+#: the extra links as the UI gets them: from the serialized DAG (what Airflow 2's webserver and Airflow 3's API server
+#: read), deserialized, its operator's get_extra_links on each task instance. Airflow 2 rebuilds the link only if
+#: its class is registered (nbrunner's apache_airflow_provider entry point); Airflow 3 reads the link's XCom
+LINKS = """
 import json, sys
-from airflow.models import DagBag, TaskInstance
+from airflow.models.taskinstance import TaskInstance
 from airflow.utils.session import create_session
-dag = DagBag(sys.argv[1], include_examples=False).get_dag("nbrunner_cases")
+try:
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.serialization.serialized_objects import DagSerialization as Serialization
+    examples = {}  # AIRFLOW__CORE__LOAD_EXAMPLES=False
+except ImportError:  # Airflow 2.10
+    from airflow.models import DagBag
+    from airflow.serialization.serialized_objects import SerializedDAG as Serialization
+    examples = {"include_examples": False}
+dag = DagBag(sys.argv[1], **examples).get_dag("nbrunner_cases")
+served = Serialization.from_dict(json.loads(json.dumps(Serialization.to_dict(dag))))
 with create_session() as session:
     tis = session.query(TaskInstance).filter(TaskInstance.dag_id == "nbrunner_cases").all()
-    links = {ti.task_id: dag.get_task(ti.task_id).get_extra_links(ti, "Notebook") for ti in tis
-             if "Notebook" in dag.get_task(ti.task_id).extra_links}
+    links = {ti.task_id: served.get_task(ti.task_id).get_extra_links(ti, "Notebook") for ti in tis
+             if "Notebook" in served.get_task(ti.task_id).extra_links}
 print(json.dumps(links))
 """
 
@@ -50,7 +61,8 @@ def dag_runs(version: str, tmp_path_factory: pytest.TempPathFactory, s3: S3Serve
     assert airflow.exists(), f"no Airflow {version} virtualenv: bash dev/test.sh makes {VENVS[version].name}"
     home = tmp_path_factory.mktemp(f"airflow-{version}")
     (home / "dags").mkdir()
-    shutil.copy(ROOT / "tests" / "airflow" / "nbrunner_dag.py", home / "dags")
+    for dag_file in ("nbrunner_dag.py", "nbrunner_timeouts.py"):
+        shutil.copy(ROOT / "tests" / "airflow" / dag_file, home / "dags")
     notebooks = home / "notebooks"
     shutil.copytree(ROOT / "tests" / "notebooks", notebooks, ignore=shutil.ignore_patterns("*.py"))
     out = home / "out"
@@ -59,7 +71,7 @@ def dag_runs(version: str, tmp_path_factory: pytest.TempPathFactory, s3: S3Serve
            "NBRUNNER_TEST_OUT": str(out), "SPARK_LOCAL_IP": "127.0.0.1",
            "PATH": f"{airflow.parent}:{os.environ['PATH']}", **s3.env()}  # fmt: skip
     env.pop("VIRTUAL_ENV", None)
-    dags = ["nbrunner_cases"]
+    dags = ["nbrunner_cases", "nbrunner_timeouts"]
     if version == "3":  # the README's recipes are written for Airflow 3's imports
         readme_dag(home / "dags" / "readme_recipes.py", notebooks, out)
         env["AIRFLOW_CONN_DB"] = json.dumps({"conn_type": "generic", "password": DB_PASSWORD})
@@ -77,14 +89,12 @@ def dag_runs(version: str, tmp_path_factory: pytest.TempPathFactory, s3: S3Serve
         xcoms: dict[tuple[str, str], Any] = {}
         for task_id, key, value in db.execute("select task_id, key, value from xcom").fetchall():
             xcoms[(task_id, key)] = json.loads(value) if isinstance(value, str | bytes) else value
-    if version == "3":  # Airflow 3 computes the links when a task ends and keeps them as XComs the UI reads
-        links = {task: value for (task, key), value in xcoms.items() if key == "_link_NotebookLink"}
-    else:
-        python = VENVS[version] / "bin" / "python"
-        found = subprocess.run([str(python), "-c", LINKS_2, str(home / "dags")], env=env, capture_output=True,
-                               text=True, timeout=300)  # fmt: skip
-        assert found.returncode == 0, found.stderr[-3000:]
-        links = json.loads(found.stdout.strip().splitlines()[-1])
+    python = VENVS[version] / "bin" / "python"
+    found = subprocess.run([str(python), "-c", LINKS, str(home / "dags")], env=env, capture_output=True, text=True,
+                           timeout=300)  # fmt: skip
+    assert found.returncode == 0, found.stderr[-3000:]
+    links = json.loads(found.stdout.strip().splitlines()[-1])
+    links["log"] = found.stdout + found.stderr
     _runs[version] = {"states": states, "xcoms": xcoms, "links": links, "out": out, "log": log}
     return _runs[version]
 
@@ -208,13 +218,16 @@ def test_the_readmes_operator_and_task_recipes_work_as_written(airflow3: dict[st
 
 
 def test_the_notebook_link_opens_each_runs_html_failures_included(dag_run: dict[str, Any]) -> None:
-    """The "Notebook" link as the UI gets it: Airflow 3's link XComs, Airflow 2's get_extra_links on the task
-    instance (the webserver's path, reading the pushed record)."""
+    """The "Notebook" link as the UI gets it, through the serialized DAG: in Airflow 2 the link survives only because
+    nbrunner's provider entry point registers its class (without it: "Operator Link class ... not registered" and
+    no link); a local output with ``file_url_template`` gets an http(s) URL Airflow 3's UI shows."""
     links, out = dag_run["links"], dag_run["out"]
-    for task_id, html in [("succeeds", out / "2026-11-20" / "ok.html"), ("fails", out / "fails.html"),
-                          ("times_out", out / "slow.html")]:  # fmt: skip
+    assert "not registered" not in links["log"], links["log"][-3000:]
+    for task_id, html in [("succeeds", out / "2026-11-20" / "ok.html"), ("times_out", out / "slow.html")]:
         link = links.get(task_id)
         assert link == html.as_uri() and html.exists(), (task_id, link)
+    fails = out / "fails.html"
+    assert links.get("fails") == "https://reports.internal" + fails.as_uri().removeprefix("file://") and fails.exists()
     # an s3:// output: the link is the operator's html_url_template filled with the stored HTML's bucket and key
     assert links.get("to_s3") == "https://s3.console.example/reports/airflow/2026-11-20/ok.html"
 
@@ -234,7 +247,7 @@ def test_the_operators_cases_end_as_airflow_should(dag_run: dict[str, Any]) -> N
     states, xcoms, out = dag_run["states"], dag_run["xcoms"], dag_run["out"]
     expected = {"succeeds": "success", "to_s3": "success", "fails": "failed", "skips": "skipped",
                 "times_out": "failed", "spark": "success", "task_skips": "skipped",
-                "task_succeeds": "success"}  # fmt: skip
+                "task_succeeds": "success", "task_times_out": "failed"}  # fmt: skip
     states = {task: state for task, state in states.items() if "." not in task}  # the README's groups: Airflow 3
     assert states == expected, dag_run["log"][-5000:]
     done = record_of(xcoms[("succeeds", "return_value")])
@@ -250,3 +263,17 @@ def test_the_operators_cases_end_as_airflow_should(dag_run: dict[str, Any]) -> N
     assert record_of(xcoms[("task_succeeds", "return_value")])["status"] == "succeeded"
     assert ("task_succeeds", "run_id") not in xcoms  # one XCom, the record, not one per key
     assert record_of(xcoms[("task_skips", "nbrunner_record")])["status"] == "skipped"
+
+
+def test_a_task_timeout_keeps_the_notebook_and_the_record(dag_run: dict[str, Any]) -> None:
+    """run_notebook_task under ``execution_timeout``: Airflow's alarm stops the run as SIGTERM does (the operator's
+    on_kill sends one), so the partial notebook and the record are written and the record pushed; the task fails as
+    timed out. The output name's ``{try_number}`` is Airflow's (1: the first try)."""
+    assert dag_run["states"].get("task_times_out") == "failed", dag_run["log"][-5000:]
+    stopped = read_nb(dag_run["out"] / "task-slow-1.ipynb")
+    assert stopped.metadata.nbrunner["status"] == "terminated"
+    assert "sleeping" in str([cell.get("outputs") for cell in stopped.cells])  # the partial notebook
+    record = record_of(dag_run["xcoms"][("task_times_out", "nbrunner_record")])
+    assert record["exit_code"] == 143 and record["status"] == "terminated" and record["signal"] == "SIGTERM"
+    assert json.loads((dag_run["out"] / "task-slow-1.run.json").read_text())["run_id"] == record["run_id"]
+    assert "AirflowTaskTimeout" in dag_run["log"] and "the notebook and record are kept" in dag_run["log"]

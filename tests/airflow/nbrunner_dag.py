@@ -22,7 +22,8 @@ with DAG("nbrunner_cases", start_date=datetime(2026, 11, 1), schedule=None, catc
                      parameters={"greeting": "hi {{ ds }}"})  # fmt: skip
     NbrunnerOperator(task_id="to_s3", notebook=f"{NB}/ok.ipynb", output_path="s3://reports/airflow/{{ ds }}/ok.ipynb",
                      html_url_template="https://s3.console.example/{bucket}/{key}")  # fmt: skip
-    NbrunnerOperator(task_id="fails", notebook=f"{NB}/fails.ipynb", output_path=f"{OUT}/fails.ipynb", retries=0)
+    NbrunnerOperator(task_id="fails", notebook=f"{NB}/fails.ipynb", output_path=f"{OUT}/fails.ipynb", retries=0,
+                     file_url_template="https://reports.internal/{path}")  # fmt: skip
     NbrunnerOperator(task_id="skips", notebook=f"{NB}/skip.ipynb", output_path=f"{OUT}/skip.ipynb")
     # last (after every other task, whatever their ends): Airflow 2's AirflowTaskTimeout is a BaseException, and
     # `airflow dags test` of Airflow 2.10 stops the whole DAG run at it (the task itself is marked failed first)
