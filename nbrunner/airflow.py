@@ -86,12 +86,15 @@ def _shown_secret(assignment: str) -> str:
 
 
 def html_link(record: Mapping[str, Any] | None, url_template: str | None) -> str:
-    """Where the run's HTML opens: a local file, or an s3:// object through ``url_template`` ({bucket}, {key})."""
+    """Where the run's HTML opens: a local file, or a store's object (s3://) through ``url_template`` ({bucket},
+    {key})."""
+    from nbrunner.storage.base import scheme_of
+
     where = str((record or {}).get("html") or "")
-    if where.startswith("s3://"):
+    if scheme_of(where) is not None:
         if not url_template:
             return ""
-        bucket, _, key = where[len("s3://") :].partition("/")
+        bucket, _, key = where.split("://", 1)[1].partition("/")
         return url_template.format(bucket=bucket, key=key)
     return Path(where).absolute().as_uri() if where else ""
 
