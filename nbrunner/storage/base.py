@@ -34,10 +34,15 @@ T = TypeVar("T")
 class Store(Protocol):
     """A store of objects named ``scheme://bucket/key``, one per run's options (built by :meth:`connect`)."""
 
-    #: the endpoint shown in messages and the record (never a credential)
-    where: str
-    #: seconds for reading an input, and for storing all of a run's results (``--store-timeout``)
-    timeout: float
+    @property
+    def where(self) -> str:
+        """The endpoint shown in messages and the record (never a credential)."""
+        ...
+
+    @property
+    def timeout(self) -> float:
+        """Seconds for reading an input, and for storing all of a run's results (``--store-timeout``)."""
+        ...
 
     @classmethod
     def connect(cls, options: StorageOptions) -> Store:

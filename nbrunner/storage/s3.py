@@ -13,7 +13,7 @@ import builtins
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbrunner.config import StorageOptions
 from nbrunner.core.location import Uri, stem
@@ -247,3 +247,9 @@ class S3Store:
             raise UsageError(self.explain(e, prefix, "list")) from e
         keys = (str(item.get("Key", "")) for page in listed for item in page.get("Contents", []) or [])
         return [Uri("s3", prefix.bucket, key) for key in keys if key.endswith(suffix)]
+
+
+if TYPE_CHECKING:  # S3Store is a Store: mypy says so here
+    from nbrunner.storage.base import Store
+
+    _STORE: type[Store] = S3Store
