@@ -70,3 +70,10 @@ def test_an_unregistered_scheme_is_refused_naming_the_supported_ones(notebooks: 
     result = invoke("run", str(notebooks / "ok.ipynb"), "-o", "fake://b/k.ipynb")
     assert result.code == 2
     assert "fake:// is not supported; use a local path or one of s3://, s3a://" in result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--store-timeout", "--s3-timeout"])
+def test_store_timeout_and_its_old_name_s3_timeout_are_one_option(flag: str, notebooks: Path) -> None:
+    result = invoke("run", str(notebooks / "ok.ipynb"), flag, "0")
+    assert result.code == 2
+    assert "--store-timeout 0: give a number of seconds above 0" in result.stderr
