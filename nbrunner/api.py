@@ -128,15 +128,14 @@ def secret_capable(declared: Declared) -> bool:
 def inspect_notebook(input: str | os.PathLike[str], *, storage: StorageOptions | None = None) -> NotebookInfo:  # noqa: A002
     """The parameters a notebook declares (name, type, default, help), its kernel and the ``:name`` markers of its
     ``%%sql`` cells, without running it."""
-    from nbrunner.core import location
     from nbrunner.core.kernels import notebook_language
     from nbrunner.notebook import document
     from nbrunner.plan import inputs
-    from nbrunner.storage.s3 import LazyStore
+    from nbrunner.storage import Stores, locate
 
     name = os.fspath(input)
-    where = location.parse(name, what="notebook")
-    text = inputs.read_text(where, what="notebook", store=LazyStore(storage or StorageOptions()))
+    where = locate(name, what="notebook")
+    text = inputs.read_text(where, what="notebook", stores=Stores(storage or StorageOptions()))
     raw = document.parse_json(text, source=name)
     declared, notes = document.declared_parameters(raw)
     if not declared.found:

@@ -92,21 +92,24 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         ),  # fmt: skip
     )
     reporter = StreamReporter(sys.stderr, progress=not options["quiet"], log_output=options["log_output"])
+    from nbrunner.storage import Stores
+
+    stores = Stores(config.storage)  # the process's: each store built on first use, once
     configs = [config]
     if len(notebooks) > 1 or chain_file:
         from nbrunner.run.chain import configs_for, configs_from_file
 
-        configs = configs_from_file(config, chain_file) if chain_file else configs_for(config, notebooks)
+        configs = configs_from_file(config, chain_file, stores) if chain_file else configs_for(config, notebooks)
     outputs_file = None
     if options["outputs_file"] is not None:  # checked before anything runs, like the other artifacts
         from nbrunner.run.deliver import OutputsFile
 
-        outputs_file = OutputsFile(options["outputs_file"], storage=config.storage)
+        outputs_file = OutputsFile(options["outputs_file"], stores=stores)
     from nbrunner.plan.build import plan_runs
 
     # every run planned, and every artifact checked against the others and the inputs, before anything runs
     extra = {"--outputs-file": outputs_file.where} if outputs_file is not None else {}
-    plans = plan_runs(configs, reporter, inputs=[chain_file] if chain_file else [], extra=extra)
+    plans = plan_runs(configs, reporter, inputs=[chain_file] if chain_file else [], extra=extra, stores=stores)
     if len(configs) > 1 or chain_file:
         from nbrunner.run.chain import run_chain
         from nbrunner.run.deliver import chain_outputs, flat
@@ -242,13 +245,14 @@ def runs(location: str, statuses: tuple[str, ...], since: str | None, notebook: 
          as_json: bool, page: str | None, url_template: str | None, endpoint_url: str | None) -> int:  # fmt: skip
     """List the runs whose records lie under LOCATION (a folder, or an s3:// prefix), newest first: start time,
     status, duration, notebook, parameters, the failing cell and its error, and where the run's HTML is."""
+    from nbrunner.storage import Stores
     from nbrunner.view import page as pages
     from nbrunner.view import runs as found_runs
 
-    storage = StorageOptions(endpoint_url=endpoint_url)
+    stores = Stores(StorageOptions(endpoint_url=endpoint_url))
     after = found_runs.since_of(since) if since is not None else None
     url_template = pages.url_template_of(url_template) if url_template is not None else None
-    everything = found_runs.find(location, storage, warn=lambda m: print_line(f"nbrunner: warning: {m}", err=True))
+    everything = found_runs.find(location, stores, warn=lambda m: print_line(f"nbrunner: warning: {m}", err=True))
     chosen = found_runs.select(everything, statuses=statuses, since=after, notebook=notebook, limit=limit)
     if page is not None:
         pages.check_target(page, location, everything)
@@ -256,7 +260,7 @@ def runs(location: str, statuses: tuple[str, ...], since: str | None, notebook: 
         print_line(line)
     if page is not None:
         text = pages.page(chosen, title=f"nbrunner runs: {location}", where=page, url_template=url_template)
-        pages.store(page, text, storage)
+        pages.store(page, text, stores)
     return 0
 
 

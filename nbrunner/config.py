@@ -24,13 +24,17 @@ def check_seconds(option: str, value: float | None, *, zero_ok: bool = False) ->
 
 @dataclass(frozen=True)
 class StorageOptions:
+    """How a run uses its stores (:mod:`nbrunner.storage`): what every store takes (timeouts, the spool,
+    checkpoints), then S3's own (endpoint, encryption, ACL, a client of the caller's)."""
+
     endpoint_url: str | None = None
     sse: str | None = None  # "AES256" or "aws:kms"
     kms_key_id: str | None = None
     acl: str | None = None
     checkpoint_every: float = 300.0  # seconds between uploads of the partial notebook; 0: none
     spool: str | None = None  # folder for the local copy of s3:// outputs
-    timeout: float = 300.0  # seconds for reading an input, and for storing all results, retries included
+    # --store-timeout (--s3-timeout): seconds for reading an input, and for storing all results, retries included
+    timeout: float = 300.0
     check_timeout: float = 10.0  # seconds for the output-bucket check before the run
     # a boto3 S3 client of the caller's (the Python API), used as given: its endpoint, credentials and retries
     client: Any = field(default=None, compare=False, repr=False)
@@ -41,7 +45,7 @@ class StorageOptions:
 
             check_endpoint(self.endpoint_url)
         check_seconds("--checkpoint-every", self.checkpoint_every, zero_ok=True)
-        check_seconds("--s3-timeout", self.timeout)
+        check_seconds("--store-timeout", self.timeout)
         check_seconds("--s3-check-timeout", self.check_timeout)
 
 

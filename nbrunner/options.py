@@ -86,8 +86,16 @@ def storage_option_group(f: F) -> F:
                 300.0,
                 "Upload the partial notebook of an s3:// output at most every S seconds; 0: never.",
             ),
-            seconds_option(
-                "--s3-timeout", 300.0, "Seconds for reading an s3:// input, and for storing all results (exit 8)."
+            click.option(
+                "--store-timeout",
+                "--s3-timeout",
+                "store_timeout",
+                type=float,
+                default=300.0,
+                show_default=True,
+                metavar="S",
+                help="Seconds for reading an input from a store (s3://), and for storing all results (exit 8); "
+                "--s3-timeout is its old name.",
             ),
             seconds_option(
                 "--s3-check-timeout", 10.0, "Seconds for checking the output bucket before the run; then it goes on."
@@ -227,6 +235,6 @@ def storage_options(options: dict[str, Any]) -> StorageOptions:
         acl=options.get("acl"),
         checkpoint_every=options.get("checkpoint_every", 300.0),
         spool=options.get("spool"),
-        timeout=options.get("s3_timeout", 300.0),
+        timeout=options.get("store_timeout", 300.0),
         check_timeout=options.get("s3_check_timeout", 10.0),
     )

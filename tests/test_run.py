@@ -485,7 +485,7 @@ def test_choosing_this_interpreters_kernel_imports_no_jupyter_client() -> None:
     # under spark-submit the SparkContext's creation starts right after the plan: choosing the kernel stays light
     code = (
         "import sys\n"
-        "from nbrunner.run.kernel import kernel_choice\n"
+        "from nbrunner.core.kernels import kernel_choice\n"
         "choice = kernel_choice(None, {'kernelspec': {'name': 'python3', 'language': 'python'}})\n"
         "print('jupyter_client' in sys.modules)\n"
         "spec = choice.kernelspec()\n"

@@ -1,61 +1,43 @@
-"""Where things are: a local path or an ``s3://bucket/key`` URI; output names from the ``-o`` template."""
+"""Where things are: a local path or a store's ``scheme://bucket/key`` URI; output names from the ``-o`` template.
+
+Which schemes exist, and each one's naming rules, are the stores' (:mod:`nbrunner.storage`): this module knows a
+:class:`Uri` only as three strings.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from nbrunner.errors import UsageError
 
-# bucket naming rules (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html), relaxed to
-# what S3-compatible stores accept too: 3-63 chars of lowercase letters, digits, dots, hyphens (and underscores)
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
-
 
 @dataclass(frozen=True)
-class S3Uri:
+class Uri:
+    """An object in a store: ``scheme://bucket/key`` (the bucket is a container, a namenode...: the store says)."""
+
+    scheme: str
     bucket: str
     key: str
 
     def __str__(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
+        return f"{self.scheme}://{self.bucket}/{self.key}"
 
     @property
     def name(self) -> str:
         return self.key.rsplit("/", 1)[-1]
 
-    def with_name(self, name: str) -> S3Uri:
+    def with_name(self, name: str) -> Uri:
         head, _, _ = self.key.rpartition("/")
-        return S3Uri(self.bucket, f"{head}/{name}" if head else name)
+        return Uri(self.scheme, self.bucket, f"{head}/{name}" if head else name)
 
 
-Location = Path | S3Uri
-
-
-def parse(text: str, *, what: str) -> Location:
-    """``s3://bucket/key`` -> S3Uri; any other URL scheme is refused; anything else is a local path."""
-    if text.startswith("s3://") or text.startswith("s3a://"):
-        rest = text.split("://", 1)[1]
-        bucket, _, key = rest.partition("/")
-        if not _BUCKET.match(bucket):
-            raise UsageError(
-                f"{what} {text!r}: {bucket!r} is not a valid bucket name; write s3://BUCKET/KEY with a bucket of "
-                "3-63 lowercase letters, digits, dots or hyphens"
-            )
-        if not key or key.endswith("/") and what != "output":
-            raise UsageError(f"{what} {text!r}: no object key after the bucket; write s3://{bucket}/path/to/object")
-        if key.startswith("/") or "//" in key or "/./" in f"/{key}" or "/../" in f"/{key}":
-            raise UsageError(f"{what} {text!r}: the key has an empty, '.' or '..' segment; write s3://{bucket}/a/b")
-        return S3Uri(bucket, key)
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text):
-        scheme = text.split("://", 1)[0]
-        raise UsageError(f"{what} {text!r}: {scheme}:// is not supported; use a local path or s3://BUCKET/KEY")
-    return Path(text)
+Location = Path | Uri
 
 
 def stem(location: Location) -> str:
@@ -118,11 +100,9 @@ def check_path_value(name: str, value: str, *, allow_path_params: bool) -> None:
 def check_name_lengths(location: Location) -> None:
     """Each file name within what the file system allows: the longest sibling (``.run.json``) as the temporary
     file it is first written to (``.NAME.XXXXXXXX.tmp``: 14 characters more)."""
+    if not isinstance(location, Path):
+        return  # a store's own limits are checked by its check_uri
     longest = stem(location) + ".run.json" + "." * 14
-    if isinstance(location, S3Uri):
-        if len(location.with_name(longest).key.encode("utf-8")) > 1024:
-            raise UsageError(f"output {location}: the S3 key is longer than 1024 bytes; shorten it")
-        return
     parts = [*location.parent.parts, longest]
     try:
         limit = os.pathconf(_existing(location.parent), "PC_NAME_MAX")
@@ -152,38 +132,53 @@ def _existing(folder: Path) -> Path:
     return folder
 
 
+L = TypeVar("L", bound=Location, covariant=True)
+
+
 @dataclass(frozen=True)
-class Artifacts:
+class Artifacts(Generic[L]):
     """The three things a run leaves: the executed notebook, its HTML rendering, the run record."""
 
-    notebook: Location
-    html: Location
-    record: Location
+    notebook: L
+    html: L
+    record: L
 
 
-def artifacts(notebook: Location) -> Artifacts:
+@overload
+def artifacts(notebook: Path) -> Artifacts[Path]: ...
+@overload
+def artifacts(notebook: Uri) -> Artifacts[Uri]: ...
+@overload
+def artifacts(notebook: Location) -> Artifacts[Location]: ...
+def artifacts(notebook: Location) -> Artifacts[Location]:
     base = stem(notebook)
     return Artifacts(notebook, notebook.with_name(base + ".html"), notebook.with_name(base + ".run.json"))
 
 
 def output_location(
-    template: str | None, source: Location, fields: Mapping[str, Any], *, allow_path_params: bool = False
+    template: str | None,
+    source: Location,
+    fields: Mapping[str, Any],
+    *,
+    locate: Callable[[str], Location],
+    allow_path_params: bool = False,
 ) -> Location:
-    """Where the executed notebook goes. Default: beside a local input, as ``<stem>.out.ipynb``."""
+    """Where the executed notebook goes. Default: beside a local input, as ``<stem>.out.ipynb``. ``locate`` turns
+    the filled template into a location (:func:`nbrunner.storage.locate`, given ``what="output"``)."""
     if template is None:
-        if isinstance(source, S3Uri):
+        if not isinstance(source, Path):
             return Path.cwd() / f"{stem(source)}.out.ipynb"
         return source.resolve().with_name(f"{stem(source)}.out.ipynb")
     text = render_template(template, fields, allow_path_params=allow_path_params)
     if text.endswith("/"):
         text += f"{fields['notebook']}.ipynb"
-    location = parse(text, what="output")
+    location = locate(text)
     if not location.name.endswith(".ipynb"):
         raise UsageError(f"output {text!r} must end in .ipynb (or / for a folder); the HTML and record go beside it")
     if isinstance(location, Path):
         location = location.absolute()
     if isinstance(location, Path) and isinstance(source, Path) and location.resolve() == source.resolve():
         raise UsageError(f"output {text!r} is the input notebook; nbrunner never overwrites its input, pick another -o")
-    if isinstance(location, S3Uri) and location == source:
+    if not isinstance(location, Path) and location == source:
         raise UsageError(f"output {text!r} is the input notebook; nbrunner never overwrites its input, pick another -o")
     return location

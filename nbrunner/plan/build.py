@@ -18,7 +18,7 @@ from nbrunner import params, values
 from nbrunner.config import RunConfig
 from nbrunner.core import location
 from nbrunner.core.kernels import KernelChoice, kernel_choice
-from nbrunner.core.location import Artifacts, Location, S3Uri
+from nbrunner.core.location import Artifacts, Location, Uri
 from nbrunner.core.report import Reporter
 from nbrunner.core.secret_values import SHOWN, Redactor, Secret, SecretRef
 from nbrunner.engines import choose
@@ -29,7 +29,7 @@ from nbrunner.notebook import document
 from nbrunner.plan import inputs
 from nbrunner.plan.resume import Resume
 from nbrunner.plan.resume import load as load_resume
-from nbrunner.storage.s3 import LazyStore, S3Store
+from nbrunner.storage import Stores, locate
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,11 @@ class Plan:
     sha256: str
     values: dict[str, Any]  # as the record shows them: a secret as "[secret]"
     injected: str | None  # the injected-parameters cell's source, if any
-    targets: Artifacts  # where the results are stored
-    local: Artifacts  # where they are written first (the same as targets for local outputs)
+    targets: Artifacts[Location]  # where the results are stored
+    local: Artifacts[Path]  # where they are written first (the same as targets for local outputs)
     cwd: Path
     kernel: KernelChoice
-    store: S3Store | None = field(default=None)  # built when an input or output is s3://
+    stores: Stores = field(compare=False)  # the run's stores, each built on first use
     secrets: dict[str, str] = field(default_factory=dict)  # name -> value, for the kernel only
     secret_refs: dict[str, str] = field(default_factory=dict)  # name -> env:VAR / file:PATH, for the record
     resume: Resume | None = None  # --resume: where the resumed run failed, and what it had
@@ -69,6 +69,14 @@ class Plan:
         return self.local != self.targets
 
     @property
+    def remote(self) -> Artifacts[Uri] | None:
+        """Where the results go in a store (None: they stay local)."""
+        notebook, html, record = self.targets.notebook, self.targets.html, self.targets.record
+        if isinstance(notebook, Uri) and isinstance(html, Uri) and isinstance(record, Uri):
+            return Artifacts(notebook, html, record)
+        return None
+
+    @property
     def secret_variables(self) -> frozenset[str]:
         """The environment variables that hold secrets: not passed to the kernel."""
         found = (SecretRef(ref).variable for ref in self.secret_refs.values())
@@ -77,14 +85,14 @@ class Plan:
 
 
 def load_given(
-    config: RunConfig, store: LazyStore, resume: Resume | None
+    config: RunConfig, stores: Stores, resume: Resume | None
 ) -> tuple[dict[str, values.Given], dict[str, str]]:
     """The parameters files in order, then the parameters: later values win (or a resumed run's own). Secrets are
     resolved; their references are returned too (the record keeps them, the kernel does not get their variables)."""
     given: list[values.Given] = []
     for name in config.param_files:
-        where = location.parse(name, what="parameters file")
-        text = inputs.read_text(where, what="parameters file", store=store)
+        where = locate(name, what="parameters file")
+        text = inputs.read_text(where, what="parameters file", stores=stores)
         given.extend(values.from_mapping(values.parse_yaml(text, source=f"-f {name}"), source=f"-f {name}"))
     merged = values.merge(given, config.parameters if resume is None else resume.parameters)
     refs = {}
@@ -113,12 +121,15 @@ def render_parameters(given: dict[str, Any], kernel: KernelChoice) -> str:
     return str(translator.codify(given, "Parameters injected by nbrunner"))
 
 
-def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Reporter) -> Plan:
-    """Everything that can be checked before a kernel starts: exit 2, 3 or 8 here, nothing run."""
+def make_plan(
+    config: RunConfig, *, run_id: str, started: datetime, reporter: Reporter, stores: Stores | None = None
+) -> Plan:
+    """Everything that can be checked before a kernel starts: exit 2, 3 or 8 here, nothing run. ``stores``: the
+    process's (default: the run's own, on ``config.storage``)."""
     launch_dir = current_dir()
-    store = LazyStore(config.storage)
-    source = location.parse(config.notebook, what="notebook")
-    data = inputs.read_bytes(source, what="notebook", store=store)
+    stores = stores if stores is not None else Stores(config.storage)
+    source = locate(config.notebook, what="notebook")
+    data = inputs.read_bytes(source, what="notebook", stores=stores)
     text = inputs.decode(data, what="notebook", name=str(source))
     raw = document.parse_json(text, source=str(source))
     kernel = kernel_choice(config.kernel, document.raw_metadata(raw))
@@ -132,8 +143,8 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
     if config.resume is not None:
         if config.parameters or config.param_files:
             raise UsageError("--resume reruns with the resumed run's own parameters; drop -p, -r, -f and --secret")
-        resume = load_resume(config.resume, sha256=sha, store=store, reporter=reporter)
-    given, refs = load_given(config, store, resume)
+        resume = load_resume(config.resume, sha256=sha, stores=stores, reporter=reporter)
+    given, refs = load_given(config, stores, resume)
     resolved = params.resolve(given, declared, allow_undeclared=config.allow_undeclared)
     for message in sql_markers.check(raw["cells"], resolved) if kernel.is_python else ():  # %%sql cells' :name
         reporter.warning(message)
@@ -152,20 +163,22 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
     fields.update(notebook=location.stem(source), run_id=run_id, started=started.strftime("%Y%m%dT%H%M%SZ"))
     template = config.output or config.env.get("NBRUNNER_OUTPUT") or None
     if template is None and resume is not None and resume.output:  # never over the failed run's own evidence
-        failed = location.parse(resume.output, what="resumed notebook")
+        failed = locate(resume.output, what="resumed notebook")
         template = str(failed.with_name(f"{location.stem(failed)}.resumed-{run_id}.ipynb")).replace("{", "{{")
         template = template.replace("}", "}}")
-    target = location.output_location(template, source, fields, allow_path_params=config.allow_path_params)
+    target = location.output_location(
+        template, source, fields, locate=_output, allow_path_params=config.allow_path_params
+    )
     location.check_name_lengths(target)
-    targets = location.artifacts(target)
-    local = targets
-    if isinstance(target, S3Uri):  # checked for --prepare-only too: the prepared notebook is stored there
-        warning = store().check_bucket(target)
+    targets: Artifacts[Location] = location.artifacts(target)
+    if isinstance(target, Path):
+        location.check_writable(target)
+        local = location.artifacts(target)
+    else:  # checked for --prepare-only too: the prepared notebook is stored there
+        warning = stores.of(target).check_target(target)
         if warning is not None:
             reporter.warning(warning)
         local = spool_artifacts(target, run_id, config)
-    else:
-        location.check_writable(target)
     if config.cwd is not None:
         cwd = Path(config.cwd)
         if not cwd.is_dir():
@@ -178,9 +191,13 @@ def make_plan(config: RunConfig, *, run_id: str, started: datetime, reporter: Re
     hidden = [*secrets.values(), *(engine.hidden() if engine is not None else [])]
     return Plan(
         config, run_id, started, source, data, sha, shown, injected, targets, local, cwd.resolve(), kernel,
-        store.store, secrets, refs, resume, Redactor(hidden), launch_dir,
+        stores, secrets, refs, resume, Redactor(hidden), launch_dir,
         engine=engine,
     )  # fmt: skip
+
+
+def _output(text: str) -> Location:
+    return locate(text, what="output")
 
 
 def check_parameters_cell(raw: dict[str, Any]) -> None:
@@ -222,12 +239,17 @@ def new_run_id(started: datetime) -> str:
 
 
 def plan_runs(
-    configs: Sequence[RunConfig], reporter: Reporter, *, inputs: Sequence[str] = (), extra: Mapping[str, Location] = {}
+    configs: Sequence[RunConfig],
+    reporter: Reporter,
+    *,
+    inputs: Sequence[str] = (),
+    extra: Mapping[str, Location] = {},
+    stores: Stores | None = None,
 ) -> list[Plan]:
     """Plan every run (one, or each notebook of a chain) before any starts, and check them together: a chain is
     refused whole, in one line, before anything runs. ``inputs`` are more files the run reads (a chain file),
     ``extra`` more artifacts it writes (``--outputs-file``): no two artifacts may be the same path, and none may
-    be an input (UsageError, exit 2)."""
+    be an input (UsageError, exit 2). ``stores``: the process's (default: one per run)."""
     from nbrunner.core.signals import StopGuard, StopSignal
     from nbrunner.errors import NbrunnerError
 
@@ -237,7 +259,8 @@ def plan_runs(
             for config in configs:
                 started = datetime.now(timezone.utc)
                 try:
-                    plans.append(make_plan(config, run_id=new_run_id(started), started=started, reporter=reporter))
+                    run_id = new_run_id(started)
+                    plans.append(make_plan(config, run_id=run_id, started=started, reporter=reporter, stores=stores))
                 except NbrunnerError as e:
                     if len(configs) > 1:  # say which notebook refused the chain
                         e.args = (f"{config.notebook}: {e}", *e.args[1:])
@@ -264,15 +287,15 @@ def check_artifacts(plans: Sequence[Plan], inputs: Sequence[str], extra: Mapping
     of its own, and none is an input (a notebook, a parameters file, a resumed run's record or notebook)."""
     read: dict[str, str] = {}
     for name in inputs:
-        read[_key(location.parse(name, what="input"))] = name
+        read[_key(locate(name, what="input"))] = name
     for plan in plans:
         read[_key(plan.source)] = str(plan.source)
         for name in plan.config.param_files:
-            read[_key(location.parse(name, what="parameters file"))] = name
+            read[_key(locate(name, what="parameters file"))] = name
         if plan.config.resume is not None:
-            read[_key(location.parse(plan.config.resume, what="--resume record"))] = plan.config.resume
+            read[_key(locate(plan.config.resume, what="--resume record"))] = plan.config.resume
         if plan.resume is not None and plan.resume.output:
-            read[_key(location.parse(plan.resume.output, what="resumed notebook"))] = plan.resume.output
+            read[_key(locate(plan.resume.output, what="resumed notebook"))] = plan.resume.output
     written: dict[str, str] = {}
     for what, where in [
         *((f"the output of {plan.source}", target) for plan in plans for target in plan.artifacts()),
@@ -295,8 +318,8 @@ def current_dir() -> Path | None:
         return None
 
 
-def spool_artifacts(target: S3Uri, run_id: str, config: RunConfig) -> Artifacts:
-    """Where the local copy of an s3:// output is written first: a folder of its own in the spool."""
+def spool_artifacts(target: Uri, run_id: str, config: RunConfig) -> Artifacts[Path]:
+    """Where the local copy of a store's output is written first: a folder of its own in the spool."""
     import tempfile
 
     root = Path(config.storage.spool) if config.storage.spool else Path(tempfile.gettempdir()) / "nbrunner-spool"

@@ -1,4 +1,5 @@
-"""Reading what a run is given, local or s3://, with one set of rules for notebooks and parameters files.
+"""Reading what a run is given, local or in a store (s3://...), with one set of rules for notebooks and parameters
+files.
 
 Every failure is a UsageError (exit 2) naming the input: missing, a folder, not a regular file (a FIFO or a device
 would hang the run), unreadable, or not UTF-8 text.
@@ -7,18 +8,17 @@ would hang the run), unreadable, or not UTF-8 text.
 from __future__ import annotations
 
 import stat
-from collections.abc import Callable
 from pathlib import Path
 
 from nbrunner.core.location import Location
 from nbrunner.errors import UsageError
-from nbrunner.storage.s3 import S3Store
+from nbrunner.storage import Stores
 
 
-def read_bytes(where: Location, *, what: str, store: Callable[[], S3Store]) -> bytes:
-    """The bytes of a local file or an s3:// object. ``store`` gives the run's S3 store, built on first use."""
+def read_bytes(where: Location, *, what: str, stores: Stores) -> bytes:
+    """The bytes of a local file or of a store's object (``stores``: the run's, each built on first use)."""
     if not isinstance(where, Path):
-        return store().read(where)
+        return stores.of(where).read(where)
     from nbrunner.core.regular import NotRegularFile, read_regular
 
     name = str(where)
@@ -45,5 +45,5 @@ def decode(data: bytes, *, what: str, name: str) -> str:
         raise UsageError(f"{what} {name!r} is not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8") from e
 
 
-def read_text(where: Location, *, what: str, store: Callable[[], S3Store]) -> str:
-    return decode(read_bytes(where, what=what, store=store), what=what, name=str(where))
+def read_text(where: Location, *, what: str, stores: Stores) -> str:
+    return decode(read_bytes(where, what=what, stores=stores), what=what, name=str(where))

@@ -9,11 +9,10 @@ cached DataFrames) is not restored: what a later cell needs must come from a ``s
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nbrunner.core import location, record_schema
+from nbrunner.core import record_schema
 from nbrunner.core.node import Notebook
 from nbrunner.core.report import Reporter
 from nbrunner.core.secret_values import SHOWN, SecretRef
@@ -21,7 +20,7 @@ from nbrunner.errors import NbrunnerError, UsageError
 from nbrunner.notebook import document
 from nbrunner.plan import inputs
 from nbrunner.status import Status
-from nbrunner.storage.s3 import S3Store
+from nbrunner.storage import Stores, locate
 from nbrunner.values import Given
 
 SETUP_TAG = "setup"
@@ -68,11 +67,11 @@ class Resume:
                     del cell.metadata["tags"]
 
 
-def load(where: str, *, sha256: str, store: Callable[[], S3Store], reporter: Reporter) -> Resume:
-    """The resume point of a run record (local or s3://); UsageError (exit 2) when it cannot be resumed."""
-    ref = location.parse(where, what="--resume record")
+def load(where: str, *, sha256: str, stores: Stores, reporter: Reporter) -> Resume:
+    """The resume point of a run record (local or in a store); UsageError (exit 2) when it cannot be resumed."""
+    ref = locate(where, what="--resume record")
     try:
-        record = record_schema.parse(inputs.read_text(ref, what="--resume record", store=store))
+        record = record_schema.parse(inputs.read_text(ref, what="--resume record", stores=stores))
     except record_schema.BadRecord as e:
         raise UsageError(f"--resume {where}: not an nbrunner run record (.run.json): {e}") from e
     if record["kind"] != record_schema.RUN or not isinstance(record.get("input_sha256"), str):
@@ -96,14 +95,14 @@ def load(where: str, *, sha256: str, store: Callable[[], S3Store], reporter: Rep
     for name, ref_text in (record.get("secrets") or {}).items():
         parameters.append(Given(name, SecretRef(ref_text, name), None, "--resume"))  # re-resolved, never stored
     output = record.get("output") if isinstance(record.get("output"), str) else None
-    return Resume(run_id, failed["id"], tuple(parameters), previous_cells(record, store, reporter), output)
+    return Resume(run_id, failed["id"], tuple(parameters), previous_cells(record, stores, reporter), output)
 
 
-def previous_cells(record: dict[str, Any], store: Callable[[], S3Store], reporter: Reporter) -> dict[str, Any]:
+def previous_cells(record: dict[str, Any], stores: Stores, reporter: Reporter) -> dict[str, Any]:
     """The resumed run's cells by id, from its notebook; without it the kept cells show no outputs."""
     try:
-        where = location.parse(str(record["output"]), what="resumed notebook")
-        old = json.loads(inputs.read_text(where, what="resumed notebook", store=store))
+        where = locate(str(record["output"]), what="resumed notebook")
+        old = json.loads(inputs.read_text(where, what="resumed notebook", stores=stores))
         return {cell["id"]: cell for cell in old.get("cells", []) if isinstance(cell, dict) and "id" in cell}
     except (NbrunnerError, ValueError, KeyError, TypeError, RecursionError) as e:
         reporter.warning(f"--resume: cannot read the resumed run's notebook ({e}); kept cells show no outputs")

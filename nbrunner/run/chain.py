@@ -13,11 +13,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nbrunner.config import RunConfig
+from nbrunner.core.location import Location
 from nbrunner.core.record import Outcome, chain_summary
 from nbrunner.core.report import Reporter
 from nbrunner.errors import GatewayError, NbrunnerError, ParameterError, Skipped, Stopped, UsageError, status_of
 from nbrunner.plan.build import Plan
 from nbrunner.status import Status
+from nbrunner.storage import Stores, locate
 
 
 @dataclass
@@ -52,20 +54,19 @@ def _check_shared(config: RunConfig, sharing: int) -> None:
 ENTRY_KEYS = ("notebook", "parameters", "output")
 
 
-def configs_from_file(config: RunConfig, name: str) -> list[RunConfig]:
+def configs_from_file(config: RunConfig, name: str, stores: Stores | None = None) -> list[RunConfig]:
     """One configuration per entry of a chain file (``--chain-file``): YAML or JSON, local or s3://, either a list
     or a mapping with one key, ``notebooks``, holding the list. An entry is a notebook, or a mapping with
     ``notebook`` and optionally ``parameters`` (a mapping, as in a ``-f`` file) and ``output`` (an ``-o``
     template). Relative paths are the chain file's. Parameters: ``-f`` files, then the entry's, then ``-p``/``-r``/
-    ``--secret``; an entry without ``output`` uses ``-o``. UsageError (exit 2) for anything else."""
+    ``--secret``; an entry without ``output`` uses ``-o``. UsageError (exit 2) for anything else. ``stores``: the
+    process's (default: new ones on ``config.storage``)."""
     from nbrunner import values
-    from nbrunner.core import location
     from nbrunner.plan import inputs
-    from nbrunner.storage.s3 import LazyStore
 
     what = f"--chain-file {name}"
-    where = location.parse(name, what="chain file")
-    text = inputs.read_text(where, what="chain file", store=LazyStore(config.storage))
+    where = locate(name, what="chain file")
+    text = inputs.read_text(where, what="chain file", stores=stores or Stores(config.storage))
     try:
         data = values.parse_yaml(text, source=what)
     except ParameterError as e:  # the file's shape is the command's, not a parameter's: exit 2
@@ -100,8 +101,8 @@ def configs_from_file(config: RunConfig, name: str) -> list[RunConfig]:
     return configs
 
 
-def _beside(chain_file: Any, path: str) -> str:
-    """``path`` as written in the chain file: relative to the file's own folder (local, or its s3:// prefix)."""
+def _beside(chain_file: Location, path: str) -> str:
+    """``path`` as written in the chain file: relative to the file's own folder (local, or its store's prefix)."""
     from pathlib import Path
 
     if path.startswith("/") or "://" in path:

@@ -2,7 +2,7 @@
 any later task) and DolphinScheduler's ``${setValue(name=value)}`` lines.
 
 The outputs file is an artifact like the notebook: checked before anything runs (a local folder that takes it, or an
-``s3://`` bucket that exists; never an input of the run), written atomically or stored, and a failure to write it is
+store's bucket that exists; never an input of the run), written atomically or stored, and a failure to write it is
 exit 8 with the outputs still in the record. A chain delivers every member's outputs, namespaced by notebook.
 
 setValue lines: exactly one well-formed line per output. A name must be letters, digits, ``_``, ``.`` or ``-``
@@ -19,10 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nbrunner.config import StorageOptions
 from nbrunner.core import location
-from nbrunner.core.location import Location, S3Uri
+from nbrunner.core.location import Location
 from nbrunner.errors import StorageError, UsageError
+from nbrunner.storage import Stores, locate
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -49,7 +49,7 @@ def member_names(inputs: Sequence[str]) -> list[str]:
     seen: dict[str, int] = {}
     names = []
     for name in inputs:
-        base = location.stem(location.parse(name, what="notebook")) if name else "notebook"
+        base = location.stem(locate(name, what="notebook")) if name else "notebook"
         seen[base] = seen.get(base, 0) + 1
         names.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
     return names
@@ -71,20 +71,17 @@ class OutputsFile:
     That it is no input and no other artifact of the run is the plan's check, as for every artifact
     (:func:`~nbrunner.plan.build.check_artifacts`, given :attr:`where`)."""
 
-    def __init__(self, name: str, *, storage: StorageOptions):
+    def __init__(self, name: str, *, stores: Stores):
         self.name = name
-        self.storage = storage
-        self.where: Location = location.parse(name, what="--outputs-file")
-        if isinstance(self.where, S3Uri):
-            from nbrunner.storage.s3 import S3Store
-
-            self.store = S3Store.connect(storage)
-            self.store.check_bucket(self.where)
-        else:
+        self.stores = stores
+        self.where: Location = locate(name, what="--outputs-file")
+        if isinstance(self.where, Path):
             self.where = self.where.absolute()
             if self.where.is_dir():
                 raise UsageError(f"--outputs-file {name}: that is a folder; give a file's path")
             location.check_writable(self.where)
+        else:
+            stores.of(self.where).check_target(self.where)
 
     def write(self, outputs: Mapping[str, Any]) -> None:
         from nbrunner.core.files import write_atomic
@@ -96,4 +93,4 @@ class OutputsFile:
             except OSError as e:
                 raise StorageError(f"--outputs-file {self.name}: cannot write it: {e.strerror or e}") from e
             return
-        self.store.put_text(text, self.where, suffix=".json")
+        self.stores.of(self.where).put_text(text, self.where, suffix=".json")

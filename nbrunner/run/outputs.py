@@ -19,7 +19,7 @@ from typing import Any
 from nbrunner.core import location
 from nbrunner.core.files import write_atomic
 from nbrunner.core.hooks import CellHooks
-from nbrunner.core.location import Artifacts, S3Uri
+from nbrunner.core.location import Artifacts, Uri
 from nbrunner.core.node import Cell, Notebook
 from nbrunner.core.record import RunRecord, papermill_cell, papermill_notebook
 from nbrunner.core.report import Reporter
@@ -28,12 +28,11 @@ from nbrunner.errors import NbrunnerError, StorageError
 from nbrunner.notebook import document
 from nbrunner.plan.build import Plan
 from nbrunner.status import Status
-from nbrunner.storage.s3 import S3Store
+from nbrunner.storage import Store
 
 
-def write_local(local: Artifacts, nb: Notebook, html: str | None, record: RunRecord) -> None:
+def write_local(local: Artifacts[Path], nb: Notebook, html: str | None, record: RunRecord) -> None:
     """The notebook, then its HTML, then the record: the record's presence means the set is complete."""
-    assert isinstance(local.notebook, Path) and isinstance(local.html, Path) and isinstance(local.record, Path)  # noqa: S101
     nb.metadata["nbrunner"] = record.as_json()
     nb.metadata["papermill"] = papermill_notebook(record, default_parameters(nb))
     for cell in nb.cells:
@@ -60,9 +59,8 @@ def default_parameters(nb: Notebook) -> dict[str, Any]:
     return found
 
 
-def rescue_places(plan: Plan) -> list[Artifacts]:
+def rescue_places(plan: Plan) -> list[Artifacts[Path]]:
     """Where to write the set when its own place fails: the spool, TMPDIR, the current directory."""
-    assert isinstance(plan.local.notebook, Path)  # noqa: S101 - always local: the spool for s3:// outputs
     name = plan.local.notebook.name
     if len(name.encode("utf-8", "surrogateescape")) > 120:
         name = f"{plan.run_id}.ipynb"  # a name the file system refused, or might
@@ -75,7 +73,7 @@ def rescue_places(plan: Plan) -> list[Artifacts]:
     return [location.artifacts(folder / name) for folder in folders if folder != here]
 
 
-def write_somewhere(plan: Plan, nb: Notebook, html: str | None, record: RunRecord) -> Artifacts:
+def write_somewhere(plan: Plan, nb: Notebook, html: str | None, record: RunRecord) -> Artifacts[Path]:
     """Write the set to its local place, else to the first rescue place that takes it; return where it went."""
     places = [plan.local, *rescue_places(plan)]
     failures: list[str] = []
@@ -90,7 +88,7 @@ def write_somewhere(plan: Plan, nb: Notebook, html: str | None, record: RunRecor
     raise StorageError(f"could not write the notebook anywhere ({'; '.join(failures)})")
 
 
-def failed(record: RunRecord, message: str, kept: Artifacts) -> None:
+def failed(record: RunRecord, message: str, kept: Artifacts[Path]) -> None:
     """Storing failed: never report success; say where the complete local copy is."""
     record.storage = {**(record.storage or {}), "error": message, "local_copy": str(kept.notebook)}
     record.failed_after(StorageError(message), message)
@@ -105,14 +103,15 @@ def finish(
     """
     before = record.exit_code
     written = write_somewhere(plan, nb, html, record)
+    remote = plan.remote
     if written is not plan.local:
         reporter.notice(f"error: {(record.storage or {}).get('error')}; the local copy is kept at {written.notebook}")
-    elif plan.stores_remotely:
-        assert plan.store is not None  # noqa: S101 - the plan builds the store for s3:// outputs
-        record.storage = {**(record.storage or {}), "endpoint": plan.store.where}
+    elif remote is not None:
+        kept_in = plan.stores.of(remote.notebook)  # built by the plan, which checked the target
+        record.storage = {**(record.storage or {}), "endpoint": kept_in.where}
         try:
             guard.storing()
-            store(plan.store, plan.local, plan.targets, record)
+            store(kept_in, plan.local, remote, record)
             reporter.notice(f"stored {plan.targets.notebook}")
         except StorageError as e:
             keep(plan, nb, html, record, reporter, str(e))
@@ -133,15 +132,13 @@ def keep(plan: Plan, nb: Notebook, html: str | None, record: RunRecord, reporter
     reporter.notice(f"error: {message}; the local copy is kept at {plan.local.notebook}")
 
 
-def store(s3: S3Store, local: Artifacts, targets: Artifacts, record: RunRecord) -> None:
+def store(into: Store, local: Artifacts[Path], targets: Artifacts[Uri], record: RunRecord) -> None:
     """Upload the notebook, its HTML and the run record, the record last; then remove the local copy."""
     metadata = {"nbrunner-run-id": str(record.run_id), "nbrunner-status": str(record.status)}
-    deadline = time.monotonic() + s3.options.timeout  # for all three, retries included
+    deadline = time.monotonic() + into.timeout  # for all three, retries included
     for path, uri in ((local.notebook, targets.notebook), (local.html, targets.html), (local.record, targets.record)):
-        assert isinstance(path, Path) and isinstance(uri, S3Uri)  # noqa: S101 - spool paths and s3:// targets
         if path.exists():
-            s3.put_file(path, uri, metadata, timeout=max(0.1, deadline - time.monotonic()))
-    assert isinstance(local.notebook, Path)  # noqa: S101
+            into.put_file(path, uri, metadata, timeout=max(0.1, deadline - time.monotonic()))
     shutil.rmtree(local.notebook.parent, ignore_errors=True)
 
 
@@ -153,10 +150,10 @@ class Checkpointer(CellHooks):
     """
 
     def __init__(self, plan: Plan, nb: Notebook, reporter: Reporter):
-        assert plan.store is not None and isinstance(plan.targets.notebook, S3Uri)  # noqa: S101
-        assert isinstance(plan.local.notebook, Path)  # noqa: S101
-        self.store = plan.store
-        self.target = plan.targets.notebook
+        if plan.remote is None:
+            raise ValueError("checkpoints are for results that go to a store")
+        self.target = plan.remote.notebook
+        self.store = plan.stores.of(self.target)
         self.partial = plan.local.notebook.with_name(".checkpoint.ipynb")
         self.nb = nb
         self.redactor = plan.redactor
@@ -196,7 +193,7 @@ class Checkpointer(CellHooks):
     def _upload(self) -> None:
         try:
             self.store.put_file(
-                self.partial, self.target, {"nbrunner-status": str(Status.RUNNING)}, timeout=self.store.options.timeout
+                self.partial, self.target, {"nbrunner-status": str(Status.RUNNING)}, timeout=self.store.timeout
             )
             self.uploads += 1
         except StorageError as e:

@@ -1,25 +1,29 @@
-"""Object storage through boto3: the one module that talks to botocore.
+"""``s3://`` (and ``s3a://``) through boto3: the one module that talks to botocore, a
+:class:`~nbrunner.storage.base.Store`.
 
 An :class:`S3Store` is built once per run from the options (the client is injected, as s3transfer does) and owns
-every S3 call: reading s3:// inputs, checking the output bucket before the run, uploading results. botocore's errors
-are translated here, and only here, into one-line UsageError (inputs, exit 2) or StorageError (outputs, exit 8)
-naming the bucket, the key and the likely fix.
+every S3 call: reading s3:// inputs, checking the output bucket before the run, uploading results, listing a prefix.
+botocore's errors are translated here, and only here, into one-line UsageError (inputs, exit 2) or StorageError
+(outputs, exit 8) naming the bucket, the key and the likely fix.
 """
 
 from __future__ import annotations
 
+import builtins
 import os
-import threading
-from collections.abc import Callable
+import re
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
 from nbrunner.config import StorageOptions
-from nbrunner.core.location import S3Uri
+from nbrunner.core.location import Uri, stem
 from nbrunner.core.urls import check_endpoint, without_credentials
 from nbrunner.errors import StorageError, UsageError
+from nbrunner.storage.base import bounded, first_line
 
-T = TypeVar("T")
+# bucket naming rules (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html), relaxed to
+# what S3-compatible stores accept too: 3-63 chars of lowercase letters, digits, dots, hyphens (and underscores)
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 CONTENT_TYPES = {".ipynb": "application/x-ipynb+json", ".html": "text/html; charset=utf-8", ".json": "application/json"}
 
 
@@ -32,27 +36,6 @@ def endpoint(options: StorageOptions) -> str | None:
         if os.environ.get(variable):
             return check_endpoint(os.environ[variable], option=variable)
     return None
-
-
-def bounded(seconds: float, call: Callable[[], T]) -> T:
-    """``call()`` on a worker thread, given at most ``seconds``: TimeoutError past that (the thread is abandoned;
-    botocore's own timeouts end it). The caller's thread stays interruptible: a signal's stop wins."""
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as e:  # handed to the caller's thread
-            outcome["error"] = e
-
-    worker = threading.Thread(target=target, name="nbrunner-s3", daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        raise TimeoutError(f"no answer within {seconds:g}s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return cast(T, outcome["value"])
 
 
 #: attempts per S3 call (the first included) unless AWS_MAX_ATTEMPTS or the profile's max_attempts says otherwise
@@ -94,17 +77,12 @@ def make_client(options: StorageOptions) -> Any:
     except Exception as e:  # boto3 raises ValueError for a bad URL, botocore errors for a bad region or profile
         shown = without_credentials(url) if url else "the default endpoint"
         raise UsageError(
-            f"cannot use S3 endpoint {shown}: {_first_line(e)}; pass --endpoint-url http(s)://host[:port]"
+            f"cannot use S3 endpoint {shown}: {first_line(e)}; pass --endpoint-url http(s)://host[:port]"
         ) from e
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error)
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 class S3Store:
-    """Every S3 call of a run, on one client."""
+    """Every S3 call of a run, on one client: the store of ``s3://`` and ``s3a://``."""
 
     def __init__(self, client: Any, options: StorageOptions):
         self.client = client
@@ -118,7 +96,33 @@ class S3Store:
         """The run's store: on the caller's client when it gave one (``StorageOptions(client=...)``), else a new one."""
         return cls(options.client if options.client is not None else make_client(options), options)
 
-    def explain(self, error: BaseException, uri: S3Uri, action: str) -> str:
+    @property
+    def timeout(self) -> float:
+        return self.options.timeout
+
+    @classmethod
+    def check_uri(cls, uri: Uri, what: str, *, prefix: bool = False) -> Uri:
+        """S3's naming rules; ``s3a://`` (Hadoop's name) is the same object as ``s3://``."""
+        bucket, key, text = uri.bucket, uri.key, str(uri)
+        if not _BUCKET.match(bucket):
+            form = "s3://BUCKET/PREFIX" if prefix else "s3://BUCKET/KEY"
+            raise UsageError(
+                f"{what} {text!r}: {bucket!r} is not a valid bucket name; write {form} with a bucket of "
+                "3-63 lowercase letters, digits, dots or hyphens"
+            )
+        if prefix:
+            return Uri("s3", bucket, key)
+        if not key or key.endswith("/") and what != "output":
+            raise UsageError(f"{what} {text!r}: no object key after the bucket; write s3://{bucket}/path/to/object")
+        if key.startswith("/") or "//" in key or "/./" in f"/{key}" or "/../" in f"/{key}":
+            raise UsageError(f"{what} {text!r}: the key has an empty, '.' or '..' segment; write s3://{bucket}/a/b")
+        if what == "output":  # the longest sibling: the record, first written as a temporary file
+            longest = uri.with_name(stem(uri) + ".run.json" + "." * 14)
+            if len(longest.key.encode("utf-8")) > 1024:
+                raise UsageError(f"output {text}: the S3 key is longer than 1024 bytes; shorten it")
+        return Uri("s3", bucket, key)
+
+    def explain(self, error: BaseException, uri: Uri, action: str) -> str:
         """A one-line account of a boto3 failure, with the likely fix."""
         from botocore.exceptions import (
             ClientError,
@@ -151,10 +155,11 @@ class S3Store:
                 return f"{what}: the credentials were refused ({code}); check AWS_ACCESS_KEY_ID / AWS_PROFILE"
             message = error.response.get("Error", {}).get("Message", "")
             return f"{what}: {code or status} {message}".strip()
-        return f"{what}: {without_credentials(_first_line(error))}"
+        return f"{what}: {without_credentials(first_line(error))}"
 
-    def read(self, uri: S3Uri) -> bytes:
-        """An s3:// input (notebook or parameters file), within ``--s3-timeout``; any failure is a UsageError."""
+    def read(self, uri: Uri) -> bytes:
+        """An s3:// input (notebook, parameters or chain file, record), within ``--store-timeout``; any failure is a
+        UsageError."""
 
         def get() -> bytes:
             response = self.client.get_object(Bucket=uri.bucket, Key=uri.key)
@@ -163,11 +168,11 @@ class S3Store:
         try:
             return bounded(self.options.timeout, get)
         except TimeoutError as e:
-            raise UsageError(f"cannot read {uri}: {self.where} gave {e}; check the endpoint or --s3-timeout") from e
+            raise UsageError(f"cannot read {uri}: {self.where} gave {e}; check the endpoint or --store-timeout") from e
         except Exception as e:
             raise UsageError(self.explain(e, uri, "read")) from e
 
-    def check_bucket(self, target: S3Uri) -> str | None:
+    def check_target(self, target: Uri) -> str | None:
         """Fail fast (exit 8, before any kernel starts) when the output bucket surely cannot take the results.
 
         Only definitive answers stop the run: no such bucket, refused credentials. Anything else (403 from a
@@ -191,8 +196,8 @@ class S3Store:
             return f"could not check bucket {target.bucket!r} at {self.where} ({type(e).__name__}); running anyway"
         return None
 
-    def put_text(self, text: str, uri: S3Uri, *, suffix: str) -> None:
-        """A small text (an outputs file, an index page) to one object, within ``--s3-timeout``."""
+    def put_text(self, text: str, uri: Uri, *, suffix: str) -> None:
+        """A small text (an outputs file, an index page) to one object, within ``--store-timeout``."""
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="nbrunner-put-") as folder:
@@ -200,7 +205,7 @@ class S3Store:
             local.write_text(text, encoding="utf-8", errors="xmlcharrefreplace")
             self.put_file(local, uri, {}, timeout=self.options.timeout)
 
-    def put_file(self, path: Path, uri: S3Uri, metadata: dict[str, str], *, timeout: float) -> None:
+    def put_file(self, path: Path, uri: Uri, metadata: dict[str, str], *, timeout: float) -> None:
         """One file to one object within ``timeout`` seconds; s3transfer goes multipart above its threshold."""
         args: dict[str, Any] = {
             "ContentType": CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
@@ -224,20 +229,27 @@ class S3Store:
             )
         except TimeoutError as e:
             raise StorageError(
-                f"cannot store {uri}: no answer from {self.where} within --s3-timeout {self.options.timeout:g}s"
+                f"cannot store {uri}: no answer from {self.where} within --store-timeout {self.options.timeout:g}s"
             ) from e
         except Exception as e:
             raise StorageError(self.explain(e, uri, "store")) from e
 
+    def list(self, prefix: Uri, suffix: str) -> builtins.list[Uri]:
+        """One listing of the prefix (paginated, within ``--store-timeout``), keeping the keys ending in ``suffix``."""
 
-class LazyStore:
-    """The run's one S3 store, built on first use (a run without s3:// never imports boto3)."""
+        def pages() -> builtins.list[dict[str, Any]]:
+            paginator = self.client.get_paginator("list_objects_v2")
+            return builtins.list(paginator.paginate(Bucket=prefix.bucket, Prefix=prefix.key))
 
-    def __init__(self, options: StorageOptions):
-        self.options = options
-        self.store: S3Store | None = None
+        try:
+            listed = bounded(self.options.timeout, pages)
+        except Exception as e:
+            raise UsageError(self.explain(e, prefix, "list")) from e
+        keys = (str(item.get("Key", "")) for page in listed for item in page.get("Contents", []) or [])
+        return [Uri("s3", prefix.bucket, key) for key in keys if key.endswith(suffix)]
 
-    def __call__(self) -> S3Store:
-        if self.store is None:
-            self.store = S3Store.connect(self.options)
-        return self.store
+
+if TYPE_CHECKING:  # S3Store is a Store: mypy says so here
+    from nbrunner.storage.base import Store
+
+    _STORE: type[Store] = S3Store

@@ -4,8 +4,8 @@ that started failing or slowing down stands out.
 
 Records are somebody else's data, so the page is built from a Jinja2 template with autoescaping: every field is text,
 never markup. A link is either relative (a local file beside the page, its name percent-encoded) or an http(s) URL
-made from ``--url-template`` (for s3:// objects); a URL a record holds (``javascript:``, ``data:``, ``https:``...)
-is shown as text, not linked. The page's Content-Security-Policy allows no script and no request at all.
+made from ``--url-template`` (for a store's objects: s3://); a URL a record holds (``javascript:``, ``data:``,
+``https:``...) is shown as text, not linked. The page's Content-Security-Policy allows no script and no request at all.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from nbrunner.config import StorageOptions
+from nbrunner.core.location import Uri
 from nbrunner.errors import UsageError
 from nbrunner.status import Status
+from nbrunner.storage import STORES, Stores, locate
+from nbrunner.storage.base import scheme_of
 from nbrunner.view.runs import (
     RECORD_SUFFIX,
     Run,
@@ -41,7 +43,6 @@ STRIP = 30  # runs per notebook in its strip
 #: the statuses a row's CSS class may name (any other is "s-other"): a record's text never becomes a class
 _CLASSES = frozenset(str(status) for status in Status)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 URL_TEMPLATE_EXAMPLE = "https://console.aws.amazon.com/s3/object/{bucket}?prefix={key}"
 
 TEMPLATE = """<!DOCTYPE html>
@@ -96,20 +97,32 @@ def url_template_of(text: str) -> str:
 
 def href(target: str, page: str, url_template: str | None) -> str | None:
     """The link to a run's HTML from the page, or None (shown as text): ``url_template`` (checked by
-    :func:`url_template_of`) for an s3:// object, a percent-encoded relative link for a local file beside a local
-    page, nothing for anything else (a URL a record holds: ``javascript:``, ``data:``, ``https:``...)."""
-    if target.startswith(("s3://", "s3a://")):
-        bucket, _, key = target.split("://", 1)[1].partition("/")
-        if url_template is None or not _BUCKET.match(bucket):
+    :func:`url_template_of`) for a store's object (s3://), a percent-encoded relative link for a local file beside a
+    local page, nothing for anything else (a URL a record holds: ``javascript:``, ``data:``, ``https:``...)."""
+    if scheme_of(target) in STORES:
+        uri = _stored(target, what="link")
+        if url_template is None or not isinstance(uri, Uri):
             return None
-        return _safe(url_template.format(bucket=bucket, key=quote(key, safe="/")))
-    if not target or _SCHEME.match(target) or page.startswith(("s3://", "s3a://")):
+        return _safe(url_template.format(bucket=quote(uri.bucket, safe=""), key=quote(uri.key, safe="/")))
+    if not target or _SCHEME.match(target) or scheme_of(page) is not None:
         return None
     try:
         relative = os.path.relpath(target, Path(page).absolute().parent)
     except ValueError:
         return None
     return _safe(quote(relative.replace(os.sep, "/"), safe="/"))
+
+
+def _stored(text: str, *, what: str, prefix: bool = False) -> Uri | None:
+    """A store's URI as its store names it (``s3a://`` is ``s3://``), or None: a local path, or text (a record's:
+    somebody else's data) that no store takes."""
+    if scheme_of(text) is None:
+        return None
+    try:
+        found = locate(text, what=what, prefix=prefix)
+    except UsageError:
+        return None
+    return found if isinstance(found, Uri) else None
 
 
 def _safe(url: str) -> str | None:
@@ -190,8 +203,10 @@ def check_target(where: str, location: str, runs: Sequence[Run]) -> None:
     """``--html FILE`` must not be what the view reads (a ``*.run.json`` under LOCATION, or a listed run's record,
     notebook or HTML): UsageError (exit 2), before anything is written."""
     fix = "write the page elsewhere, e.g. runs.html beside the folder"
-    if where.startswith(("s3://", "s3a://")) or location.startswith(("s3://", "s3a://")):
-        page, under = (text.replace("s3a://", "s3://", 1) for text in (where, location))
+    if scheme_of(where) is not None or scheme_of(location) is not None:
+        stored_page, stored_under = _stored(where, what="--html"), _stored(location, what="runs", prefix=True)
+        page = str(stored_page) if stored_page is not None else where
+        under = str(stored_under) if stored_under is not None else location
         names = {run.where for run in runs}
     else:
         page, under = os.path.realpath(where), os.path.join(os.path.realpath(location), "")
@@ -203,18 +218,15 @@ def check_target(where: str, location: str, runs: Sequence[Run]) -> None:
         raise UsageError(f"--html {where}: that is a listed run's record, notebook or HTML; {fix}")
 
 
-def store(where: str, text: str, storage: StorageOptions) -> None:
-    """The page to a local file (atomically) or an s3:// object; UsageError / StorageError when it cannot be."""
-    from nbrunner.core import location
+def store(where: str, text: str, stores: Stores) -> None:
+    """The page to a local file (atomically) or a store's object; UsageError / StorageError when it cannot be."""
     from nbrunner.core.files import write_atomic
 
-    target = location.parse(where, what="--html")
+    target = locate(where, what="--html")
     if isinstance(target, Path):
         try:
             write_atomic(target, text, errors="xmlcharrefreplace")
         except OSError as e:
             raise UsageError(f"--html {where}: cannot write it: {e.strerror or e}") from e
         return
-    from nbrunner.storage.s3 import S3Store
-
-    S3Store.connect(storage).put_text(text, target, suffix=".html")
+    stores.of(target).put_text(text, target, suffix=".html")

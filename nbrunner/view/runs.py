@@ -1,5 +1,5 @@
-"""The morning view (``nbrunner runs LOCATION``): the runs whose records lie under a local folder or an ``s3://``
-prefix, newest first, filtered, as lines, JSON or one offline HTML page (:mod:`nbrunner.view.page`).
+"""The morning view (``nbrunner runs LOCATION``): the runs whose records lie under a local folder or a store's prefix
+(``s3://``), newest first, filtered, as lines, JSON or one offline HTML page (:mod:`nbrunner.view.page`).
 
 Only records are read (``*.run.json``), never notebooks: the folder is walked or the prefix listed once, then the
 records are fetched concurrently, at most :data:`WORKERS` at a time. A chain's notebooks carry the chain's id and
@@ -17,7 +17,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -25,13 +25,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from nbrunner.config import StorageOptions
 from nbrunner.core import record_schema
-from nbrunner.core.location import S3Uri
+from nbrunner.core.location import Uri
 from nbrunner.errors import NbrunnerError, UsageError
+from nbrunner.storage import Stores, locate
 
 RECORD_SUFFIX = ".run.json"
-WORKERS = 16  # records fetched at once from S3
+WORKERS = 16  # records fetched at once from a store
 #: --status failure: every outcome that is neither a success nor a skip
 FAILURE = "failure"
 
@@ -39,7 +39,7 @@ FAILURE = "failure"
 @dataclass(frozen=True)
 class Run:
     record: dict[str, Any]  # as record_schema.validate returned it
-    where: str  # the record's own path or s3:// URI
+    where: str  # the record's own path or URI
 
     @property
     def started(self) -> str:
@@ -82,23 +82,20 @@ class Skipped:
         return printable(text) or None
 
 
-def prefix_of(text: str) -> Path | S3Uri:
-    """A folder, or ``s3://bucket[/prefix]`` (the key may be empty or end in ``/``)."""
+def prefix_of(text: str) -> Path | Uri:
+    """A folder, or a store's ``scheme://bucket[/prefix]`` (the key may be empty or end in ``/``)."""
     if not text.strip():
         raise UsageError(f"runs {text!r}: no location; give the folder (or s3:// prefix) the records are under, "
                          "'.' for this one")  # fmt: skip
-    if text.startswith(("s3://", "s3a://")):
-        bucket, _, key = text.split("://", 1)[1].partition("/")
-        if not re.match(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$", bucket):
-            raise UsageError(f"runs {text!r}: {bucket!r} is not a valid bucket name; write s3://BUCKET/PREFIX")
-        return S3Uri(bucket, key)
-    folder = Path(text)
+    folder = locate(text, what="runs", prefix=True)
+    if isinstance(folder, Uri):
+        return folder
     if not folder.is_dir():
         raise UsageError(f"runs {text!r}: not a folder; give the folder (or s3:// prefix) the records are under")
     return folder
 
 
-def find(location: str, storage: StorageOptions, warn: Callable[[str], None] | None = None) -> list[Run]:
+def find(location: str, stores: Stores, warn: Callable[[str], None] | None = None) -> list[Run]:
     """Every run record under ``location``, in no particular order. What cannot be read or does not fit is
     skipped, and counted in one line to ``warn``."""
     where = prefix_of(location)
@@ -107,11 +104,10 @@ def find(location: str, storage: StorageOptions, warn: Callable[[str], None] | N
         names = _walk(where, skipped)
         texts = _fetch(names, _read_local)
     else:
-        from nbrunner.storage.s3 import S3Store
-
-        store = S3Store.connect(storage)
-        names = list(_list_s3(store, where))
-        texts = _fetch(names, lambda name: store.read(_uri(name)))
+        store = stores.of(where)
+        listed = {str(uri): uri for uri in store.list(where, RECORD_SUFFIX)}
+        names = list(listed)
+        texts = _fetch(names, lambda name: store.read(listed[name]))
     skipped.files = len(names)
     runs = []
     for name, text in zip(names, texts, strict=True):
@@ -159,29 +155,6 @@ def _why(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
     return str(error)
-
-
-def _uri(name: str) -> S3Uri:
-    bucket, _, key = name[len("s3://") :].partition("/")
-    return S3Uri(bucket, key)
-
-
-def _list_s3(store: Any, prefix: S3Uri) -> Iterator[str]:
-    """One listing of the prefix (paginated), keeping the record keys."""
-    from nbrunner.storage.s3 import bounded
-
-    def pages() -> list[dict[str, Any]]:
-        paginator = store.client.get_paginator("list_objects_v2")
-        return list(paginator.paginate(Bucket=prefix.bucket, Prefix=prefix.key))
-
-    try:
-        listed = bounded(store.options.timeout, pages)
-    except Exception as e:
-        raise UsageError(store.explain(e, prefix, "list")) from e
-    for page in listed:
-        for item in page.get("Contents", []) or []:
-            if str(item.get("Key", "")).endswith(RECORD_SUFFIX):
-                yield f"s3://{prefix.bucket}/{item['Key']}"
 
 
 def _fetch(names: Sequence[str], read: Callable[[str], bytes]) -> list[bytes | OSError | NbrunnerError]:

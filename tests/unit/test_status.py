@@ -10,8 +10,9 @@ from nbrunner.status import PAPERMILL, Status
 
 PACKAGE = Path(__file__).resolve().parents[2] / "nbrunner"
 # the same words in other vocabularies: the Jupyter protocol's reply status, papermill's cell status, a Spark Connect
-# server's operation states
-ELSEWHERE = {("execute.py", "ok"), ("channels.py", "ok"), ("record.py", "failed"), ("hooks.py", "running")}
+# server's operation states, the running application's value of a Spark setting (%%spark)
+ELSEWHERE = {("execute.py", "ok"), ("channels.py", "ok"), ("record.py", "failed"), ("hooks.py", "running"),
+             ("cells.py", "running")}  # fmt: skip
 
 
 def constants(path: Path) -> set[str]:
