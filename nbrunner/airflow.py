@@ -87,12 +87,13 @@ def output_for_try(output: str | None, notebook: str, try_number: int | None) ->
         return with_try_number(output, try_number)
     if try_number <= 1:
         return None
-    from nbrunner.core.location import output_location, parse, stem
+    from nbrunner.core.location import output_location, stem
     from nbrunner.errors import NbrunnerError
+    from nbrunner.storage import locate
 
     try:
-        source = parse(notebook, what="notebook")
-        first = output_location(None, source, {})
+        source = locate(notebook, what="notebook")
+        first = output_location(None, source, {}, locate=lambda text: locate(text, what="output"))
     except NbrunnerError:  # nbrunner says what is wrong with the notebook's name
         return None
     return str(first.with_name(f"{stem(source)}.try{try_number}.out.ipynb")).replace("{", "{{").replace("}", "}}")
@@ -149,14 +150,16 @@ def _shown_secret(assignment: str) -> str:
 
 
 def html_link(record: Mapping[str, Any] | None, url_template: str | None, file_url_template: str | None = None) -> str:
-    """Where the run's HTML opens: an s3:// object through ``url_template`` ({bucket}, {key}); a local file through
-    ``file_url_template`` ({path}: its absolute path without the leading /, URL-quoted), else as a file:// URL
-    (which Airflow 3's UI does not show)."""
+    """Where the run's HTML opens: a store's object (s3://) through ``url_template`` ({bucket}, {key}); a local file
+    through ``file_url_template`` ({path}: its absolute path without the leading /, URL-quoted), else as a file://
+    URL (which Airflow 3's UI does not show)."""
+    from nbrunner.storage.base import scheme_of
+
     where = str((record or {}).get("html") or "")
-    if where.startswith("s3://"):
+    if scheme_of(where) is not None:
         if not url_template:
             return ""
-        bucket, _, key = where[len("s3://") :].partition("/")
+        bucket, _, key = where.split("://", 1)[1].partition("/")
         return url_template.format(bucket=bucket, key=key)
     if not where:
         return ""
