@@ -41,7 +41,7 @@ def _exit_code_table() -> str:
 
 
 @click.group(epilog=_exit_code_table(), context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="nbrunner")
+@click.version_option(__version__, "-V", "--version", prog_name="nbrunner")
 def cli() -> None:
     """Run a parameterized Jupyter notebook unattended: under spark-submit, with results kept.
 
@@ -114,7 +114,10 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         from nbrunner.run.chain import run_chain
         from nbrunner.run.deliver import chain_outputs, flat
 
-        summary = run_chain(configs, reporter, keep_going=options["keep_going"], plans=plans)
+        try:
+            summary = run_chain(configs, reporter, keep_going=options["keep_going"], plans=plans)
+        finally:
+            reporter.finish()
         outputs = chain_outputs(summary.runs, [c.notebook for c in configs])
         code = _scheduler_outputs(outputs, flat(outputs), outputs_file, options["print_set_value"], summary.exit_code)
         if code != summary.exit_code:
@@ -123,7 +126,10 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         return summary.exit_code
     code = 0
     try:
-        record = run_config(config, reporter, plans[0])
+        try:
+            record = run_config(config, reporter, plans[0])
+        finally:
+            reporter.finish()
     except NbrunnerError as e:
         if e.record is None:
             raise  # nothing ran: main says why

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+import cloup
 
 from nbrunner.config import StorageOptions
 from nbrunner.values import Given, from_text, secret_from_text
@@ -31,9 +32,34 @@ class Assignment(click.ParamType):  # type: ignore[type-arg]
         return secret_from_text(str(value)) if self.option == "--secret" else from_text(self.option, str(value))
 
 
-class RunCommand(click.Command):
+#: ``run --help`` in sections (cloup's option groups), each option by its name; one not named here is listed under
+#: "Other options"
+RUN_GROUPS = {
+    "What runs": ("chain_file", "for_each", "parallel", "retries", "resume", "prepare_only", "keep_going", "kernel",
+                  "cwd"),
+    "Parameters": ("typed", "raw", "secrets", "files", "allow_undeclared", "allow_path_params"),
+    "Outputs": ("output", "html", "outputs_file", "print_set_value", "log_output", "quiet"),
+    "Spark": ("spark_session", "spark_early_context", "remote", "remote_timeout"),
+    "Storage (s3://)": ("endpoint_url", "sse", "sse_kms_key_id", "acl", "checkpoint_every", "spool", "store_timeout",
+                        "s3_check_timeout"),
+    "Limits": ("cell_timeout", "timeout", "start_timeout"),
+}  # fmt: skip
+
+
+class RunCommand(cloup.Command):
     """Keeps the command-line order of ``-p`` and ``-r`` from click's own parse, so the later one wins whichever
-    of the two it is (``-r x=raw -qp x=typed`` gives the typed value)."""
+    of the two it is (``-r x=raw -qp x=typed`` gives the typed value); lists the options in :data:`RUN_GROUPS`."""
+
+    def __init__(self, *args: Any, params: list[click.Parameter] | None = None, **kwargs: Any):
+        groups = {title: cloup.OptionGroup(title) for title in RUN_GROUPS}
+        place = {name: (number, title) for number, (title, names) in enumerate(RUN_GROUPS.items()) for name in names}
+        params = list(params or [])
+        for param in params:
+            if isinstance(param, click.Option) and param.name in place:
+                param.group = groups[place[param.name][1]]  # type: ignore[attr-defined]
+        # the help lists the groups in RUN_GROUPS' order; parsing does not depend on it
+        params.sort(key=lambda param: place.get(param.name or "", (len(RUN_GROUPS), ""))[0])
+        super().__init__(*args, params=params, **kwargs)
 
     def make_parser(self, ctx: click.Context) -> Any:
         parser = super().make_parser(ctx)

@@ -8,6 +8,7 @@ The run never prints: it calls a :class:`Reporter` its caller gave it. The comma
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import IO
 
@@ -17,6 +18,14 @@ class Reporter:
 
     def progress(self, line: str) -> None:
         """One line per cell as it ends (``[nbrunner] cell 3/12 ok 0.42s ...``)."""
+
+    def live(self, text: str, state: str = "") -> None:
+        """The run's state for a terminal's one updating line (``cell 3/12 ok 0:04 df = ...``), as a cell starts
+        and ends; ``state`` (running, ok, failed...) picks its colour. Says nothing by default: logs keep
+        :meth:`progress`."""
+
+    def finish(self) -> None:
+        """The run is over: end the updating line, if one is shown."""
 
     @property
     def wants_outputs(self) -> bool:
@@ -37,28 +46,78 @@ class Reporter:
         """A fact about the run's outcome: where results were stored, where a local copy is kept, the error."""
 
 
-class StreamReporter(Reporter):
-    """Writes to a text stream (stderr), each line flushed at once; a closed or broken stream is ignored."""
+#: the colour of the updating line's state on a terminal (SGR codes): running, a success, anything else
+_COLOURS = {"running": "36", "ok": "32", "kept": "32", "skipped": "33"}
+_FAILED_COLOUR = "31"
 
-    def __init__(self, stream: IO[str] | None, *, progress: bool = True, log_output: bool = False):
+
+def on_terminal(stream: IO[str] | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+class StreamReporter(Reporter):
+    """Writes to a text stream (stderr), each line flushed at once; a closed or broken stream is ignored.
+
+    On a terminal (``live``: by default when the stream is a TTY) the per-cell lines give way to one line updated in
+    place (``\r``), as papermill's progress bar, its state coloured unless ``NO_COLOR`` is set; any other line ends
+    it first, so its last state stays above. Anywhere else (a pipe, a file, a scheduler's log) the lines are today's.
+    """
+
+    def __init__(self, stream: IO[str] | None, *, progress: bool = True, log_output: bool = False,
+                 live: bool | None = None, colour: bool | None = None):  # fmt: skip
         self.stream = stream
         self.show_progress = progress
         self.log_output = log_output
+        self.live_line = progress and (on_terminal(stream) if live is None else live)
+        self.colour = self.live_line and (not os.environ.get("NO_COLOR") if colour is None else colour)
+        self._open = False  # the updating line is shown and not ended
+        self._shown = 0  # its length without colour codes
         self._lock = threading.Lock()
 
-    def _write(self, line: str) -> None:
+    def _put(self, text: str) -> None:
         if self.stream is None:
             return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # closed stderr, or a reader gone: the run goes on, the files tell
+            self.stream = None
+
+    def _write(self, line: str) -> None:
         with self._lock:
-            try:
-                self.stream.write(line + "\n")
-                self.stream.flush()
-            except (OSError, ValueError):  # closed stderr, or a reader gone: the run goes on, the files tell
-                self.stream = None
+            self._put(("\n" if self._open else "") + line + "\n")
+            self._open = False
 
     def progress(self, line: str) -> None:
-        if self.show_progress:
+        if self.show_progress and not self.live_line:
             self._write(line)
+
+    def live(self, text: str, state: str = "") -> None:
+        if not self.live_line:
+            return
+        text = text[: self._columns() - 1]  # a wrapped line could not be updated in place
+        shown = len(text)
+        if state and self.colour:
+            text = text.replace(state, f"\x1b[{_COLOURS.get(state, _FAILED_COLOUR)}m{state}\x1b[0m", 1)
+        with self._lock:
+            # without colour no escape code at all: spaces cover what the previous state left
+            self._put(f"\r{text}\x1b[K" if self.colour else f"\r{text}{' ' * max(0, self._shown - shown)}")
+            self._open, self._shown = True, shown
+
+    def _columns(self) -> int:
+        try:
+            return max(20, os.get_terminal_size(self.stream.fileno()).columns)  # type: ignore[union-attr]
+        except (AttributeError, OSError, ValueError):
+            return 80
+
+    def finish(self) -> None:
+        with self._lock:
+            if self._open:
+                self._put("\n")
+            self._open = False
 
     @property
     def wants_outputs(self) -> bool:

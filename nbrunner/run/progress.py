@@ -5,7 +5,7 @@ Both are engine hooks writing through the caller's :class:`~nbrunner.core.report
 
 from __future__ import annotations
 
-import re
+import time
 from typing import Any
 
 from nbrunner.core.hooks import CellHooks
@@ -14,8 +14,6 @@ from nbrunner.core.record import first_line
 from nbrunner.core.report import Reporter
 from nbrunner.core.secret_values import Redactor
 from nbrunner.notebook.document import INJECTED_TAG, tags
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def cell_label(cell: Cell, width: int = 50) -> str:
@@ -27,11 +25,22 @@ def cell_label(cell: Cell, width: int = 50) -> str:
 
 
 class ProgressLines(CellHooks):
-    """``[nbrunner] cell 3/12 ok 0.42s In [3] df = ...`` as each code cell ends."""
+    """``[nbrunner] cell 3/12 ok 0.42s In [3] df = ...`` as each code cell ends; and for a terminal's updating line
+    (:meth:`Reporter.live`) ``cell 3/12 running 0:04 df = ...`` as it starts and ends (the run's elapsed time)."""
 
     def __init__(self, reporter: Reporter, total: int):
         self.reporter = reporter
         self.total = total
+        self.began = time.monotonic()
+
+    def _live(self, index: int, cell: Cell, state: str) -> None:
+        elapsed = int(time.monotonic() - self.began)
+        hours, minutes, seconds = elapsed // 3600, elapsed // 60 % 60, elapsed % 60
+        clock = f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+        self.reporter.live(f"[nbrunner] cell {index}/{self.total - 1} {state} {clock} {cell_label(cell)}", state)
+
+    def cell_started(self, index: int, cell: Cell) -> None:
+        self._live(index, cell, "running")
 
     def cell_finished(self, index: int, cell: Cell, status: str, seconds: float) -> None:
         count = cell.get("execution_count")
@@ -39,6 +48,7 @@ class ProgressLines(CellHooks):
         self.reporter.progress(
             f"[nbrunner] cell {index}/{self.total - 1} {status} {seconds:.2f}s {label} {cell_label(cell)}"
         )
+        self._live(index, cell, status)
 
 
 class OutputLog(CellHooks):
@@ -54,8 +64,10 @@ class OutputLog(CellHooks):
         self.pending: dict[tuple[int, str], str] = {}
 
     def _line(self, index: int, text: str) -> None:
-        # redacted whole: a value written in pieces is joined in the line first
-        self.reporter.cell_output(index, self.redactor.text(text.rsplit("\r", 1)[-1]))
+        from nbconvert.filters.ansi import strip_ansi  # a run has nbconvert imported already (the HTML)
+
+        # redacted whole: a value written in pieces is joined in the line first; colours and cursor codes dropped
+        self.reporter.cell_output(index, self.redactor.text(strip_ansi(text.rsplit("\r", 1)[-1])))
 
     def cell_output(self, index: int, msg: dict[str, Any]) -> None:
         kind = msg.get("msg_type")
@@ -73,7 +85,7 @@ class OutputLog(CellHooks):
             for line in str(text or "").splitlines():
                 self._line(index, line)
         elif kind == "error":
-            for line in _ANSI.sub("", "\n".join(content.get("traceback", []))).splitlines():
+            for line in "\n".join(content.get("traceback", [])).splitlines():
                 self._line(index, line)
 
     def cell_finished(self, index: int, cell: Cell, status: str, seconds: float) -> None:
