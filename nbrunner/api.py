@@ -13,13 +13,16 @@ import os
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 from nbrunner.config import RunConfig, SparkOptions, StorageOptions
 from nbrunner.core.record import RunRecord
 from nbrunner.core.report import LogReporter, Reporter
 from nbrunner.params import Declared
 from nbrunner.plan.build import Plan
+
+if TYPE_CHECKING:
+    from nbrunner.run.foreach import ForEachRecord
 
 
 def run_config(config: RunConfig, reporter: Reporter | None = None, plan: Plan | None = None) -> RunRecord:
@@ -28,6 +31,64 @@ def run_config(config: RunConfig, reporter: Reporter | None = None, plan: Plan |
     from nbrunner.run.pipeline import run_or_raise
 
     return run_or_raise(config, reporter or LogReporter(), plan)
+
+
+@overload
+def run_notebook(
+    input: str | os.PathLike[str],  # noqa: A002 - papermill's name for it
+    output: str | os.PathLike[str] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    parameter_files: Sequence[str | os.PathLike[str]] = (),
+    secrets: Mapping[str, str] | None = None,
+    allow_undeclared: bool = False,
+    allow_path_params: bool = False,
+    kernel: str | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    cell_timeout: float | None = None,
+    timeout: float | None = None,
+    start_timeout: float = 60.0,
+    prepare_only: bool = False,
+    resume: str | os.PathLike[str] | None = None,
+    html: bool = True,
+    storage: StorageOptions | None = None,
+    spark: SparkOptions | None = None,
+    reporter: Reporter | None = None,
+    environ: Mapping[str, str] | None = None,
+    for_each: None = None,
+    parallel: int = 1,
+    keep_going: bool = False,
+    retries: int = 0,
+) -> RunRecord: ...
+
+
+@overload
+def run_notebook(
+    input: str | os.PathLike[str],  # noqa: A002 - papermill's name for it
+    output: str | os.PathLike[str] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    parameter_files: Sequence[str | os.PathLike[str]] = (),
+    secrets: Mapping[str, str] | None = None,
+    allow_undeclared: bool = False,
+    allow_path_params: bool = False,
+    kernel: str | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    cell_timeout: float | None = None,
+    timeout: float | None = None,
+    start_timeout: float = 60.0,
+    prepare_only: bool = False,
+    resume: str | os.PathLike[str] | None = None,
+    html: bool = True,
+    storage: StorageOptions | None = None,
+    spark: SparkOptions | None = None,
+    reporter: Reporter | None = None,
+    environ: Mapping[str, str] | None = None,
+    for_each: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    parallel: int = 1,
+    keep_going: bool = False,
+    retries: int = 0,
+) -> ForEachRecord: ...
 
 
 def run_notebook(
@@ -51,7 +112,11 @@ def run_notebook(
     spark: SparkOptions | None = None,
     reporter: Reporter | None = None,
     environ: Mapping[str, str] | None = None,
-) -> RunRecord:
+    for_each: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    parallel: int = 1,
+    keep_going: bool = False,
+    retries: int = 0,
+) -> RunRecord | ForEachRecord:
     """Parameterize, execute and keep a notebook; the same run as ``nbrunner run``.
 
     ``input`` and ``output`` are local paths or ``s3://bucket/key`` URIs (``output`` may use the ``-o``
@@ -64,6 +129,12 @@ def run_notebook(
     and the kernel inherits, instead of this process's; an S3 client of the caller's goes in
     ``StorageOptions(client=...)``. Raises a :class:`~nbrunner.errors.NbrunnerError` subclass on any failure; the
     executed notebook is written whatever happens once the run started.
+
+    ``for_each`` (``{"date": ["2026-11-01", "2026-11-02"]}``, a SPEC string as ``--for-each`` takes, or a list of
+    parameter mappings) runs the notebook once per value (the cross product of several names), at most
+    ``parallel`` at once, each in its own kernel; ``output`` must name those parameters. Returns the summary
+    (:class:`~nbrunner.run.foreach.ForEachRecord`), or raises the first failure's error carrying it as ``record``;
+    ``keep_going`` and ``retries`` as on the command line.
     """
     from nbrunner.core.secret_values import SecretRef
     from nbrunner.values import Given, check_name, from_mapping
@@ -93,7 +164,27 @@ def run_notebook(
         spark=spark or SparkOptions(),
         environ=environ,
     )
+    if for_each is not None:
+        return _for_each(config, for_each, reporter or LogReporter(), parallel=parallel, keep_going=keep_going,
+                         retries=retries)  # fmt: skip
     return run_config(config, reporter)
+
+
+def _for_each(config: RunConfig, for_each: Any, reporter: Reporter, *, parallel: int, keep_going: bool,
+              retries: int) -> ForEachRecord:  # fmt: skip
+    from nbrunner.errors import UsageError
+    from nbrunner.plan.foreach import configs_for_each, from_api, plan_iterations
+    from nbrunner.run.foreach import raise_for, run_for_each
+    from nbrunner.storage import Stores
+
+    if parallel < 1 or retries < 0:
+        raise UsageError("parallel must be at least 1 and retries at least 0")
+    stores = Stores(config.storage)
+    found = from_api(for_each, stores=stores)
+    configs = configs_for_each(config, found)
+    plans = plan_iterations(configs, found, reporter, stores=stores)
+    return raise_for(run_for_each(configs, found, plans, reporter, parallel=parallel, keep_going=keep_going,
+                                  retries=retries))  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,12 @@ def run(ctx: click.Context, /, **options: Any) -> int:
             connect_timeout=options["remote_timeout"],
         ),  # fmt: skip
     )
-    reporter = StreamReporter(sys.stderr, progress=not options["quiet"], log_output=options["log_output"])
+    reporter = StreamReporter(
+        sys.stderr,
+        progress=not options["quiet"],
+        log_output=options["log_output"],
+        live=False if options["for_each"] else None,
+    )  # several runs at once: per-cell lines
     from nbrunner.storage import Stores
 
     stores = Stores(config.storage)  # the process's: each store built on first use, once
@@ -105,6 +110,8 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         from nbrunner.run.deliver import OutputsFile
 
         outputs_file = OutputsFile(options["outputs_file"], stores=stores)
+    if options["for_each"]:
+        return _for_each(config, options, reporter, stores, outputs_file, several=len(notebooks) > 1 or chain_file)
     from nbrunner.plan.build import plan_runs
 
     # every run planned, and every artifact checked against the others and the inputs, before anything runs
@@ -151,6 +158,29 @@ def run(ctx: click.Context, /, **options: Any) -> int:
         code = int(record.exit_code or new_code)
     _print_record(record.as_json())
     return code
+
+
+def _for_each(config: RunConfig, options: dict[str, Any], reporter: Any, stores: Any, outputs_file: Any,
+              *, several: bool) -> int:  # fmt: skip
+    """``--for-each``: every iteration planned, then run (:mod:`nbrunner.run.foreach`); the summary printed last."""
+    from nbrunner.plan.foreach import configs_for_each, iterations, parse_spec, plan_iterations
+    from nbrunner.run.deliver import flat
+    from nbrunner.run.foreach import outputs_by_iteration, run_for_each
+
+    if several:
+        raise click.UsageError("--for-each runs one NOTEBOOK (not several, nor a --chain-file)")
+    found = iterations([parse_spec(spec, stores=stores) for spec in options["for_each"]])
+    configs = configs_for_each(config, found)
+    extra = {"--outputs-file": outputs_file.where} if outputs_file is not None else {}
+    plans = plan_iterations(configs, found, reporter, extra=extra, stores=stores)
+    summary = run_for_each(configs, found, plans, reporter, parallel=options["parallel"],
+                           keep_going=options["keep_going"], retries=options["retries"])  # fmt: skip
+    outputs = outputs_by_iteration(summary, found)
+    code = _scheduler_outputs(outputs, flat(outputs), outputs_file, options["print_set_value"], summary.exit_code)
+    if code != summary.exit_code:
+        summary.failed_after(StorageError(""), "the outputs file could not be stored")
+    _print_record(summary.as_json())
+    return summary.exit_code
 
 
 def _scheduler_outputs(outputs: Any, flat: dict[str, Any], file: Any, set_value: bool, code: int) -> int:

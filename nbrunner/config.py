@@ -57,6 +57,9 @@ class SparkOptions:
     # Spark Connect: sc://HOST:PORT[/;token=...;use_ssl=true] (else SPARK_REMOTE outside spark-submit)
     remote: str | None = field(default=None, repr=False)  # it may hold a token
     connect_timeout: float = 10.0  # seconds for the server check before the kernel starts
+    # a for-each's iteration (its label): under spark-submit a session of its own, its jobs in the FAIR pool of that
+    # name, and stop() a warning (nbrunner.run.foreach)
+    iteration: str | None = None
 
     def __post_init__(self) -> None:
         check_seconds("--remote-timeout", self.connect_timeout)

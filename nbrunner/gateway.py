@@ -15,6 +15,7 @@ py4j's errors are translated here, and only here, into GatewayError (exit 7).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,10 @@ def under_spark_submit(environ: Mapping[str, str]) -> bool:
 def kernel_env(environ: Mapping[str, str]) -> dict[str, str]:
     """The driver's variables the kernel must get, exactly as nbrunner got them."""
     return {name: environ[name] for name in FORWARDED if name in environ}
+
+
+#: held while one run creates the SparkContext, so runs in other threads find it made instead of making a second
+_CREATING = threading.Lock()
 
 
 class Driver:
@@ -141,6 +146,10 @@ class Driver:
 
         Nothing is created when a context exists (an earlier notebook of the chain made it: the kernel wraps that
         one) or when Spark Connect is asked for (pyspark's builder then starts its own server, in the kernel)."""
+        with _CREATING:  # several runs at once (a for-each's iterations): one creates it, the others wrap it
+            self._create_session(app_name, defaults)
+
+    def _create_session(self, app_name: str, defaults: Mapping[str, str]) -> None:
         if not self.context_gone() or self.connect_mode:
             return
         try:

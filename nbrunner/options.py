@@ -203,7 +203,32 @@ RUN_OPTIONS = [
     click.option(
         "--keep-going",
         is_flag=True,
-        help="With several notebooks: run the rest after one fails (exit: the first failure's).",
+        help="With several notebooks (or --for-each): run the rest after one fails (exit: the first failure's).",
+    ),
+    click.option(
+        "--for-each",
+        "for_each",
+        multiple=True,
+        metavar="NAME=SPEC",
+        help="Run NOTEBOOK once per value: SPEC is a comma list, a range (2026-11-01..2026-11-30 daily, 1..12) or "
+        "@FILE (a YAML/JSON list of values, or @FILE alone: a list of parameter mappings). Repeatable: the cross "
+        "product. -o must name these parameters.",
+    ),
+    click.option(
+        "--parallel",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        metavar="N",
+        help="With --for-each: run at most N iterations at once, each in its own kernel.",
+    ),
+    click.option(
+        "--retries",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        metavar="K",
+        help="With --for-each: run a failed iteration again up to K times (every attempt recorded).",
     ),
     click.option(
         "--resume",

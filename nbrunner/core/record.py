@@ -9,7 +9,7 @@ from typing import Any
 
 from nbrunner import __version__
 from nbrunner.core.node import Notebook
-from nbrunner.core.record_schema import CHAIN, NOT_RUN, REFUSED, RUN, stamp
+from nbrunner.core.record_schema import CHAIN, FOR_EACH, NOT_RUN, REFUSED, RUN, stamp
 from nbrunner.core.secret_values import Redactor
 from nbrunner.errors import CellFailed, NbrunnerError, RunTimeout, error_line, exit_code_of, message_of, status_of
 from nbrunner.status import PAPERMILL, Status
@@ -98,6 +98,7 @@ class RunRecord(Outcome):
     secrets: dict[str, str] = field(default_factory=dict)  # name -> reference (env:VAR, file:PATH), never a value
     resumed_from: str | None = None  # the run id this run resumed
     chain: dict[str, Any] | None = None  # in a chain: {"id": the chain's, "index": this notebook's, "size"}
+    for_each: dict[str, Any] | None = None  # an iteration: {"id", "index", "size", "values", "attempt"}
 
     def as_json(self) -> dict[str, Any]:
         return {**stamp(RUN), **asdict(self)}
@@ -166,6 +167,15 @@ def chain_summary(status: str, exit_code: int, message: str | None, runs: list[d
     """A chain's summary (:class:`nbrunner.run.chain.ChainRecord`): its outcome, and each notebook's record."""
     return {**stamp(CHAIN), "chain": True, "status": status, "exit_code": exit_code, "message": message,
             "runs": runs}  # fmt: skip
+
+
+def for_each_summary(
+    group: str, status: str, exit_code: int, message: str | None, iterations: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A for-each's summary (:class:`nbrunner.run.foreach.ForEachRecord`): its id (every iteration's record's
+    ``for_each.id``), its outcome, and each iteration's entry: index, values, attempt, status, exit code, record."""
+    return {**stamp(FOR_EACH), "id": group, "status": status, "exit_code": exit_code, "message": message,
+            "iterations": iterations}  # fmt: skip
 
 
 def redact_record(record: RunRecord, redactor: Redactor) -> None:

@@ -2,10 +2,10 @@
 through here, so a record someone else wrote (by hand, by an older nbrunner, to attack a shared prefix) is either
 data of the documented types or refused with the reason, never a crash in the reader.
 
-Every record nbrunner writes says what it is (``kind``: ``run``, ``refused``, ``not-run``, ``chain``) and in which
-shape (``schema``, an integer: :data:`SCHEMA`). A record without them (written before they existed) is a ``run`` of
-schema 1. This module imports nothing else of nbrunner: the record writers (:mod:`nbrunner.core.record`) take their
-words from here.
+Every record nbrunner writes says what it is (``kind``: ``run``, ``refused``, ``not-run``, ``chain``,
+``for-each``) and in which shape (``schema``, an integer: :data:`SCHEMA`). A record without them (written before
+they existed) is a ``run`` of schema 1. This module imports nothing else of nbrunner: the record writers
+(:mod:`nbrunner.core.record`) take their words from here.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 from nbrunner.status import Status
 
 SCHEMA = 1
-RUN, REFUSED, CHAIN = "run", "refused", "chain"
+RUN, REFUSED, CHAIN, FOR_EACH = "run", "refused", "chain", "for-each"
 NOT_RUN = Status.NOT_RUN.value  # a chain member never started: the kind is its status word
-KINDS = (RUN, REFUSED, NOT_RUN, CHAIN)
+KINDS = (RUN, REFUSED, NOT_RUN, CHAIN, FOR_EACH)
 #: deeper than this is not a record (nbrunner's own are a few levels deep; outputs a notebook made, a few more)
 MAX_DEPTH = 100
 
@@ -160,6 +160,10 @@ def _chain(value: Any) -> bool:
     )
 
 
+def _for_each(value: Any) -> bool:
+    return _chain(value) and isinstance(value.get("values"), dict) and _optional(_is_int)(value.get("attempt"))
+
+
 def _failed_cell(value: Any) -> bool:
     return (
         isinstance(value, dict)
@@ -198,14 +202,17 @@ _FIELDS: dict[str, list[tuple[str, Callable[[Any], bool], str]]] = {
         ("failed_cell", _optional(_failed_cell), "an object with index (integer) and id (string) or null"),
         ("chain", _optional(_chain), "an object with id (string), index (integer 0..size-1), size (integer >= 1)"),
         ("resumed_from", *_OPTIONAL_TEXT),
+        ("for_each", _optional(_for_each), "an object with id, index, size (as chain), values (object), attempt"),
     ],
     REFUSED: _COMMON,
     NOT_RUN: _COMMON,
     CHAIN: [*_COMMON, ("runs", lambda value: isinstance(value, list), "a list")],
+    FOR_EACH: [*_COMMON, ("id", *_TEXT), ("iterations", lambda value: isinstance(value, list), "a list")],
 }
 _REQUIRED: dict[str, tuple[str, ...]] = {
     RUN: ("run_id", "status"),
     REFUSED: ("status",),
     NOT_RUN: ("status", "input"),
     CHAIN: ("status", "runs"),
+    FOR_EACH: ("status", "iterations"),
 }

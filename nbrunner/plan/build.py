@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -56,6 +56,7 @@ class Plan:
     redactor: Redactor = field(default_factory=lambda: Redactor(()))
     launch_dir: Path | None = None  # the caller's working folder at start (None: already gone); never looked up later
     chain: dict[str, Any] | None = None  # in a chain: its id (the first run's), this notebook's index, its size
+    for_each: dict[str, Any] | None = None  # an iteration of --for-each: its id, index, size, values, attempt
     # the engine that runs the notebook's work besides the kernel (nbrunner.engines), if any; one for a whole chain
     engine: Engine | None = field(default=None, compare=False)
 
@@ -245,11 +246,14 @@ def plan_runs(
     inputs: Sequence[str] = (),
     extra: Mapping[str, Location] = {},
     stores: Stores | None = None,
+    labels: Sequence[str] | None = None,
+    apart: Callable[[Engine], bool] = lambda engine: False,
 ) -> list[Plan]:
     """Plan every run (one, or each notebook of a chain) before any starts, and check them together: a chain is
     refused whole, in one line, before anything runs. ``inputs`` are more files the run reads (a chain file),
     ``extra`` more artifacts it writes (``--outputs-file``): no two artifacts may be the same path, and none may
-    be an input (UsageError, exit 2). ``stores``: the process's (default: one per run)."""
+    be an input (UsageError, exit 2). ``stores``: the process's (default: one per run). ``labels``: how a refusal
+    names each run (default: its notebook); ``apart``: engines the runs must not share (one session per run)."""
     from nbrunner.core.signals import StopGuard, StopSignal
     from nbrunner.errors import NbrunnerError
 
@@ -262,8 +266,9 @@ def plan_runs(
                     run_id = new_run_id(started)
                     plans.append(make_plan(config, run_id=run_id, started=started, reporter=reporter, stores=stores))
                 except NbrunnerError as e:
-                    if len(configs) > 1:  # say which notebook refused the chain
-                        e.args = (f"{config.notebook}: {e}", *e.args[1:])
+                    if len(configs) > 1:  # say which notebook (or iteration) refused the chain
+                        label = labels[len(plans)] if labels is not None else config.notebook
+                        e.args = (f"{label}: {e}", *e.args[1:])
                     raise
         except StopSignal as stop:
             raise guard.error(stop) from None
@@ -271,7 +276,8 @@ def plan_runs(
     from dataclasses import replace
 
     shared: dict[object, Engine] = {}  # a chain's notebooks on one engine per key (one Connect session per server)
-    plans = [replace(p, engine=shared.setdefault(p.engine.key, p.engine)) if p.engine else p for p in plans]
+    plans = [replace(p, engine=shared.setdefault((p.engine.key, i) if apart(p.engine) else p.engine.key, p.engine))
+             if p.engine else p for i, p in enumerate(plans)]  # fmt: skip
     if len(plans) > 1:  # each record says which chain it belongs to (nbrunner runs shows them together)
         chain_id = plans[0].run_id
         plans = [replace(p, chain={"id": chain_id, "index": i, "size": len(plans)}) for i, p in enumerate(plans)]

@@ -52,7 +52,7 @@ def run(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> tupl
             raise guard.error(stop) from None
         finally:
             if engine is not None:
-                engine.end_run(in_chain=plan.chain is not None)
+                engine.end_run(in_chain=plan.chain is not None or plan.for_each is not None)
 
 
 def run_or_raise(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> RunRecord:
@@ -98,6 +98,7 @@ class Run:
             secrets=plan.secret_refs,
             resumed_from=plan.resume.run_id if plan.resume is not None else None,
             chain=plan.chain,
+            for_each=plan.for_each,
         )
         self.kept: list[str] = []  # the cells a resume did not run again
         self.scraps = Scraps()

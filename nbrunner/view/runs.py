@@ -58,6 +58,8 @@ class Run:
     @property
     def chain(self) -> dict[str, Any] | None:
         chain = self.record.get("chain")
+        if not isinstance(chain, dict):  # a for-each's iterations are shown together as a chain's notebooks are
+            chain = self.record.get("for_each")
         return chain if isinstance(chain, dict) else None
 
 
@@ -263,8 +265,9 @@ def lines(runs: Sequence[Run]) -> list[str]:
         if members is None:
             continue  # shown with its chain's first run
         worst = next((m for m in members if failed(m.record)), members[0])
-        out.append(printable(f"{members[0].started}  chain {chain['id']} ({len(members)} of {chain['size']} "
-                             f"notebooks)  {worst.record.get('status')}"))  # fmt: skip
+        kind, what = ("for-each", "iterations") if "values" in chain else ("chain", "notebooks")
+        out.append(printable(f"{members[0].started}  {kind} {chain['id']} ({len(members)} of {chain['size']} "
+                             f"{what})  {worst.record.get('status')}"))  # fmt: skip
         out.extend("  " + _line(member) for member in members)
     return out
 

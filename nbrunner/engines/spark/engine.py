@@ -89,6 +89,7 @@ class SparkSubmitEngine:
         return hooks.SparkRun(
             mine.driver, run_id=run_id, notebook=notebook, nb=nb, app_name=app_name,
             define_session=config.spark.define_session, early=mine.early, alone=self.alone,
+            iteration=config.spark.iteration,
         )  # fmt: skip
 
     def end_run(self, *, in_chain: bool) -> None:

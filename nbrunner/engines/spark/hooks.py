@@ -66,11 +66,12 @@ def labels(run_id: str, notebook: str, cells: Sequence[tuple[int, str]]) -> list
     return found
 
 
-def startup_code(cell_labels: Sequence[CellLabel], *, define_session: bool) -> str:
+def startup_code(cell_labels: Sequence[CellLabel], *, define_session: bool, pool: str | None = None) -> str:
     """Code the kernel runs, silently, before the first cell, while the driver JVM may still be creating the
     SparkContext (:class:`EarlyContext`): it imports pyspark (the kernel's costliest step, overlapped that way) and
     registers an IPython ``pre_run_cell`` callback that labels each cell's Spark jobs from the thread that runs the
-    cell (job groups, descriptions and tags are thread-local in the JVM). Needs no SparkContext."""
+    cell (job groups, descriptions and tags are thread-local in the JVM), and (``pool``: a for-each's iteration) puts
+    them in the FAIR scheduler pool of that name. Needs no SparkContext."""
     table = json.dumps([[label.group, label.description] for label in cell_labels], ensure_ascii=False)
     return (
         "def _nbrunner_startup():\n"
@@ -88,7 +89,8 @@ def startup_code(cell_labels: Sequence[CellLabel], *, define_session: bool) -> s
         "            return\n"
         "        group, description = labels[n]\n"
         "        sc.setJobGroup(group, description, interruptOnCancel=True)\n"
-        "        if hasattr(sc, 'addJobTag'):\n"
+        + (f"        sc.setLocalProperty('spark.scheduler.pool', {pool!r})\n" if pool is not None else "")
+        + "        if hasattr(sc, 'addJobTag'):\n"
         "            sc.clearJobTags()\n"
         "            sc.addJobTag(group)\n"
         "    get_ipython().events.register('pre_run_cell', label_jobs)\n"
@@ -98,13 +100,17 @@ def startup_code(cell_labels: Sequence[CellLabel], *, define_session: bool) -> s
     )
 
 
-def session_code(app_name: str) -> str:
+def session_code(app_name: str, *, isolated: bool = False) -> str:
     """Code the kernel runs, silently, once the start-up code ran: defines ``spark`` and ``sc``.
 
     It wraps the JVM's SparkContext and default SparkSession when they exist (nbrunner created them, or an earlier
     notebook of the chain did), without options, so wrapping does not build the session state before a cell needs
     it; else it creates them in the driver JVM through the forwarded gateway, named after the notebook unless
     ``--name`` / ``spark.app.name`` named the application (spark-submit's default is the launcher's file name).
+
+    ``isolated`` (an iteration of a for-each, beside others on the application): ``spark`` is a session of its own
+    (``newSession()``: its temp views, SQL settings and UDFs unseen by the others), and ``spark.stop()`` /
+    ``sc.stop()`` warn in the cell and do nothing, so no iteration can stop the application under its siblings.
     """
     return (
         "def _nbrunner_session():\n"
@@ -120,10 +126,22 @@ def session_code(app_name: str) -> str:
         f"    elif SparkConf().get('spark.app.name', '') in ('', {gateway.LAUNCHER_NAME!r}):\n"
         f"        builder = builder.appName({app_name!r})\n"
         "    spark = builder.getOrCreate()\n"
-        "    get_ipython().user_ns.update(spark=spark, sc=spark.sparkContext)\n"
+        + (_ISOLATE if isolated else "")
+        + "    get_ipython().user_ns.update(spark=spark, sc=spark.sparkContext)\n"
         "_nbrunner_session()\n"
         "del _nbrunner_session\n"
     )
+
+
+_ISOLATE = (
+    "    spark = spark.newSession()\n"
+    "    import warnings\n"
+    "    def stop(self, *args, **kwargs):\n"
+    "        warnings.warn('nbrunner: stop() ignored: this notebook runs beside others on one Spark application (a '\n"
+    "                      'for-each iteration); stopping it would stop theirs', RuntimeWarning, stacklevel=2)\n"
+    "    for cls in {SparkSession, type(spark), SparkContext, type(spark.sparkContext)}:\n"
+    "        cls.stop = stop\n"
+)
 
 
 class EarlyContext:
@@ -167,12 +185,13 @@ class SparkRun(EngineRun):
         define_session: bool,
         early: EarlyContext | None = None,
         alone: Callable[[], bool] = lambda: True,
+        iteration: str | None = None,
     ):
         self.driver = driver
         cells = [(i, first_line(c.source)) for i, c in enumerate(nb.cells) if runs(c)]
         self.labels = {label.index: label for label in labels(run_id, notebook, cells)}
-        self.startup_code = startup_code(list(self.labels.values()), define_session=define_session)
-        self.session_code = session_code(app_name) if define_session else None
+        self.startup_code = startup_code(list(self.labels.values()), define_session=define_session, pool=iteration)
+        self.session_code = session_code(app_name, isolated=iteration is not None) if define_session else None
         self.reason = f"nbrunner {run_id} stopped"
         self.facts: dict[str, Any] = {"spark_version": driver.spark_version, "gateway_port": driver.port}
         self.current: int | None = None

@@ -1,0 +1,218 @@
+"""For each: the iterations of one notebook run concurrently, at most ``parallel`` at once, each a normal run
+(:func:`~nbrunner.run.pipeline.run_or_raise` with its plan) in its own kernel and worker thread; under spark-submit
+all on the one driver JVM. The main thread's :class:`~nbrunner.core.signals.StopGuard` only orchestrates: it hands
+every signal to the iterations' own guards, and no new iteration starts after one.
+
+The first failure starts no new iteration (the running ones finish; the rest are not-run) unless ``keep_going``;
+a failed iteration runs again up to ``retries`` times (each attempt's record kept). The exit code is the first
+failure's, as a chain's.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from nbrunner.config import RunConfig
+from nbrunner.core.record import Outcome, for_each_summary, not_run
+from nbrunner.core.report import Reporter
+from nbrunner.errors import GatewayError, NbrunnerError, Skipped, Stopped, status_of
+from nbrunner.plan.build import Plan
+from nbrunner.plan.foreach import Iteration
+from nbrunner.status import Status
+
+
+@dataclass
+class ForEachRecord(Outcome):
+    """The summary of a for-each: its outcome, and each iteration's entry (status, exit code, record path)."""
+
+    id: str
+    status: str = Status.SUCCEEDED
+    exit_code: int = 0
+    message: str | None = None
+    iterations: list[dict[str, Any]] = field(default_factory=list)
+    error: NbrunnerError | None = field(default=None, repr=False, compare=False)  # the first failure, if any
+
+    def as_json(self) -> dict[str, Any]:
+        return for_each_summary(self.id, self.status, self.exit_code, self.message, self.iterations)
+
+
+class Labelled(Reporter):
+    """A run's reporter naming its iteration: ``[nbrunner date=2026-11-03] cell 2/5 ok ...``, and each notice,
+    warning and output line prefixed the same way; whatever else the wrapped reporter does, it does."""
+
+    def __init__(self, reporter: Reporter, label: str):
+        self.inner = reporter
+        self.label = label
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def progress(self, line: str) -> None:
+        if line.startswith("[nbrunner]"):
+            line = f"[nbrunner {self.label}]{line[len('[nbrunner]') :]}"
+        self.inner.progress(line)
+
+    def live(self, text: str, state: str = "") -> None:
+        """Several runs at once cannot share one updating line: the per-cell lines are kept."""
+
+    @property
+    def wants_outputs(self) -> bool:
+        return self.inner.wants_outputs
+
+    def cell_output(self, index: int, line: str) -> None:
+        self.inner.cell_output(index, f"[{self.label}] {line}")
+
+    def kernel_output(self, index: int | None, line: str) -> None:
+        self.inner.kernel_output(index, f"[{self.label}] {line}")
+
+    def warning(self, message: str) -> None:
+        self.inner.warning(f"[{self.label}] {message}")
+
+    def notice(self, message: str) -> None:
+        self.inner.notice(f"[{self.label}] {message}")
+
+
+def run_for_each(
+    configs: Sequence[RunConfig],
+    found: Sequence[Iteration],
+    plans: Sequence[Plan],
+    reporter: Reporter,
+    *,
+    parallel: int = 1,
+    keep_going: bool = False,
+    retries: int = 0,
+) -> ForEachRecord:
+    """Run the planned iterations (:func:`~nbrunner.plan.foreach.plan_iterations`) and return the summary."""
+    from nbrunner.core.signals import StopGuard
+
+    summary = ForEachRecord(id=plans[0].for_each["id"] if plans and plans[0].for_each else "")
+    entries: list[dict[str, Any] | None] = [None] * len(plans)
+    failures: list[tuple[int, NbrunnerError]] = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        entry, error = _attempts(configs[i], found[i], plans[i], reporter, retries)
+        with lock:
+            entries[i] = entry
+            if error is not None:
+                failures.append((i, error))
+
+    try:
+        with StopGuard() as guard:
+            guard.orchestrating()
+            pending = list(range(len(plans)))
+            with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="nbrunner-each") as pool:
+                running: set[Future[None]] = set()
+                while pending or running:
+                    while pending and len(running) < max(1, parallel) and _may_start(guard, failures, keep_going):
+                        running.add(pool.submit(one, pending.pop(0)))
+                    if not running:
+                        break
+                    done, running = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        future.result()  # a bug in nbrunner surfaces here
+    finally:
+        for engine in {id(p.engine): p.engine for p in plans if p.engine is not None}.values():
+            engine.end_chain()  # what the iterations shared, released after the last
+    for i, entry in enumerate(entries):
+        summary.iterations.append(entry if entry is not None else _not_run(configs[i], plans[i]))
+    first = min(failures, key=lambda item: item[0])[1] if failures else None
+    stop = guard.reason if guard.reason is not None else None
+    if stop is not None and (first is None or not isinstance(first, Stopped)):
+        first = stop
+    skipped = sum(1 for entry in summary.iterations if entry.get("status") == Status.SKIPPED)
+    if first is not None:
+        summary.error = first
+        summary.settle(status_of(first), int(first.exit_code), str(first))
+    elif skipped and skipped == len(plans):
+        summary.settle(Skipped.status, int(Skipped.exit_code), f"every iteration was skipped ({skipped})")
+    elif skipped:
+        summary.settle(summary.status, summary.exit_code, f"{skipped} of {len(plans)} iterations skipped themselves")
+    return summary
+
+
+def _may_start(guard: Any, failures: list[tuple[int, NbrunnerError]], keep_going: bool) -> bool:
+    """No new iteration after a signal, after the driver JVM went away, or (without keep_going) after a failure."""
+    if guard.reason is not None:
+        return False
+    if any(isinstance(error, Stopped | GatewayError) for _, error in failures):
+        return False
+    return keep_going or not failures
+
+
+def _attempts(
+    config: RunConfig, it: Iteration, plan: Plan, reporter: Reporter, retries: int
+) -> tuple[dict[str, Any], NbrunnerError | None]:
+    """One iteration, run again after a failure up to ``retries`` times: its last attempt's entry (earlier ones under
+    ``attempts``), and the error that ended it (None: it succeeded, or skipped itself)."""
+    from nbrunner.run.pipeline import run_or_raise
+
+    labelled = Labelled(reporter, it.label)
+    earlier: list[dict[str, Any]] = []
+    attempt = 1
+    while True:
+        error: NbrunnerError | None = None
+        try:
+            record = run_or_raise(config, labelled, plan).as_json()
+        except NbrunnerError as e:
+            error = e
+            record = e.record.as_json() if e.record is not None else _refused(e, config)
+        entry = _entry(record, it, attempt)
+        if error is None or isinstance(error, Skipped):
+            if isinstance(error, Skipped):
+                labelled.notice(str(record.get("message")))
+            return {**entry, "attempts": earlier} if earlier else entry, None
+        labelled.notice(f"error: {record.get('message')} (attempt {attempt} of {retries + 1})")
+        if attempt > retries or isinstance(error, Stopped | GatewayError):
+            return ({**entry, "attempts": earlier} if earlier else entry), error
+        earlier.append(entry)
+        attempt += 1
+        plan = _again(plan, reporter, attempt)
+
+
+def _again(plan: Plan, reporter: Reporter, attempt: int) -> Plan:
+    """The plan of a retry: a new run id and start, the same artifacts (the last attempt's stay), the same engine."""
+    from nbrunner.plan.build import make_plan, new_run_id
+
+    started = datetime.now(timezone.utc)
+    again = make_plan(plan.config, run_id=new_run_id(started), started=started, reporter=reporter, stores=plan.stores)
+    return replace(again, engine=plan.engine, for_each={**(plan.for_each or {}), "attempt": attempt})
+
+
+def _entry(record: dict[str, Any], it: Iteration, attempt: int) -> dict[str, Any]:
+    keep = ("run_id", "status", "exit_code", "message", "output", "html", "record", "outputs")
+    return {"index": it.index, "values": (record.get("for_each") or {}).get("values", it.values),
+            "attempt": attempt, **{key: record.get(key) for key in keep}}  # fmt: skip
+
+
+def _refused(error: NbrunnerError, config: RunConfig) -> dict[str, Any]:
+    from nbrunner.core.record import refused
+
+    return refused(error, config.notebook)
+
+
+def _not_run(config: RunConfig, plan: Plan) -> dict[str, Any]:
+    shown = plan.for_each or {}
+    return {"index": shown.get("index"), "values": shown.get("values"), **not_run(config.notebook)}
+
+
+def raise_for(summary: ForEachRecord) -> ForEachRecord:
+    """The summary of a for-each that succeeded (or whose iterations all skipped themselves); else its first
+    failure's error, as the Python API raises a run's, carrying the summary as its ``record``."""
+    import copy
+
+    if summary.error is None or summary.exit_code == 0:
+        return summary
+    error = copy.copy(summary.error)
+    error.record = summary
+    raise error
+
+
+def outputs_by_iteration(summary: ForEachRecord, found: Sequence[Iteration]) -> dict[str, dict[str, Any]]:
+    """``{"date=2026-11-01": {name: value}}``: each iteration's outputs under its values (``{}`` if it did not run)."""
+    return {it.label: dict(entry.get("outputs") or {}) for it, entry in zip(found, summary.iterations, strict=True)}

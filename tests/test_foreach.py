@@ -1,0 +1,176 @@
+"""--for-each: one notebook over many values, iterations in parallel kernels, each a normal run; the summary, retries,
+failures, signals, secrets and the Python API. The Spark test runs one spark-submit with three iterations."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat import v4
+
+from tests.conftest import default_signals, read_nb, run_cli
+
+PARAMETERS = "date = '2026-01-01'\nfail_on = ''\nfail_once = ''\nmarker = ''\ntoken = ''"
+BODY = """\
+import os, pathlib, time, nbrunner
+if marker:
+    pathlib.Path(marker, date).touch()
+    while not pathlib.Path(marker, 'never').exists():
+        time.sleep(0.05)
+if fail_once and not pathlib.Path(fail_once, date).exists():
+    pathlib.Path(fail_once, date).touch()
+    raise RuntimeError('first attempt fails')
+nbrunner.output('seen', date)
+print('token is', token)
+assert date != fail_on, 'boom ' + token
+"""
+
+
+def notebook(folder: Path, body: str = BODY, parameters: str = PARAMETERS) -> Path:
+    nb = v4.new_notebook(cells=[v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+                                v4.new_code_cell(body)])  # fmt: skip
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / "each.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+DATES = ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"]
+
+
+def test_four_iterations_two_at_a_time(tmp_path: Path) -> None:
+    source = notebook(tmp_path)
+    out = tmp_path / "out"
+    result = run_cli("run", str(source), "--for-each", "date=2026-11-01..2026-11-04", "--parallel", "2",
+                     "-o", str(out / "{date}.ipynb"), "--outputs-file", str(tmp_path / "outputs.json"))  # fmt: skip
+    assert result.code == 0, result.stderr[-3000:]
+    summary = result.record
+    assert (summary["kind"], summary["schema"], summary["status"], summary["exit_code"]) == ("for-each", 1,
+                                                                                            "succeeded", 0)  # fmt: skip
+    assert [entry["values"] for entry in summary["iterations"]] == [{"date": d} for d in DATES]
+    for index, (date, entry) in enumerate(zip(DATES, summary["iterations"], strict=True)):
+        assert (entry["status"], entry["exit_code"], entry["attempt"]) == ("succeeded", 0, 1)
+        assert entry["record"] == str(out / f"{date}.run.json")
+        record = json.loads((out / f"{date}.run.json").read_text())
+        assert record["for_each"] == {"id": summary["id"], "index": index, "size": 4, "values": {"date": date},
+                                      "attempt": 1}  # fmt: skip
+        assert record["parameters"]["date"] == date and record["outputs"] == {"seen": date}
+        assert (out / f"{date}.html").exists()
+        assert read_nb(out / f"{date}.ipynb").metadata["nbrunner"]["status"] == "succeeded"
+        assert f"[nbrunner date={date}] cell 2/2 ok" in result.stderr
+    assert json.loads((tmp_path / "outputs.json").read_text()) == {f"date={d}": {"seen": d} for d in DATES}
+    shown = run_cli("runs", str(out)).stdout.splitlines()
+    assert f"for-each {summary['id']} (4 of 4 iterations)  succeeded" in shown[0]
+    assert len(shown) == 5 and all(line.startswith("  ") for line in shown[1:])
+
+
+def test_o_must_separate_the_iterations_and_one_bad_iteration_refuses_all(tmp_path: Path) -> None:
+    source = notebook(tmp_path)
+    result = run_cli("run", str(source), "--for-each", "date=a,b", "-o", str(tmp_path / "same.ipynb"))
+    assert result.code == 2 and "name the iteration's parameters" in result.stderr
+    result = run_cli("run", str(source), "--for-each", "date=a,b", "--for-each", "bogus=1",
+                     "-o", str(tmp_path / "{date}-{bogus}.ipynb"))  # fmt: skip
+    assert result.code == 3 and "iteration date=a bogus=1: " in result.stderr
+    assert result.record["kind"] == "refused" and not list(tmp_path.glob("a-*"))
+
+
+def test_the_first_failure_starts_no_new_iteration(tmp_path: Path) -> None:
+    source = notebook(tmp_path)
+    result = run_cli("run", str(source), "--for-each", "date=2026-11-01..2026-11-04", "-p", "fail_on=2026-11-02",
+                     "-o", str(tmp_path / "out/{date}.ipynb"))  # fmt: skip
+    assert result.code == 4, result.stderr[-3000:]
+    summary = result.record
+    assert (summary["status"], summary["exit_code"]) == ("failed", 4) and "boom" in summary["message"]
+    assert [e["status"] for e in summary["iterations"]] == ["succeeded", "failed", "not-run", "not-run"]
+    assert summary["iterations"][2]["values"] == {"date": "2026-11-03"}
+    assert not (tmp_path / "out/2026-11-03.ipynb").exists()
+
+
+def test_keep_going_runs_them_all(tmp_path: Path) -> None:
+    source = notebook(tmp_path)
+    result = run_cli("run", str(source), "--for-each", "date=2026-11-01..2026-11-04", "-p", "fail_on=2026-11-02",
+                     "--keep-going", "--parallel", "2", "-o", str(tmp_path / "out/{date}.ipynb"))  # fmt: skip
+    assert result.code == 4
+    assert [e["status"] for e in result.record["iterations"]] == ["succeeded", "failed", "succeeded", "succeeded"]
+
+
+def test_retries_record_every_attempt(tmp_path: Path) -> None:
+    source = notebook(tmp_path)
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    result = run_cli("run", str(source), "--for-each", "date=x,y", "-p", f"fail_once={seen}", "--retries", "1",
+                     "-o", str(tmp_path / "out/{date}.ipynb"))  # fmt: skip
+    assert result.code == 0, result.stderr[-3000:]
+    for entry in result.record["iterations"]:
+        assert (entry["status"], entry["attempt"]) == ("succeeded", 2)
+        assert [(a["attempt"], a["status"], a["exit_code"]) for a in entry["attempts"]] == [(1, "failed", 4)]
+        assert entry["attempts"][0]["run_id"] != entry["run_id"]
+        record = json.loads(Path(entry["record"]).read_text())
+        assert record["for_each"]["attempt"] == 2 and record["run_id"] == entry["run_id"]
+    assert "[date=x] error: cell 2 failed: RuntimeError: first attempt fails (attempt 1 of 2)" in result.stderr
+
+
+def test_sigterm_stops_every_iteration_and_keeps_each_partial_notebook(tmp_path: Path) -> None:
+    source = notebook(tmp_path)
+    started = tmp_path / "started"
+    started.mkdir()
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbrunner", "run", str(source), "--for-each", "date=a,b,c", "--parallel", "2",
+         "-p", f"marker={started}", "-o", str(out / "{date}.ipynb")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        preexec_fn=default_signals(),  # noqa: PLW1509
+    )  # fmt: skip
+    try:
+        while not ((started / "a").exists() and (started / "b").exists()):
+            assert proc.poll() is None, proc.communicate()
+            os.sched_yield()
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, stderr[-3000:]
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert [e["status"] for e in summary["iterations"]] == ["terminated", "terminated", "not-run"]
+    assert summary["exit_code"] == 143
+    for date in "ab":
+        nb = read_nb(out / f"{date}.ipynb")
+        assert nb.metadata["nbrunner"]["status"] == "terminated"
+        assert json.loads((out / f"{date}.run.json").read_text())["status"] == "terminated"
+    assert not (out / "c.ipynb").exists()
+
+
+def test_a_secret_parameter_is_in_no_iteration_artifact(tmp_path: Path) -> None:
+    source = notebook(tmp_path)
+    value = "s3cr3t-for-each-value"
+    out = tmp_path / "out"
+    result = run_cli("run", str(source), "--for-each", "date=x,y,z", "--parallel", "3", "--secret", "token=env:TOK",
+                     "-p", "fail_on=y", "--keep-going", "--log-output", "-o", str(out / "{date}.ipynb"),
+                     "--outputs-file", str(tmp_path / "o.json"), env={"TOK": value})  # fmt: skip
+    assert result.code == 4
+    assert "token is" in (out / "x.ipynb").read_text()
+    written = [path for path in tmp_path.rglob("*") if path.is_file() and path.parent != tmp_path / "nbs"]
+    assert len([p for p in written if p.parent == out]) == 9
+    for path in written:
+        assert value not in path.read_text(errors="replace"), path
+    assert value not in result.stdout + result.stderr
+
+
+def test_the_api_returns_the_summary_or_raises_with_it(tmp_path: Path) -> None:
+    from nbrunner import run_notebook
+    from nbrunner.errors import CellFailed
+
+    source = notebook(tmp_path)
+    summary = run_notebook(source, tmp_path / "api/{date}.ipynb", for_each={"date": ["p", "q"]}, parallel=2)
+    assert summary.as_json()["kind"] == "for-each" and summary.exit_code == 0
+    assert [e["outputs"] for e in summary.iterations] == [{"seen": "p"}, {"seen": "q"}]
+    with pytest.raises(CellFailed) as raised:
+        run_notebook(source, tmp_path / "api2/{date}.ipynb", {"fail_on": "p"}, for_each=[{"date": "p"}, {"date": "q"}])
+    assert raised.value.record.exit_code == 4
+    assert [e["status"] for e in raised.value.record.iterations] == ["failed", "not-run"]
