@@ -174,3 +174,59 @@ def test_the_api_returns_the_summary_or_raises_with_it(tmp_path: Path) -> None:
         run_notebook(source, tmp_path / "api2/{date}.ipynb", {"fail_on": "p"}, for_each=[{"date": "p"}, {"date": "q"}])
     assert raised.value.record.exit_code == 4
     assert [e["status"] for e in raised.value.record.iterations] == ["failed", "not-run"]
+
+
+SPARK_BODY = [
+    """\
+import pathlib, time, nbrunner
+spark.range(3).createOrReplaceTempView(f"view_{name}")
+pathlib.Path(folder, f"made_{name}").touch()
+while not all(pathlib.Path(folder, f"made_{n}").exists() for n in "abc"):
+    time.sleep(0.05)
+nbrunner.output("views", sorted(t.name for t in spark.catalog.listTables() if t.isTemporary))""",
+    """\
+import json, urllib.request
+sc.setJobDescription(f"job-{name}")
+spark.range(10).count()
+url = f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/stages?status=complete"
+pools = []
+while not pools:
+    stages = json.load(urllib.request.urlopen(url))
+    pools = [s.get("schedulingPool") for s in stages if s.get("description") == f"job-{name}"]
+nbrunner.output("pools", sorted(set(pools)))""",
+    """\
+if name == "b":
+    spark.stop()
+    sc.stop()
+    pathlib.Path(folder, "stopped").touch()
+else:
+    while not pathlib.Path(folder, "stopped").exists():
+        time.sleep(0.05)
+nbrunner.output("after", spark.range(100).count())""",
+]
+
+
+@pytest.mark.spark
+def test_iterations_share_one_application_each_on_its_own_session_and_pool(tmp_path: Path) -> None:
+    from tests.spark_support import spark_submit
+
+    nb = v4.new_notebook(cells=[v4.new_code_cell("name = 'x'\nfolder = ''", metadata={"tags": ["parameters"]}),
+                                *map(v4.new_code_cell, SPARK_BODY)])  # fmt: skip
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "spark_each.ipynb")
+    out = tmp_path / "out"
+    result = spark_submit("run", str(tmp_path / "spark_each.ipynb"), "--for-each", "name=a,b,c", "--parallel", "3",
+                          "-p", f"folder={tmp_path}", "-o", str(out / "{name}.ipynb"), master="local[4]",
+                          spark_args=("--conf", "spark.scheduler.mode=FAIR"), timeout=400)  # fmt: skip
+    assert result.code == 0, result.stderr[-5000:]
+    entries = result.record["iterations"]
+    assert [e["status"] for e in entries] == ["succeeded"] * 3
+    apps = set()
+    for name, entry in zip("abc", entries, strict=True):
+        assert entry["outputs"]["views"] == [f"view_{name}"]  # the others' temp views are not seen
+        assert entry["outputs"]["pools"] == [f"name={name}"]
+        assert entry["outputs"]["after"] == 100  # b's stop() stopped nothing
+        apps.add(json.loads(Path(entry["record"]).read_text())["engine"]["application_id"])
+    assert len(apps) == 1
+    warned = [o for o in read_nb(out / "b.ipynb").cells[-1].outputs if o.output_type == "stream"]
+    assert "stop() ignored" in "".join(o.text for o in warned)
