@@ -56,6 +56,13 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q -e ".${extras}"
   echo "$want" > "$stamp"
 fi
+# Azurite, the Azure Storage emulator of the store tests (-m stores), from npm into .node/ (ignored by git); without
+# node the tests skip, saying why
+if [ -n "$extras" ] && command -v npm >/dev/null && [ ! -x .node/node_modules/.bin/azurite-blob ]; then
+  echo "setup: installing Azurite with npm into .node/" >&2
+  mkdir -p .node
+  npm install --silent --no-audit --no-fund --prefix .node azurite >/dev/null
+fi
 # the bytecode an installed package has (pip compiles it; an editable install leaves it to the first import, which
 # PYTHONDONTWRITEBYTECODE=1 turns into a compilation on every run)
 .venv/bin/python -m compileall -q nbrunner >/dev/null

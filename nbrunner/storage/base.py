@@ -25,6 +25,10 @@ from nbrunner.errors import UsageError
 STORES: dict[str, str] = {
     "s3": "nbrunner.storage.s3:S3Store",
     "s3a": "nbrunner.storage.s3:S3Store",
+    "gs": "nbrunner.storage.gcs:GcsStore",
+    "abfs": "nbrunner.storage.azure:AzureStore",
+    "abfss": "nbrunner.storage.azure:AzureStore",
+    "az": "nbrunner.storage.azure:AzureStore",
 }
 
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")

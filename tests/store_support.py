@@ -1,0 +1,180 @@
+"""The cases every object store passes, against a real emulator over HTTP on 127.0.0.1: each store's test module
+(tests/test_gcs.py, tests/test_azure.py) imports them and provides two fixtures, ``emulated`` (one emulator for the
+module, with the buckets ``reports`` and ``notebooks``) and ``lone`` (an emulator of the test's own, to kill), both
+an :class:`Emulated`. The real CLI runs in a subprocess; what it stored is read back through the store's own SDK."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Protocol
+
+import nbformat
+
+from tests.conftest import Result, default_signals, read_nb, run_cli
+from tests.test_run import outputs_text
+
+
+class Emulated(Protocol):
+    scheme: str  # the scheme the cases write
+    extra: str  # the extra a run without the library is told to install
+    blocked: str  # the module whose import fails when the extra is missing
+
+    def env(self) -> dict[str, str]:
+        """What a process needs to reach the emulator through the SDK's own chain; it holds :attr:`secret`."""
+        ...
+
+    @property
+    def secret(self) -> str:
+        """A credential in :meth:`env` that nbrunner must never print nor store."""
+        ...
+
+    def put(self, bucket: str, key: str, data: bytes) -> None: ...
+
+    def get(self, bucket: str, key: str) -> bytes: ...
+
+    def head(self, bucket: str, key: str) -> tuple[str, dict[str, str]]:
+        """The object's content type and its metadata (names as nbrunner gives them: ``nbrunner-run-id``)."""
+        ...
+
+    def kill(self) -> None: ...
+
+
+def listening(proc: subprocess.Popen[bytes], port: int, name: str) -> None:
+    """Return once ``proc`` accepts connections on 127.0.0.1:``port``; RuntimeError if it exits or takes 20 s."""
+    for _ in range(400):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}") from None
+            time.sleep(0.05)
+    kill(proc)
+    raise RuntimeError(f"{name} did not listen in 20 s")
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+def run(store: Emulated, tmp_path: Path, *args: str) -> Result:
+    return run_cli(*args, env={**store.env(), "NBRUNNER_SPOOL": str(tmp_path / "spool")})
+
+
+def never_shown(store: Emulated, *texts: str) -> None:
+    for text in texts:
+        assert store.secret not in text
+
+
+def test_outputs_are_stored_with_types_and_metadata_record_last(
+    emulated: Emulated, notebooks: Path, tmp_path: Path
+) -> None:
+    s = emulated.scheme
+    result = run(emulated, tmp_path, "run", str(notebooks / "params.ipynb"), "-p", "date=2026-11-20",
+                 "-o", f"{s}://reports/daily/{{date}}/{{notebook}}.ipynb")  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert result.record["output"] == f"{s}://reports/daily/2026-11-20/params.ipynb"
+    record = json.loads(emulated.get("reports", "daily/2026-11-20/params.run.json"))
+    assert record["run_id"] == result.record["run_id"] and record["status"] == "succeeded"
+    nb = nbformat.reads(emulated.get("reports", "daily/2026-11-20/params.ipynb").decode(), as_version=4)
+    nbformat.validate(nb)
+    assert '"2026-11-20"' in outputs_text(nb.cells[2])
+    assert b"2026-11-20" in emulated.get("reports", "daily/2026-11-20/params.html")
+    meta = {"nbrunner-run-id": record["run_id"], "nbrunner-status": "succeeded"}
+    assert emulated.head("reports", "daily/2026-11-20/params.ipynb") == ("application/x-ipynb+json", meta)
+    assert emulated.head("reports", "daily/2026-11-20/params.html") == ("text/html; charset=utf-8", meta)
+    assert emulated.head("reports", "daily/2026-11-20/params.run.json") == ("application/json", meta)
+    assert not any((tmp_path / "spool").rglob("*.ipynb")), "the local copy is removed once stored"
+    never_shown(emulated, result.stdout, result.stderr, json.dumps(record))
+
+
+def test_inputs_and_a_parameters_file_are_read_and_runs_lists_the_records(
+    emulated: Emulated, notebooks: Path, tmp_path: Path
+) -> None:
+    s = emulated.scheme
+    emulated.put("notebooks", "src/params.ipynb", (notebooks / "params.ipynb").read_bytes())
+    emulated.put("notebooks", "params/prod.yaml", b"n: 42\nlabel: prod\n")
+    result = run(emulated, tmp_path, "run", f"{s}://notebooks/src/params.ipynb", "-f", f"{s}://notebooks/params/prod.yaml",
+                 "-p", "date=2026-11-20", "-o", f"{s}://reports/in/{{notebook}}-{{n}}.ipynb")  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert result.record["input"] == f"{s}://notebooks/src/params.ipynb"
+    nb = nbformat.reads(emulated.get("reports", "in/params-42.ipynb").decode(), as_version=4)
+    printed = json.loads(outputs_text(nb.cells[2]))
+    assert printed["n"] == [42, "int"] and printed["label"] == ["prod", "str"]
+    listed = run(emulated, tmp_path, "runs", f"{s}://reports/in/", "--json")
+    assert listed.code == 0, listed.stderr
+    [found] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert found["run_id"] == result.record["run_id"] and found["record"] == f"{s}://reports/in/params-42.run.json"
+
+
+def test_a_missing_bucket_stops_the_run_before_it_starts_and_a_missing_input_is_exit_2(
+    emulated: Emulated, notebooks: Path, tmp_path: Path
+) -> None:
+    s = emulated.scheme
+    out = run(emulated, tmp_path, "run", str(notebooks / "ok.ipynb"), "-o", f"{s}://no-such-bucket/ok.ipynb")
+    assert out.code == 8, out.stderr
+    [line] = [line for line in out.stderr.splitlines() if line.strip()]  # one line, and nothing ran
+    assert "'no-such-bucket' does not exist" in line and f"{s}://no-such-bucket/ok.ipynb" in line
+    assert not (tmp_path / "spool").exists() or not any((tmp_path / "spool").rglob("*.ipynb"))
+    missing = run(emulated, tmp_path, "run", f"{s}://notebooks/missing.ipynb")
+    assert missing.code == 2 and f"cannot read {s}://notebooks/missing.ipynb" in missing.stderr, missing.stderr
+    bad = run(emulated, tmp_path, "run", str(notebooks / "ok.ipynb"), "-o", f"{s}://Bad_Bucket!/x.ipynb")
+    assert bad.code == 2 and "Traceback" not in bad.stderr
+    never_shown(emulated, out.stderr, missing.stderr, bad.stderr)
+
+
+def test_the_store_killed_mid_run_exits_8_and_keeps_the_complete_local_copy(
+    lone: Emulated, notebooks: Path, tmp_path: Path
+) -> None:
+    s = lone.scheme
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbrunner", "run", str(notebooks / "progress.ipynb"), "-p", "steps=40", "-p",
+         "pause=0.1", "--log-output", "--store-timeout", "5", "-o", f"{s}://reports/killed/progress.ipynb"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_signals(),
+        env={**os.environ, **lone.env(), "NBRUNNER_SPOOL": str(tmp_path / "spool")},
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "step 0" in line:  # checked before the run, now running: the store goes away
+            lone.kill()
+            break
+    stdout, rest = proc.communicate(timeout=120)
+    stderr = "".join(seen) + rest
+    assert proc.returncode == 8, stderr
+    result = Result(8, stdout, stderr)
+    kept = Path(result.record["storage"]["local_copy"])
+    assert kept.is_relative_to(tmp_path / "spool") and f"the local copy is kept at {kept}" in stderr
+    assert f"{s}://reports/killed/progress.ipynb" in stderr and "Traceback" not in stderr
+    assert "step 39" in "".join(outputs_text(cell) for cell in read_nb(kept).cells)  # the run went on to its end
+    assert json.loads(kept.with_name("progress.run.json").read_text())["exit_code"] == 8
+    assert kept.with_name("progress.html").exists()
+    never_shown(lone, stdout, stderr, *(path.read_text() for path in kept.parent.iterdir()))
+
+
+def test_a_missing_extra_is_exit_2_in_one_line_naming_it(emulated: Emulated, notebooks: Path, tmp_path: Path) -> None:
+    """The library's import fails (a sitecustomize blocks it), as when the extra is not installed."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import sys\n\n\nclass Blocked:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name == {emulated.blocked!r} or name.startswith({emulated.blocked + '.'!r}):\n"
+        "            raise ImportError(f'{name} is blocked by the test')\n\n\n"
+        "sys.meta_path.insert(0, Blocked())\n"
+    )  # fmt: skip
+    env = {**emulated.env(), "PYTHONPATH": str(site), "NBRUNNER_SPOOL": str(tmp_path / "spool")}
+    result = run_cli("run", str(notebooks / "ok.ipynb"), "-o", f"{emulated.scheme}://reports/x/ok.ipynb", env=env)
+    assert result.code == 2, result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    assert f"pip install 'nbrunner[{emulated.extra}]'" in line and "Traceback" not in line

@@ -1,0 +1,50 @@
+"""gs:// through google-cloud-storage against fake-gcs-server over HTTP on 127.0.0.1 (tests/gcs_support.py): the
+cases every store passes (tests/store_support.py), and GCS's own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import gcs_support
+from tests.store_support import (  # noqa: F401 - the shared cases, collected here for gs://
+    run,
+    test_a_missing_bucket_stops_the_run_before_it_starts_and_a_missing_input_is_exit_2,
+    test_a_missing_extra_is_exit_2_in_one_line_naming_it,
+    test_inputs_and_a_parameters_file_are_read_and_runs_lists_the_records,
+    test_outputs_are_stored_with_types_and_metadata_record_last,
+    test_the_store_killed_mid_run_exits_8_and_keeps_the_complete_local_copy,
+)
+
+pytestmark = pytest.mark.stores
+
+
+def with_buckets(server: gcs_support.GcsServer) -> gcs_support.GcsServer:
+    for bucket in ("reports", "notebooks"):
+        server.client().create_bucket(bucket)
+    return server
+
+
+@pytest.fixture(scope="module")
+def emulated() -> Iterator[gcs_support.GcsServer]:
+    server = with_buckets(gcs_support.start())
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def lone() -> Iterator[gcs_support.GcsServer]:
+    server = with_buckets(gcs_support.start())
+    yield server
+    server.kill()
+
+
+def test_the_endpoint_is_recorded_without_its_password(
+    emulated: gcs_support.GcsServer, notebooks: Path, tmp_path: Path
+) -> None:
+    result = run(emulated, tmp_path, "run", str(notebooks / "ok.ipynb"), "-o", "gs://reports/where/ok.ipynb")
+    assert result.code == 0, result.stderr
+    assert result.record["storage"]["endpoint"] == emulated.url
+    assert emulated.secret not in emulated.get("reports", "where/ok.run.json").decode()
