@@ -86,7 +86,8 @@ def test_the_first_failure_starts_no_new_iteration(tmp_path: Path) -> None:
                      "-o", str(tmp_path / "out/{date}.ipynb"))  # fmt: skip
     assert result.code == 4, result.stderr[-3000:]
     summary = result.record
-    assert (summary["status"], summary["exit_code"]) == ("failed", 4) and "boom" in summary["message"]
+    assert (summary["status"], summary["exit_code"]) == ("failed", 4)
+    assert summary["message"].startswith("iteration date=2026-11-02: cell 2 failed: AssertionError: boom")
     assert [e["status"] for e in summary["iterations"]] == ["succeeded", "failed", "not-run", "not-run"]
     assert summary["iterations"][2]["values"] == {"date": "2026-11-03"}
     assert not (tmp_path / "out/2026-11-03.ipynb").exists()

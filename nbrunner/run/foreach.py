@@ -121,14 +121,14 @@ def run_for_each(
             engine.end_chain()  # what the iterations shared, released after the last
     for i, entry in enumerate(entries):
         summary.iterations.append(entry if entry is not None else _not_run(configs[i], plans[i]))
-    first = min(failures, key=lambda item: item[0])[1] if failures else None
-    stop = guard.reason if guard.reason is not None else None
-    if stop is not None and (first is None or not isinstance(first, Stopped)):
-        first = stop
+    where, first = min(failures, key=lambda item: item[0]) if failures else (None, None)
+    if guard.reason is not None and not isinstance(first, Stopped):  # a signal decides the outcome
+        where, first = None, guard.reason
     skipped = sum(1 for entry in summary.iterations if entry.get("status") == Status.SKIPPED)
     if first is not None:
         summary.error = first
-        summary.settle(status_of(first), int(first.exit_code), str(first))
+        named = f"iteration {found[where].label}: " if where is not None else ""
+        summary.settle(status_of(first), int(first.exit_code), f"{named}{first}")
     elif skipped and skipped == len(plans):
         summary.settle(Skipped.status, int(Skipped.exit_code), f"every iteration was skipped ({skipped})")
     elif skipped:
