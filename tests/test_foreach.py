@@ -231,3 +231,23 @@ def test_iterations_share_one_application_each_on_its_own_session_and_pool(tmp_p
     assert len(apps) == 1
     warned = [o for o in read_nb(out / "b.ipynb").cells[-1].outputs if o.output_type == "stream"]
     assert "stop() ignored" in "".join(o.text for o in warned)
+
+
+def test_under_spark_connect_each_iteration_gets_a_session_of_its_own(tmp_path: Path) -> None:
+    """Planned only (no server is asked before a kernel starts): one engine, so one session, per iteration."""
+    from nbrunner.config import RunConfig, SparkOptions
+    from nbrunner.core.report import Reporter
+    from nbrunner.plan.build import plan_runs
+    from nbrunner.plan.foreach import configs_for_each, iterations, parse_spec, plan_iterations
+
+    source = notebook(tmp_path)
+    config = RunConfig(notebook=str(source), output=str(tmp_path / "{date}.ipynb"),
+                       spark=SparkOptions(remote="sc://127.0.0.1:15002"))  # fmt: skip
+    found = iterations([parse_spec("date=a,b,c")])
+    plans = plan_iterations(configs_for_each(config, found), found, Reporter())
+    engines = [plan.engine for plan in plans]
+    assert all(engine is not None and engine.kind == "spark-connect" for engine in engines)
+    assert len({id(engine) for engine in engines}) == 3
+    chained = plan_runs(configs_for_each(config, found), Reporter())  # a chain's notebooks share one session
+    assert len({id(plan.engine) for plan in chained}) == 1
+    assert [plan.for_each["index"] for plan in plans if plan.for_each] == [0, 1, 2]
