@@ -80,7 +80,8 @@ def test_outputs_are_stored_with_types_and_metadata_record_last(
 ) -> None:
     s = emulated.scheme
     result = run(emulated, tmp_path, "run", str(notebooks / "params.ipynb"), "-p", "date=2026-11-20",
-                 "-o", f"{s}://reports/daily/{{date}}/{{notebook}}.ipynb")  # fmt: skip
+                 "-o", f"{s}://reports/daily/{{date}}/{{notebook}}.ipynb",
+                 "--outputs-file", f"{s}://reports/daily/outputs.json")  # fmt: skip
     assert result.code == 0, result.stderr
     assert result.record["output"] == f"{s}://reports/daily/2026-11-20/params.ipynb"
     record = json.loads(emulated.get("reports", "daily/2026-11-20/params.run.json"))
@@ -93,6 +94,8 @@ def test_outputs_are_stored_with_types_and_metadata_record_last(
     assert emulated.head("reports", "daily/2026-11-20/params.ipynb") == ("application/x-ipynb+json", meta)
     assert emulated.head("reports", "daily/2026-11-20/params.html") == ("text/html; charset=utf-8", meta)
     assert emulated.head("reports", "daily/2026-11-20/params.run.json") == ("application/json", meta)
+    assert json.loads(emulated.get("reports", "daily/outputs.json")) == result.record["outputs"]
+    assert emulated.head("reports", "daily/outputs.json")[0] == "application/json"
     assert not any((tmp_path / "spool").rglob("*.ipynb")), "the local copy is removed once stored"
     never_shown(emulated, result.stdout, result.stderr, json.dumps(record))
 
@@ -114,6 +117,25 @@ def test_inputs_and_a_parameters_file_are_read_and_runs_lists_the_records(
     assert listed.code == 0, listed.stderr
     [found] = [json.loads(line) for line in listed.stdout.splitlines()]
     assert found["run_id"] == result.record["run_id"] and found["record"] == f"{s}://reports/in/params-42.run.json"
+    page = run(emulated, tmp_path, "runs", f"{s}://reports/in/", "--html", f"{s}://reports/pages/in.html")
+    assert page.code == 0, page.stderr
+    assert emulated.head("reports", "pages/in.html")[0] == "text/html; charset=utf-8"
+    assert f"{s}://reports/in/params-42.html".encode() in emulated.get("reports", "pages/in.html")
+
+
+def test_a_chain_file_in_the_store_names_notebooks_beside_it(
+    emulated: Emulated, notebooks: Path, tmp_path: Path
+) -> None:
+    s = emulated.scheme
+    emulated.put("notebooks", "nightly/params.ipynb", (notebooks / "params.ipynb").read_bytes())
+    emulated.put("notebooks", "nightly/chain.yaml", b"- {notebook: params.ipynb, parameters: {n: 7}}\n")
+    result = run(emulated, tmp_path, "run", "--chain-file", f"{s}://notebooks/nightly/chain.yaml",
+                 "-o", f"{s}://reports/chain/{{notebook}}-{{n}}.ipynb")  # fmt: skip
+    assert result.code == 0, result.stderr
+    [step] = result.record["runs"]
+    assert step["input"] == f"{s}://notebooks/nightly/params.ipynb" and step["parameters"] == {"n": 7}
+    nb = nbformat.reads(emulated.get("reports", "chain/params-7.ipynb").decode(), as_version=4)
+    assert json.loads(outputs_text(nb.cells[2]))["n"] == [7, "int"]
 
 
 def test_a_missing_bucket_stops_the_run_before_it_starts_and_a_missing_input_is_exit_2(

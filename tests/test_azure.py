@@ -14,6 +14,7 @@ from tests import azure_support
 from tests.conftest import run_cli
 from tests.store_support import (  # noqa: F401 - the shared cases, collected here for abfs://
     run,
+    test_a_chain_file_in_the_store_names_notebooks_beside_it,
     test_a_missing_bucket_stops_the_run_before_it_starts_and_a_missing_input_is_exit_2,
     test_a_missing_extra_is_exit_2_in_one_line_naming_it,
     test_inputs_and_a_parameters_file_are_read_and_runs_lists_the_records,

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests import gcs_support
+from tests.conftest import run_cli
 from tests.store_support import (  # noqa: F401 - the shared cases, collected here for gs://
     run,
+    test_a_chain_file_in_the_store_names_notebooks_beside_it,
     test_a_missing_bucket_stops_the_run_before_it_starts_and_a_missing_input_is_exit_2,
     test_a_missing_extra_is_exit_2_in_one_line_naming_it,
     test_inputs_and_a_parameters_file_are_read_and_runs_lists_the_records,
@@ -48,3 +50,12 @@ def test_the_endpoint_is_recorded_without_its_password(
     assert result.code == 0, result.stderr
     assert result.record["storage"]["endpoint"] == emulated.url
     assert emulated.secret not in emulated.get("reports", "where/ok.run.json").decode()
+
+
+def test_no_google_credentials_is_exit_2_before_anything_runs(notebooks: Path, tmp_path: Path) -> None:
+    env = {"GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "no-such-key.json"), "CLOUDSDK_CONFIG": str(tmp_path)}
+    result = run_cli("run", str(notebooks / "ok.ipynb"), "-o", "gs://reports/x/ok.ipynb", env=env)
+    assert result.code == 2, result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "gs://: no Google credentials found (File " in line and "no-such-key.json was not found" in line
+    assert "set GOOGLE_APPLICATION_CREDENTIALS to a key file" in line

@@ -63,8 +63,8 @@ class GcsStore:
             client = storage.Client()
         except GoogleAuthError as e:  # DefaultCredentialsError: no credentials anywhere on the chain
             raise UsageError(
-                "gs://: no Google credentials found; set GOOGLE_APPLICATION_CREDENTIALS to a key file, or run "
-                "'gcloud auth application-default login'"
+                f"gs://: no Google credentials found ({without_credentials(first_line(e))}); set "
+                "GOOGLE_APPLICATION_CREDENTIALS to a key file, or run 'gcloud auth application-default login'"
             ) from e
         except Exception as e:
             raise UsageError(f"gs://: cannot make a client for {where}: {without_credentials(first_line(e))}") from e
