@@ -268,19 +268,30 @@ def inspect(notebook: str, as_json: bool, endpoint_url: str | None) -> int:
 @cli.command()
 @click.argument("location")
 @click.option("--status", "statuses", multiple=True, metavar="STATUS",
-              type=click.Choice([*sorted(s.value for s in Status), "failure"]),
-              help="Only runs with this status (repeatable); 'failure': any but succeeded and skipped.")  # fmt: skip
+              type=click.Choice([*sorted(s.value for s in Status), "failure", "lost"]),
+              help="Only runs with this status (repeatable); 'failure': any but succeeded and skipped; 'lost': "
+                   "started and never wrote a record.")  # fmt: skip
 @click.option("--since", metavar="WHEN", help="Only runs started since: 30m, 24h, 7d, or a UTC date or time.")
 @click.option("--notebook", metavar="NAME", help="Only this notebook's runs (a glob, or part of its name).")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most the N newest runs.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per run (its record) instead of lines.")
 @click.option("--html", "page", metavar="FILE", help="Also write one offline page of them (local or s3://).")
 @click.option("--url-template", metavar="URL", help="How the page links an s3:// run HTML: {bucket} and {key}.")
+@click.option("--group-by", type=click.Choice(["none", "dag", "notebook"]), default="none", show_default=True,
+              help="List the runs under their Airflow DAG and task (from the record), or notebook.")  # fmt: skip
+@click.option("--attention/--no-attention", default=None,
+              help="The 'needs attention' block above the lines (default: on a terminal).")  # fmt: skip
+@click.option("--lost-after", type=click.IntRange(min=0), default=60, show_default=True, metavar="MINUTES",
+              help="A run of another host that started this long ago and has no record is shown as lost.")  # fmt: skip
 @endpoint_option
 def runs(location: str, statuses: tuple[str, ...], since: str | None, notebook: str | None, limit: int | None,
-         as_json: bool, page: str | None, url_template: str | None, endpoint_url: str | None) -> int:  # fmt: skip
+         as_json: bool, page: str | None, url_template: str | None, group_by: str, attention: bool | None,
+         lost_after: int, endpoint_url: str | None) -> int:  # fmt: skip
     """List the runs whose records lie under LOCATION (a folder, or an s3:// prefix), newest first: start time,
-    status, duration, notebook, parameters, the failing cell and its error, and where the run's HTML is."""
+    status, duration, notebook, parameters, the failing cell and its error, and where the run's HTML is; above
+    them, the notebooks whose last runs failed; for a failed run, the command resuming it."""
+    from datetime import datetime, timedelta, timezone
+
     from nbrunner.storage import Stores
     from nbrunner.view import page as pages
     from nbrunner.view import runs as found_runs
@@ -288,14 +299,28 @@ def runs(location: str, statuses: tuple[str, ...], since: str | None, notebook: 
     stores = Stores(StorageOptions(endpoint_url=endpoint_url))
     after = found_runs.since_of(since) if since is not None else None
     url_template = pages.url_template_of(url_template) if url_template is not None else None
-    everything = found_runs.find(location, stores, warn=lambda m: print_line(f"nbrunner: warning: {m}", err=True))
-    chosen = found_runs.select(everything, statuses=statuses, since=after, notebook=notebook, limit=limit)
+    now = datetime.now(timezone.utc)
+    everything = found_runs.find(location, stores, warn=lambda m: print_line(f"nbrunner: warning: {m}", err=True),
+                                 lost_after=timedelta(minutes=lost_after), now=now)  # fmt: skip
+    # the attention block reads every run of the notebooks shown (a success older than --limit still ends a streak)
+    recent = found_runs.select(everything, since=after, notebook=notebook)
+    chosen = found_runs.select(recent, statuses=statuses, limit=limit)
     if page is not None:
         pages.check_target(page, location, everything)
-    for line in map(found_runs.json_line, chosen) if as_json else found_runs.lines(chosen):
+    if not chosen:
+        filtered = " matching the filters" if everything else ""
+        print_line(found_runs.printable(f"nbrunner: no runs found under {location}{filtered}"), err=True)
+    if as_json:
+        shown = list(map(found_runs.json_line, chosen))
+    else:
+        on_terminal = attention if attention is not None else sys.stdout.isatty()
+        shown = found_runs.attention_lines(recent, now) if on_terminal else []
+        shown += found_runs.lines(chosen, now, by=group_by)
+    for line in shown:
         print_line(line)
     if page is not None:
-        text = pages.page(chosen, title=f"nbrunner runs: {location}", where=page, url_template=url_template)
+        text = pages.page(chosen, title=f"nbrunner runs: {location}", where=page, url_template=url_template,
+                          location=location, group_by=group_by, needing=recent, now=now)  # fmt: skip
         pages.store(page, text, stores)
     return 0
 

@@ -131,7 +131,12 @@ def test_a_real_chain_and_a_real_failure_as_the_morning_view_shows_them(notebook
                     "-o", f"{out}/")  # fmt: skip
     assert chain.code == 4, chain.stderr
     lines = invoke("runs", str(out)).stdout.splitlines()
-    assert len(lines) == 3 and "(2 of 2 notebooks)  failed" in lines[0]
+    assert len(lines) == 4 and "(2 of 2 notebooks)  failed" in lines[0]
     assert "  ok  " in lines[1] and "succeeded" in lines[1]
     assert "fails" in lines[2] and "[cell 2: ValueError: the data is bad]" in lines[2]
     assert lines[2].endswith(str(out / "fails.html"))
+    # the failed run's resume command, as the view prints it, is one that --resume takes
+    command = f"nbrunner run {notebooks / 'fails.ipynb'} --resume {out / 'fails.run.json'}"
+    assert lines[3] == f"      resume: {command}"  # under its chain member
+    resumed = run_cli(*command.split()[1:])
+    assert resumed.code == 4 and resumed.record["resumed_from"], resumed.stderr  # it fails again, from cell 2

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -29,6 +31,34 @@ from nbrunner.notebook import document
 from nbrunner.plan.build import Plan
 from nbrunner.status import Status
 from nbrunner.storage import Store
+
+#: beside a local record's target while its run has no record: ``.NAME.run.started`` for ``NAME.run.json``
+STARTED_MARKER = ".{name}.run.started"
+
+
+def started_marker(record: Path) -> Path:
+    return record.with_name(STARTED_MARKER.format(name=record.name.removesuffix(".run.json")))
+
+
+def mark_started(plan: Plan) -> None:
+    """A small marker beside a local record's target (run id, notebook, start, host, pid), removed once a record is
+    written (:func:`finish`): a run killed before that (SIGKILL, a lost machine) is shown by ``nbrunner runs`` as lost.
+    Cheap: one small write and one unlink, no fsync; none for a store's target (a PUT and a DELETE per run)."""
+    target = plan.targets.record
+    if not isinstance(target, Path):
+        return
+    marker = {"run_id": plan.run_id, "input": str(plan.source), "started": plan.started.isoformat(),
+              "host": socket.gethostname(), "pid": os.getpid(), "record": str(target)}  # fmt: skip
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        started_marker(target).write_text(json.dumps(marker), encoding="utf-8")
+    except OSError:
+        pass  # no marker: the run goes on, it only cannot be shown as lost
+
+
+def unmark(plan: Plan) -> None:
+    if isinstance(plan.targets.record, Path):
+        started_marker(plan.targets.record).unlink(missing_ok=True)
 
 
 def write_local(local: Artifacts[Path], nb: Notebook, html: str | None, record: RunRecord) -> None:
@@ -103,6 +133,10 @@ def finish(
     """
     before = record.exit_code
     written = write_somewhere(plan, nb, html, record)
+    try:
+        unmark(plan)  # a record is written (or a rescue copy named): the run is not lost
+    except OSError:
+        pass
     remote = plan.remote
     if written is not plan.local:
         reporter.notice(f"error: {(record.storage or {}).get('error')}; the local copy is kept at {written.notebook}")

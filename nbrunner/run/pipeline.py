@@ -112,6 +112,7 @@ class Run:
             if config.prepare_only:
                 nb = notebook_of(self.plan)
             else:
+                outputs.mark_started(self.plan)  # removed by outputs.finish once a record is written
                 secrets, kernel_env = dict(self.plan.secrets), {}
                 if engine is not None:
                     engine.prepare(location.stem(self.plan.source), config)  # overlaps the kernel's start

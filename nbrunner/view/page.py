@@ -14,6 +14,7 @@ import os
 import re
 import string
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -26,11 +27,15 @@ from nbrunner.storage.base import scheme_of
 from nbrunner.view.runs import (
     RECORD_SUFFIX,
     Run,
+    attention,
     duration_text,
     failed,
     failure_text,
+    grouped,
     parameters_text,
     printable,
+    resume_command,
+    when,
 )
 
 COLORS: dict[str, str] = {
@@ -57,7 +62,16 @@ tr.s-skipped td:nth-child(4), td.s-skipped { color: {{ colors.skipped }}; }
 tr:not(.s-succeeded):not(.s-skipped):not(.s-prepared) td:nth-child(4) { color: {{ failed_color }}; font-weight: bold; }
 </style></head><body>
 <h1>{{ title }}</h1>
-<p>{{ runs|length }} runs, {{ failures }} of them failed.</p>
+<p>{{ count }} runs under {{ location }}, {{ failures }} of them failed (times in UTC; "ago" as of {{ now }}).</p>
+{%- if attention %}
+<h2>Needs attention</h2>
+<table id="attention"><tr><th>notebook</th><th>failures since its last success</th><th>last success</th>\
+<th>first failure</th><th>last failure</th><th>last error</th><th>rerun from the failed cell</th></tr>
+{%- for item in attention %}<tr class="attention"><td>{{ item.notebook }}</td><td>{{ item.count }}</td>\
+<td>{{ item.last_success }}</td><td>{{ item.first }}</td><td>{{ item.last }}</td><td>{{ item.error }}</td>\
+<td>{{ item.resume }}</td></tr>
+{%- endfor %}</table>
+{%- endif %}
 <h2>Recent outcomes per notebook</h2>
 <table id="notebooks"><tr><th>notebook</th><th>last {{ strip }} runs, oldest to newest (bar: duration)</th>
 <th>last</th></tr>
@@ -70,10 +84,14 @@ tr:not(.s-succeeded):not(.s-skipped):not(.s-prepared) td:nth-child(4) { color: {
 {%- endfor %}</table>
 <h2>Runs, newest first</h2>
 <table id="runs"><tr><th>started</th><th>notebook</th><th>parameters</th><th>status</th><th>duration</th>\
-<th>failure</th><th>HTML</th></tr>
+<th>failure</th><th>HTML</th><th>rerun from the failed cell</th></tr>
+{%- for heading, runs in groups %}
+{%- if heading %}<tr class="group"><th colspan="8">{{ heading }}</th></tr>{% endif %}
 {%- for run in runs %}<tr class="s-{{ run.css }}"><td>{{ run.started }}</td><td>{{ run.notebook }}</td>\
 <td>{{ run.parameters }}</td><td>{{ run.status }}</td><td>{{ run.duration }}</td><td>{{ run.failure }}</td><td>
-{%- if run.link %}<a href="{{ run.link }}">{{ run.target }}</a>{% else %}{{ run.target }}{% endif %}</td></tr>
+{%- if run.link %}<a href="{{ run.link }}">{{ run.target }}</a>{% else %}{{ run.target }}{% endif %}</td>\
+<td>{{ run.resume }}</td></tr>
+{%- endfor %}
 {%- endfor %}</table>
 </body></html>
 """
@@ -156,7 +174,7 @@ def _css(status: str) -> str:
     return status if status in _CLASSES else "other"
 
 
-def _row(run: Run, where: str, url_template: str | None) -> dict[str, Any]:
+def _row(run: Run, where: str, url_template: str | None, now: datetime) -> dict[str, Any]:
     record = run.record
     status = str(record.get("status"))
     target = str(record.get("html") or record.get("output") or run.where)
@@ -164,7 +182,7 @@ def _row(run: Run, where: str, url_template: str | None) -> dict[str, Any]:
     member = f" (chain {chain['id']}, {chain['index'] + 1}/{chain['size']})" if chain is not None else ""
     return {
         "css": _css(status),
-        "started": run.started,
+        "started": when(run, now),
         "notebook": run.notebook + member,
         "parameters": parameters_text(record, 120),
         "status": status,
@@ -172,11 +190,31 @@ def _row(run: Run, where: str, url_template: str | None) -> dict[str, Any]:
         "failure": failure_text(record),
         "target": target,
         "link": href(target, where, url_template),
+        "resume": resume_command(run) or "",
     }
 
 
-def page(runs: Sequence[Run], *, title: str, where: str, url_template: str | None = None) -> str:
-    """The page of ``runs`` (newest first) to be stored at ``where``."""
+def _attention(runs: Sequence[Run], now: datetime) -> list[dict[str, Any]]:
+    rows = []
+    for item in attention(runs):
+        last = item.failures[0]
+        rows.append({
+            "notebook": item.notebook,
+            "count": len(item.failures),
+            "last_success": when(item.last_success, now) if item.last_success is not None else "none seen",
+            "first": when(item.failures[-1], now),
+            "last": f"{when(last, now)} {last.record.get('status')}",
+            "error": failure_text(last.record),
+            "resume": resume_command(last) or "",
+        })  # fmt: skip
+    return rows
+
+
+def page(runs: Sequence[Run], *, title: str, where: str, url_template: str | None = None, location: str = "",
+         group_by: str = "none", needing: Sequence[Run] | None = None, now: datetime | None = None) -> str:  # fmt: skip
+    """The page of ``runs`` (newest first, found under ``location``) to be stored at ``where``: the notebooks that
+    need attention (from ``needing``, else ``runs``), the strips, the runs (under their ``group_by`` headings)."""
+    now = now or datetime.now(timezone.utc)
     from jinja2 import Environment, StrictUndefined
 
     by_notebook: dict[str, list[Run]] = {}
@@ -194,7 +232,14 @@ def page(runs: Sequence[Run], *, title: str, where: str, url_template: str | Non
         failed_color=FAILED_COLOR,
         strip=STRIP,
         strips=[_strip(name, found) for name, found in sorted(by_notebook.items())],
-        runs=[_row(run, where, url_template) for run in runs],
+        groups=[
+            (heading, [_row(run, where, url_template, now) for run in members])
+            for heading, members in grouped(runs, group_by)
+        ],
+        count=len(runs),
+        location=location,
+        now=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        attention=_attention(runs if needing is None else needing, now),
         failures=sum(1 for run in runs if failed(run.record)),
     )
 

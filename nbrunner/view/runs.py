@@ -16,6 +16,8 @@ import fnmatch
 import json
 import os
 import re
+import shlex
+import socket
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,12 +30,21 @@ from typing import Any
 from nbrunner.core import record_schema
 from nbrunner.core.location import Uri
 from nbrunner.errors import NbrunnerError, UsageError
+from nbrunner.status import Status
 from nbrunner.storage import Stores, locate
 
 RECORD_SUFFIX = ".run.json"
 WORKERS = 16  # records fetched at once from a store
 #: --status failure: every outcome that is neither a success nor a skip
 FAILURE = "failure"
+#: a run that started (its marker, ``.NAME.run.started``, is beside its record's place: nbrunner.run.outputs) and
+#: never wrote its record: killed (SIGKILL), or its machine lost
+LOST = "lost"
+MARKER_SUFFIX = ".run.started"
+LOST_AFTER = timedelta(minutes=60)  # a marker of another host this old without a record is a lost run
+#: --group-by: what the record's ``context`` (nbrunner.run.scraps.scheduler_context) names a run's DAG and task by
+GROUPS = ("none", "dag", "notebook")
+DAG, TASK = "AIRFLOW_CTX_DAG_ID", "AIRFLOW_CTX_TASK_ID"
 
 
 @dataclass(frozen=True)
@@ -97,13 +108,16 @@ def prefix_of(text: str) -> Path | Uri:
     return folder
 
 
-def find(location: str, stores: Stores, warn: Callable[[str], None] | None = None) -> list[Run]:
-    """Every run record under ``location``, in no particular order. What cannot be read or does not fit is
-    skipped, and counted in one line to ``warn``."""
+def find(location: str, stores: Stores, warn: Callable[[str], None] | None = None, *,
+         lost_after: timedelta = LOST_AFTER, now: datetime | None = None) -> list[Run]:  # fmt: skip
+    """Every run record under ``location``, in no particular order, and (in a local folder) the runs that started
+    and never wrote their record (:data:`LOST`). What cannot be read or does not fit is skipped, and counted in one
+    line to ``warn``."""
     where = prefix_of(location)
     skipped = Skipped()
+    markers: list[str] = []
     if isinstance(where, Path):
-        names = _walk(where, skipped)
+        names = _walk(where, skipped, markers)
         texts = _fetch(names, _read_local)
     else:
         store = stores.of(where)
@@ -125,14 +139,63 @@ def find(location: str, stores: Stores, warn: Callable[[str], None] | None = Non
             skipped.unfit.append(f"{name}: the record of a {record['kind']}, not of a run")
             continue
         runs.append(Run(record, name))
+    if markers:
+        found = set(names)
+        for marker in markers:
+            lost = _lost(marker, found, now or datetime.now(timezone.utc), lost_after)
+            if lost is not None:
+                runs.append(lost)
     line = skipped.line()
     if line and warn is not None:
         warn(line)
     return runs
 
 
-def _walk(folder: Path, skipped: Skipped) -> list[str]:
-    """The record files under ``folder``, sorted; the folders it cannot enter are counted, not dropped silently."""
+def _lost(marker: str, records: set[str], now: datetime, lost_after: timedelta) -> Run | None:
+    """The lost run a started marker stands for, or None: its record exists (under any name the walk found), its
+    run is still going (its process alive on this host; on another, started less than ``lost_after`` ago), or the
+    marker is not one (somebody else's data too: read without blocking, a few fields, each shown as text)."""
+    folder, name = os.path.split(marker)
+    record = os.path.join(folder, name[1 : -len(MARKER_SUFFIX)] + RECORD_SUFFIX)
+    if record in records:
+        return None
+    try:
+        found = json.loads(_read_local(marker)[:65536])
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(found, dict):
+        return None
+    fields = {key: found.get(key) for key in ("run_id", "input", "started", "host")}
+    if not all(isinstance(value, str) for value in fields.values()):
+        return None
+    started = record_schema.utc_time(fields["started"])
+    pid = found.get("pid")
+    if fields["host"] == socket.gethostname() and isinstance(pid, int) and not isinstance(pid, bool):
+        if _alive(pid):
+            return None
+    elif started is None or now - started < lost_after:
+        return None
+    return Run({"kind": record_schema.RUN, "schema": 1, "run_id": fields["run_id"], "input": fields["input"],
+                "started": fields["started"], "status": LOST, "exit_code": None, "record": record,
+                "message": f"no record: the run stopped without writing one (killed, or {fields['host']} lost); "
+                           f"its marker: {marker}"}, marker)  # fmt: skip
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError, ValueError):
+        return True  # another user's process: not ours to call lost
+    return True
+
+
+def _walk(folder: Path, skipped: Skipped, markers: list[str] | None = None) -> list[str]:
+    """The record files under ``folder``, sorted (and the started markers, into ``markers``); the folders it cannot
+    enter are counted, not dropped silently."""
 
     def cannot(error: OSError) -> None:
         skipped.folders.append(f"{error.filename}: {_why(error)}")
@@ -141,6 +204,9 @@ def _walk(folder: Path, skipped: Skipped) -> list[str]:
     for root, folders, files in os.walk(folder, onerror=cannot):
         folders.sort()
         names.extend(os.path.join(root, name) for name in sorted(files) if name.endswith(RECORD_SUFFIX))
+        if markers is not None:
+            markers.extend(os.path.join(root, name) for name in sorted(files)
+                           if name.startswith(".") and name.endswith(MARKER_SUFFIX))  # fmt: skip
     return names
 
 
@@ -209,7 +275,126 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def failed(record: dict[str, Any]) -> bool:
-    return record.get("exit_code") not in (0, 99, None)
+    return record.get("exit_code") not in (0, 99, None) or record.get("status") == LOST
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    """``3 h ago`` (minutes, hours up to two days, then days); empty for no time."""
+    if moment is None:
+        return ""
+    seconds = (now - moment).total_seconds()
+    if seconds < 0:
+        return "in the future"
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    return f"{int(seconds // 3600)} h ago" if seconds < 2 * 86400 else f"{int(seconds // 86400)} d ago"
+
+
+def when(run: Run, now: datetime) -> str:
+    """The start as recorded (UTC) and how long ago: ``2026-11-20T23:00:00.000Z (3 h ago)``."""
+    relative = ago(run.time, now)
+    return f"{run.started or '?'} ({relative})" if relative else run.started or "?"
+
+
+def resume_command(run: Run) -> str | None:
+    """For a failed run that ``--resume`` takes (it stopped in a cell, its record names the notebook's sha256):
+    ``nbrunner run NOTEBOOK --resume RECORD``, each quoted for a POSIX shell; else None."""
+    record = run.record
+    cell = record.get("failed_cell") or {}
+    if record.get("status") in (Status.SUCCEEDED, Status.PREPARED, LOST) or not failed(record):
+        return None
+    if not (isinstance(cell.get("id"), str) and isinstance(record.get("input_sha256"), str)):
+        return None
+    notebook = record.get("input")
+    if not isinstance(notebook, str) or not notebook:
+        return None
+    return f"nbrunner run {shlex.quote(notebook)} --resume {shlex.quote(run.where)}"
+
+
+@dataclass
+class Attention:
+    """A notebook whose newest runs failed: those failures (newest first), and its last success, if seen."""
+
+    notebook: str
+    failures: list[Run]
+    last_success: Run | None = None
+
+    def line(self, now: datetime) -> str:
+        count, last, first = len(self.failures), self.failures[0], self.failures[-1]
+        since = (f"since its last success {when(self.last_success, now)}" if self.last_success is not None
+                 else "and no success seen")  # fmt: skip
+        text = (f"{self.notebook}: {count} failure{'s' if count > 1 else ''} {since}; first {when(first, now)}, "
+                f"last {when(last, now)} {last.record.get('status')}")  # fmt: skip
+        error = failure_text(last.record)
+        return printable(f"{text}: {error}" if error else text)
+
+
+def attention(runs: Sequence[Run]) -> list[Attention]:
+    """Per notebook, the failures since its last success (``runs`` newest first), the notebook failing most
+    recently first: one pass. A skip or a prepared run neither breaks nor extends the streak."""
+    found: dict[str, Attention] = {}
+    settled: set[str] = set()
+    for run in runs:
+        name = run.notebook
+        if name in settled:
+            continue
+        if run.record.get("status") == Status.SUCCEEDED:
+            settled.add(name)
+            if name in found:
+                found[name].last_success = run
+        elif failed(run.record):
+            found.setdefault(name, Attention(name, [])).failures.append(run)
+    return list(found.values())
+
+
+def attention_lines(runs: Sequence[Run], now: datetime) -> list[str]:
+    """The block above the runs: each notebook that needs attention, and the command resuming its last failure."""
+    needing = attention(runs)
+    if not needing:
+        return []
+    out = ["needs attention (failures since each notebook's last success):"]
+    for item in needing:
+        out.append("  " + item.line(now))
+        command = resume_command(item.failures[0])
+        if command is not None:
+            out.append(printable(f"    resume: {command}"))
+    return [*out, ""]
+
+
+def group_of(run: Run, by: str) -> str:
+    """The heading a run is listed under (``--group-by``): its Airflow DAG and task, or its notebook."""
+    if by == "notebook":
+        return printable(f"notebook {run.notebook}")
+    context = run.record.get("context")
+    context = context if isinstance(context, dict) else {}
+    dag, task = context.get(DAG), context.get(TASK)
+    if dag is None:
+        return "no Airflow DAG"
+    return printable(f"DAG {dag}, task {task}" if task is not None else f"DAG {dag}")
+
+
+def grouped(runs: Sequence[Run], by: str) -> list[tuple[str, list[Run]]]:
+    """The runs (newest first) under their headings, the heading of the newest run first; one group, headed "",
+    for ``none``. A chain's notebooks share their process's context, so a chain stays in one group."""
+    if by == "none":
+        return [("", list(runs))]
+    found: dict[str, list[Run]] = {}
+    for run in runs:
+        found.setdefault(group_of(run, by), []).append(run)
+    return list(found.items())
+
+
+def chain_status(members: Sequence[Run]) -> str:
+    """A chain's own outcome: its first failed member's; else succeeded when any member did (the others skipped or
+    prepared); else its first member's."""
+    worst = next((member for member in members if failed(member.record)), None)
+    if worst is not None:
+        return str(worst.record.get("status"))
+    if any(member.record.get("status") == Status.SUCCEEDED for member in members):
+        return Status.SUCCEEDED.value
+    return str(members[0].record.get("status"))
 
 
 def parameters_text(record: dict[str, Any], width: int = 60) -> str:
@@ -252,29 +437,41 @@ def chains(runs: Sequence[Run]) -> dict[str, list[Run]]:
     return found
 
 
-def lines(runs: Sequence[Run]) -> list[str]:
-    """One line per run; a chain's notebooks under a line for the chain, in their order. Linear in the runs."""
+def lines(runs: Sequence[Run], now: datetime | None = None, *, by: str = "none") -> list[str]:
+    """One line per run (a failed run that can be resumed: and its ``resume:`` command under it); a chain's
+    notebooks under a line for the chain, in their order; with ``by``, under their group's heading. Linear in the
+    runs."""
+    now = now or datetime.now(timezone.utc)
+    out = []
+    for heading, members in grouped(runs, by):
+        if heading:
+            out.append(f"{heading} ({len(members)} run{'s' if len(members) > 1 else ''}):")
+        indent = "  " if heading else ""
+        out.extend(indent + line for line in _lines(members, now))
+    return out
+
+
+def _lines(runs: Sequence[Run], now: datetime) -> list[str]:
     out = []
     members_of = chains(runs)
     for run in runs:
         chain = run.chain
         if chain is None:
-            out.append(_line(run))
+            out.extend(_line(run, now))
             continue
         members = members_of.pop(chain["id"], None)
         if members is None:
             continue  # shown with its chain's first run
-        worst = next((m for m in members if failed(m.record)), members[0])
         kind, what = ("for-each", "iterations") if "values" in chain else ("chain", "notebooks")
-        out.append(printable(f"{members[0].started}  {kind} {chain['id']} ({len(members)} of {chain['size']} "
-                             f"{what})  {worst.record.get('status')}"))  # fmt: skip
-        out.extend("  " + _line(member) for member in members)
+        out.append(printable(f"{when(members[0], now)}  {kind} {chain['id']} ({len(members)} of {chain['size']} "
+                             f"{what})  {chain_status(members)}"))  # fmt: skip
+        out.extend("  " + line for member in members for line in _line(member, now))
     return out
 
 
-def _line(run: Run) -> str:
+def _line(run: Run, now: datetime) -> list[str]:
     record = run.record
-    parts = [run.started or "?", f"{record.get('status')!s:<10}", f"{duration_text(record):>7}", run.notebook]
+    parts = [when(run, now), f"{record.get('status')!s:<10}", f"{duration_text(record):>7}", run.notebook]
     params = parameters_text(record)
     if params:
         parts.append(params)
@@ -282,11 +479,14 @@ def _line(run: Run) -> str:
     if failure:
         parts.append(f"[{failure}]")
     parts.append(f"-> {record.get('html') or record.get('output') or run.where}")
-    return printable("  ".join(parts))
+    command = resume_command(run)
+    return [printable("  ".join(parts))] + ([printable(f"    resume: {command}")] if command else [])
 
 
 def as_json(run: Run) -> dict[str, Any]:
-    return {**run.record, "record": run.record.get("record") or run.where}
+    command = resume_command(run)
+    return {**run.record, "record": run.record.get("record") or run.where,
+            **({"resume_command": command} if command else {})}  # fmt: skip
 
 
 def json_line(run: Run) -> str:
