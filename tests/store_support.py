@@ -70,6 +70,13 @@ def run(store: Emulated, tmp_path: Path, *args: str) -> Result:
     return run_cli(*args, env={**store.env(), "NBRUNNER_SPOOL": str(tmp_path / "spool")})
 
 
+def printed(store: Emulated, key: str) -> str:
+    """What params.ipynb, stored at ``reports/key`` (a valid notebook), printed of its parameters."""
+    nb = nbformat.reads(store.get("reports", key).decode(), as_version=4)
+    nbformat.validate(nb)
+    return outputs_text(nb.cells[2])
+
+
 def never_shown(store: Emulated, *texts: str) -> None:
     for text in texts:
         assert store.secret not in text
@@ -86,9 +93,7 @@ def test_outputs_are_stored_with_types_and_metadata_record_last(
     assert result.record["output"] == f"{s}://reports/daily/2026-11-20/params.ipynb"
     record = json.loads(emulated.get("reports", "daily/2026-11-20/params.run.json"))
     assert record["run_id"] == result.record["run_id"] and record["status"] == "succeeded"
-    nb = nbformat.reads(emulated.get("reports", "daily/2026-11-20/params.ipynb").decode(), as_version=4)
-    nbformat.validate(nb)
-    assert '"2026-11-20"' in outputs_text(nb.cells[2])
+    assert '"2026-11-20"' in printed(emulated, "daily/2026-11-20/params.ipynb")
     assert b"2026-11-20" in emulated.get("reports", "daily/2026-11-20/params.html")
     meta = {"nbrunner-run-id": record["run_id"], "nbrunner-status": "succeeded"}
     assert emulated.head("reports", "daily/2026-11-20/params.ipynb") == ("application/x-ipynb+json", meta)
@@ -110,9 +115,8 @@ def test_inputs_and_a_parameters_file_are_read_and_runs_lists_the_records(
                  "-p", "date=2026-11-20", "-o", f"{s}://reports/in/{{notebook}}-{{n}}.ipynb")  # fmt: skip
     assert result.code == 0, result.stderr
     assert result.record["input"] == f"{s}://notebooks/src/params.ipynb"
-    nb = nbformat.reads(emulated.get("reports", "in/params-42.ipynb").decode(), as_version=4)
-    printed = json.loads(outputs_text(nb.cells[2]))
-    assert printed["n"] == [42, "int"] and printed["label"] == ["prod", "str"]
+    values = json.loads(printed(emulated, "in/params-42.ipynb"))
+    assert values["n"] == [42, "int"] and values["label"] == ["prod", "str"]
     listed = run(emulated, tmp_path, "runs", f"{s}://reports/in/", "--json")
     assert listed.code == 0, listed.stderr
     [found] = [json.loads(line) for line in listed.stdout.splitlines()]
@@ -134,8 +138,7 @@ def test_a_chain_file_in_the_store_names_notebooks_beside_it(
     assert result.code == 0, result.stderr
     [step] = result.record["runs"]
     assert step["input"] == f"{s}://notebooks/nightly/params.ipynb" and step["parameters"] == {"n": 7}
-    nb = nbformat.reads(emulated.get("reports", "chain/params-7.ipynb").decode(), as_version=4)
-    assert json.loads(outputs_text(nb.cells[2]))["n"] == [7, "int"]
+    assert json.loads(printed(emulated, "chain/params-7.ipynb"))["n"] == [7, "int"]
 
 
 def test_a_missing_bucket_stops_the_run_before_it_starts_and_a_missing_input_is_exit_2(
