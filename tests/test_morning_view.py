@@ -181,3 +181,21 @@ def test_relative_times() -> None:
     assert said == ["just now", "10 min ago", "3 h ago", "47 h ago", "3 d ago", "in the future"]
     assert ago(None, now) == "" and ago(datetime(9999, 12, 31, tzinfo=timezone.utc), now) == "in the future"
     assert ago(datetime(1, 1, 1, tzinfo=timezone.utc), now).endswith(" d ago")
+
+
+def test_a_hostile_marker_is_text_everywhere(tmp_path: Path) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    evil = "<script>alert(1)</script>\x1b[2J\u202e\nnext"
+    marker(folder, "evil", host=evil, input=evil, run_id=evil)
+    marker(folder, "deep", host="elsewhere").write_text("[" * 100_000)
+    os.mkfifo(folder / ".fifo.run.started")  # never waited on
+    lines = invoke("runs", str(folder), "--attention")
+    assert lines.code == 0, lines.stderr
+    assert len(lines.stdout.splitlines()) == 4  # the heading, the notebook, a blank line, the lost run
+    assert not [c for c in lines.stdout if ord(c) < 32 and c != "\n" or c == "\u202e"]
+    page = tmp_path / "index.html"
+    assert invoke("runs", str(folder), "--html", str(page)).code == 0
+    text = page.read_text()
+    check_page_is_inert(text)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and text.count('<tr class="s-other">') == 1
