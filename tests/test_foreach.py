@@ -114,7 +114,35 @@ def test_retries_record_every_attempt(tmp_path: Path) -> None:
         assert entry["attempts"][0]["run_id"] != entry["run_id"]
         record = json.loads(Path(entry["record"]).read_text())
         assert record["for_each"]["attempt"] == 2 and record["run_id"] == entry["run_id"]
+        assert entry["record"] == str(tmp_path / f"out/{entry['values']['date']}.run.json")
     assert "[date=x] error: cell 2 failed: RuntimeError: first attempt fails (attempt 1 of 2)" in result.stderr
+
+
+def test_a_retry_keeps_the_failed_attempts_files_apart(tmp_path: Path) -> None:
+    source = notebook(tmp_path)
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    (seen / "y").touch()  # y succeeds at once; x fails once, then succeeds
+    out = tmp_path / "out"
+    result = run_cli("run", str(source), "--for-each", "date=x,y", "-p", f"fail_once={seen}", "--retries", "2",
+                     "-o", str(out / "{date}.ipynb"))  # fmt: skip
+    assert result.code == 0, result.stderr[-3000:]
+    x, y = result.record["iterations"]
+    assert "attempts" not in y and sorted(p.name for p in out.glob("y*")) == ["y.html", "y.ipynb", "y.run.json"]
+    assert sorted(p.name for p in out.glob("x*")) == ["x.attempt1.html", "x.attempt1.ipynb", "x.attempt1.run.json",
+                                                      "x.html", "x.ipynb", "x.run.json"]  # fmt: skip
+    [first] = x["attempts"]
+    assert (first["attempt"], first["status"], first["exit_code"]) == (1, "failed", 4)
+    assert (first["output"], first["html"], first["record"]) == (str(out / "x.attempt1.ipynb"),
+                                                                 str(out / "x.attempt1.html"),
+                                                                 str(out / "x.attempt1.run.json"))  # fmt: skip
+    kept = json.loads((out / "x.attempt1.run.json").read_text())
+    assert (kept["for_each"]["attempt"], kept["status"], kept["run_id"]) == (1, "failed", first["run_id"])
+    assert (kept["output"], kept["record"]) == (first["output"], first["record"])
+    assert "first attempt fails" in json.dumps([c.get("outputs") for c in read_nb(out / "x.attempt1.ipynb").cells])
+    final = json.loads((out / "x.run.json").read_text())
+    assert (final["for_each"]["attempt"], final["status"], final["run_id"]) == (2, "succeeded", x["run_id"])
+    assert (final["output"], x["record"]) == (str(out / "x.ipynb"), str(out / "x.run.json"))
 
 
 def test_sigterm_stops_every_iteration_and_keeps_each_partial_notebook(tmp_path: Path) -> None:

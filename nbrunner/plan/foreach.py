@@ -18,6 +18,8 @@ from typing import Any
 
 from nbrunner import values
 from nbrunner.config import RunConfig
+from nbrunner.core import location
+from nbrunner.core.location import Artifacts, Location
 from nbrunner.core.report import Reporter
 from nbrunner.errors import ParameterError, UsageError
 from nbrunner.plan.build import Plan
@@ -245,3 +247,9 @@ def plan_iterations(
 def plan_values(plan: Plan, it: Iteration) -> dict[str, Any]:
     """The iteration's values as its record shows them (a secret as the plan shows it)."""
     return {name: plan.values.get(name, value) for name, value in it.values.items()}
+
+
+def attempt_artifacts(notebook: Location, attempt: int) -> Artifacts[Location]:
+    """Where an iteration's failed ``attempt`` is kept once the iteration runs again: beside its final results, as
+    ``<stem>.attempt<N>.ipynb``, ``.attempt<N>.html`` and ``.attempt<N>.run.json`` (the final ones keep -o's names)."""
+    return location.artifacts(notebook.with_name(f"{location.stem(notebook)}.attempt{attempt}.ipynb"))

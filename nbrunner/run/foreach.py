@@ -4,7 +4,8 @@ all on the one driver JVM. The main thread's :class:`~nbrunner.core.signals.Stop
 every signal to the iterations' own guards, and no new iteration starts after one.
 
 The first failure starts no new iteration (the running ones finish; the rest are not-run) unless ``keep_going``;
-a failed iteration runs again up to ``retries`` times (each attempt's record kept). The exit code is the first
+a failed iteration runs again up to ``retries`` times (each earlier attempt's notebook, HTML and record kept
+beside the final ones as ``<stem>.attempt<N>.*``). The exit code is the first
 failure's, as a chain's.
 """
 
@@ -18,11 +19,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from nbrunner.config import RunConfig
+from nbrunner.core.location import Location, Uri
 from nbrunner.core.record import Outcome, for_each_summary, not_run
 from nbrunner.core.report import Reporter
 from nbrunner.errors import GatewayError, NbrunnerError, Skipped, Stopped, status_of
 from nbrunner.plan.build import Plan
-from nbrunner.plan.foreach import Iteration
+from nbrunner.plan.foreach import Iteration, attempt_artifacts
 from nbrunner.status import Status
 
 
@@ -170,13 +172,68 @@ def _attempts(
         labelled.notice(f"error: {record.get('message')} (attempt {attempt} of {retries + 1})")
         if attempt > retries or isinstance(error, Stopped | GatewayError):
             return ({**entry, "attempts": earlier} if earlier else entry), error
-        earlier.append(entry)
+        earlier.append(_keep_attempt(plan, record, entry, labelled))
         attempt += 1
         plan = _again(plan, reporter, attempt)
 
 
+def _keep_attempt(plan: Plan, record: dict[str, Any], entry: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
+    """Before an iteration runs again: its failed attempt's notebook, HTML and record moved out of the retry's way
+    (:func:`~nbrunner.plan.foreach.attempt_artifacts`), the record rewritten to say where its files now are. Returns
+    the attempt's summary entry pointing there; if they cannot be kept (a store refusing), a warning and the entry
+    as it was (the retry overwrites them)."""
+    if record.get("record") is None:  # refused before anything was written
+        return entry
+    kept = attempt_artifacts(plan.targets.notebook, int(entry["attempt"]))
+    moved = {"output": kept.notebook, "html": kept.html, "record": kept.record}
+    shown = {key: str(moved[key]) if record.get(key) is not None else None for key in moved}
+    try:
+        _move(plan, plan.targets.notebook, kept.notebook)
+        if record.get("html") is not None:
+            _move(plan, plan.targets.html, kept.html)
+        _move(plan, plan.targets.record, kept.record, rewrite=shown)
+    except (NbrunnerError, OSError) as e:
+        reporter.warning(f"attempt {entry['attempt']}'s results could not be kept apart ({e}); the retry replaces them")
+        return entry
+    return {**entry, **shown}
+
+
+def _move(plan: Plan, source: Location, target: Location, *, rewrite: dict[str, Any] | None = None) -> None:
+    """One artifact from the final name to an attempt's (a record's paths rewritten); a missing local file is left."""
+    import json
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from nbrunner.core.files import write_atomic
+
+    if isinstance(source, Path) and isinstance(target, Path):
+        if not source.exists():
+            return
+        if rewrite is None:
+            os.replace(source, target)
+            return
+        data = json.loads(source.read_text(encoding="utf-8"))
+        write_atomic(target, json.dumps({**data, **rewrite}, indent=2, ensure_ascii=False) + "\n")
+        source.unlink()
+        return
+    if not isinstance(source, Uri) or not isinstance(target, Uri):  # a plan's targets are all local or all stored
+        return
+    store = plan.stores.of(source)
+    body = store.read(source)
+    if rewrite is not None:
+        text = json.dumps({**json.loads(body), **rewrite}, indent=2, ensure_ascii=False) + "\n"
+        store.put_text(text, target, suffix=".json")
+        return
+    with tempfile.TemporaryDirectory(prefix="nbrunner-attempt-") as folder:
+        local = Path(folder) / target.name
+        local.write_bytes(body)
+        store.put_file(local, target, {}, timeout=store.timeout)
+
+
 def _again(plan: Plan, reporter: Reporter, attempt: int) -> Plan:
-    """The plan of a retry: a new run id and start, the same artifacts (the last attempt's stay), the same engine."""
+    """The plan of a retry: a new run id and start, the same artifacts (the earlier attempt's moved out of its way),
+    the same engine."""
     from nbrunner.plan.build import make_plan, new_run_id
 
     started = datetime.now(timezone.utc)
