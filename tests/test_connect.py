@@ -339,3 +339,34 @@ def test_spark_remote_is_used_outside_spark_submit_and_withheld_from_the_kernel(
     assert "False 2\n" in texts(read_nb(out))
     assert result.record["spark"]["mode"] == "connect"
     assert os.environ.get("SPARK_REMOTE") is None  # the test's own environment untouched
+
+
+def test_for_each_runs_each_iteration_on_a_session_of_its_own(server: Server, tmp_path: Path) -> None:
+    made = tmp_path / "made"
+    made.mkdir()
+    nb = notebook(
+        tmp_path / "each.ipynb",
+        "import pathlib, time, nbrunner\n"
+        "spark.range(3).createOrReplaceTempView(f'view_{name}')\n"
+        "pathlib.Path(folder, name).touch()\n"
+        "while not all(pathlib.Path(folder, n).exists() for n in 'abc'):  # all three views made before any looks\n"
+        "    time.sleep(0.05)\n"
+        "nbrunner.output('views', sorted(t.name for t in spark.catalog.listTables() if t.isTemporary))\n"
+        "nbrunner.output('rows', spark.table(f'view_{name}').count())",
+        parameters="name = 'x'\nfolder = ''",
+    )
+    out = tmp_path / "out"
+    result = run_cli("run", str(nb), "--for-each", "name=a,b,c", "--parallel", "3", "-p", f"folder={made}",
+                     "--remote", server.url, "-o", f"{out}/{{name}}.ipynb")  # fmt: skip
+    assert result.code == 0, result.stderr[-5000:]
+    entries = result.record["iterations"]
+    assert [(e["status"], e["exit_code"]) for e in entries] == [("succeeded", 0)] * 3
+    sessions = set()
+    for name, entry in zip("abc", entries, strict=True):
+        assert entry["outputs"] == {"views": [f"view_{name}"], "rows": 3}  # the others' views unseen
+        record = json.loads(Path(entry["record"]).read_text())
+        assert record["engine"]["kind"] == "spark-connect" and record["for_each"]["values"] == {"name": name}
+        sessions.add(record["spark"]["session_id"])
+    assert len(sessions) == 3
+    written = sorted(out.iterdir())
+    assert len(written) == 9 and server.token not in every_byte(*written, result=result)  # 3 x ipynb, html, record
