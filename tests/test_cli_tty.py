@@ -104,3 +104,36 @@ def test_run_help_is_grouped() -> None:
 def test_shell_completion_script() -> None:
     result = run_cli(env={"_NBRUNNER_COMPLETE": "bash_source"})
     assert result.code == 0 and "_nbrunner_completion" in result.stdout
+
+
+def test_a_long_cell_s_elapsed_time_is_updated_while_it_runs(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import time\ntime.sleep(2.5)")]
+    nbformat.write(nb, tmp_path / "slow.ipynb")
+    code, shown = _on_terminal(tmp_path, "run", "slow.ipynb", "--no-html", NO_COLOR="1")
+    assert code == 0, shown
+    running = re.findall(r"\r\[nbrunner\] cell 0/0 running (\d+:\d\d) import time", shown)
+    assert running[0] == "0:00" and len(set(running)) >= 2, shown  # redrawn with the time going on
+    assert "\r[nbrunner] cell 0/0 ok 0:0" in shown
+
+
+def test_a_caller_that_never_draws_the_updating_line_keeps_the_per_cell_lines() -> None:
+    """Several runs at once (--for-each --parallel) cannot share one line: their progress lines are written."""
+    import io
+
+    from nbrunner.core.report import StreamReporter
+
+    stream = io.StringIO()
+    reporter = StreamReporter(stream, live=True, colour=False)
+    reporter.progress("[nbrunner x=1] cell 0/1 ok 0.10s In [1] a = 1")
+    reporter.live("[nbrunner] cell 0/1 running a = 1", "running")
+    reporter.progress("[nbrunner] cell 0/1 ok 0.10s In [1] a = 1")  # the updating line shows it instead
+    reporter.live("[nbrunner] cell 0/1 ok a = 1", "ok")
+    reporter.warning("careful")
+    reporter.finish()
+    assert stream.getvalue() == (
+        "[nbrunner x=1] cell 0/1 ok 0.10s In [1] a = 1\n"
+        "\r[nbrunner] cell 0/1 running 0:00 a = 1"
+        "\r[nbrunner] cell 0/1 ok 0:00 a = 1     \n"
+        "nbrunner: warning: careful\n"
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import IO
 
 
@@ -20,9 +21,10 @@ class Reporter:
         """One line per cell as it ends (``[nbrunner] cell 3/12 ok 0.42s ...``)."""
 
     def live(self, text: str, state: str = "") -> None:
-        """The run's state for a terminal's one updating line (``cell 3/12 ok 0:04 df = ...``), as a cell starts
-        and ends; ``state`` (running, ok, failed...) picks its colour. Says nothing by default: logs keep
-        :meth:`progress`."""
+        """The run's state for a terminal's one updating line, as a cell starts and ends: ``text`` holds ``state``
+        (running, ok, failed...), which picks its colour and is followed by the time since the first cell started,
+        updated each second while a cell runs (``cell 3/12 running 0:04 df = ...``). Says nothing by default: logs
+        keep :meth:`progress`."""
 
     def finish(self) -> None:
         """The run is over: end the updating line, if one is shown."""
@@ -75,6 +77,10 @@ class StreamReporter(Reporter):
         self.colour = self.live_line and (not os.environ.get("NO_COLOR") if colour is None else colour)
         self._open = False  # the updating line is shown and not ended
         self._shown = 0  # its length without colour codes
+        self._running: str | None = None  # the line of the cell running, redrawn each second
+        self._began: float | None = None  # when the first cell started (monotonic)
+        self._live_used = False  # live() was called: the per-cell lines give way to the updating line
+        self._ticker: threading.Event | None = None  # set: the redrawing thread ends
         self._lock = threading.Lock()
 
     def _put(self, text: str) -> None:
@@ -92,20 +98,42 @@ class StreamReporter(Reporter):
             self._open = False
 
     def progress(self, line: str) -> None:
-        if self.show_progress and not self.live_line:
-            self._write(line)
+        if self.show_progress and not (self.live_line and self._live_used):
+            self._write(line)  # (a caller that never shows the updating line, several runs at once, keeps these)
 
     def live(self, text: str, state: str = "") -> None:
         if not self.live_line:
             return
+        with self._lock:
+            self._live_used = True
+            self._began = time.monotonic() if self._began is None else self._began
+            self._running = text if state == "running" else None
+            self._draw(text, state)
+            if self._running is not None and self._ticker is None:
+                self._ticker = threading.Event()
+                threading.Thread(target=self._tick, args=(self._ticker,), name="nbrunner-progress", daemon=True).start()
+
+    def _draw(self, text: str, state: str) -> None:
+        """The updating line (the lock held), with the elapsed time after the state."""
+        elapsed = int(time.monotonic() - (self._began or time.monotonic()))
+        hours, minutes, seconds = elapsed // 3600, elapsed // 60 % 60, elapsed % 60
+        clock = f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+        if state:
+            text = text.replace(f" {state} ", f" {state} {clock} ", 1)
         text = text[: self._columns() - 1]  # a wrapped line could not be updated in place
         shown = len(text)
         if state and self.colour:
-            text = text.replace(state, f"\x1b[{_COLOURS.get(state, _FAILED_COLOUR)}m{state}\x1b[0m", 1)
-        with self._lock:
-            # without colour no escape code at all: spaces cover what the previous state left
-            self._put(f"\r{text}\x1b[K" if self.colour else f"\r{text}{' ' * max(0, self._shown - shown)}")
-            self._open, self._shown = True, shown
+            text = text.replace(f" {state} ", f" \x1b[{_COLOURS.get(state, _FAILED_COLOUR)}m{state}\x1b[0m ", 1)
+        # without colour no escape code at all: spaces cover what the previous state left
+        self._put(f"\r{text}\x1b[K" if self.colour else f"\r{text}{' ' * max(0, self._shown - shown)}")
+        self._open, self._shown = True, shown
+
+    def _tick(self, stop: threading.Event) -> None:
+        """Each second, the running cell's line again (its elapsed time), while it is the last thing shown."""
+        while not stop.wait(1.0):
+            with self._lock:
+                if self._running is not None and self._open:
+                    self._draw(self._running, "running")
 
     def _columns(self) -> int:
         try:
@@ -115,6 +143,9 @@ class StreamReporter(Reporter):
 
     def finish(self) -> None:
         with self._lock:
+            if self._ticker is not None:
+                self._ticker.set()
+            self._ticker, self._running, self._began, self._live_used = None, None, None, False
             if self._open:
                 self._put("\n")
             self._open = False

@@ -5,7 +5,6 @@ Both are engine hooks writing through the caller's :class:`~nbrunner.core.report
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from nbrunner.core.hooks import CellHooks
@@ -26,18 +25,14 @@ def cell_label(cell: Cell, width: int = 50) -> str:
 
 class ProgressLines(CellHooks):
     """``[nbrunner] cell 3/12 ok 0.42s In [3] df = ...`` as each code cell ends; and for a terminal's updating line
-    (:meth:`Reporter.live`) ``cell 3/12 running 0:04 df = ...`` as it starts and ends (the run's elapsed time)."""
+    (:meth:`Reporter.live`) ``cell 3/12 running 0:04 df = ...`` as it starts and ends (the reporter adds the time)."""
 
     def __init__(self, reporter: Reporter, total: int):
         self.reporter = reporter
         self.total = total
-        self.began = time.monotonic()
 
     def _live(self, index: int, cell: Cell, state: str) -> None:
-        elapsed = int(time.monotonic() - self.began)
-        hours, minutes, seconds = elapsed // 3600, elapsed // 60 % 60, elapsed % 60
-        clock = f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-        self.reporter.live(f"[nbrunner] cell {index}/{self.total - 1} {state} {clock} {cell_label(cell)}", state)
+        self.reporter.live(f"[nbrunner] cell {index}/{self.total - 1} {state} {cell_label(cell)}", state)
 
     def cell_started(self, index: int, cell: Cell) -> None:
         self._live(index, cell, "running")
