@@ -279,3 +279,32 @@ def test_under_spark_connect_each_iteration_gets_a_session_of_its_own(tmp_path: 
     chained = plan_runs(configs_for_each(config, found), Reporter())  # a chain's notebooks share one session
     assert len({id(plan.engine) for plan in chained}) == 1
     assert [plan.for_each["index"] for plan in plans if plan.for_each] == [0, 1, 2]
+
+
+@pytest.mark.s3
+def test_a_retry_in_a_store_keeps_the_failed_attempts_objects(tmp_path: Path) -> None:
+    from tests import s3_server
+
+    server = s3_server.start()
+    try:
+        server.client().create_bucket(Bucket="reports")
+        source = notebook(tmp_path)
+        seen = tmp_path / "seen"
+        seen.mkdir()
+        env = {**server.env(), "NBRUNNER_SPOOL": str(tmp_path / "spool")}
+        result = run_cli("run", str(source), "--for-each", "date=x", "-p", f"fail_once={seen}", "--retries", "1",
+                         "-o", "s3://reports/each/{date}.ipynb", env=env)  # fmt: skip
+        assert result.code == 0, result.stderr[-3000:]
+        [entry] = result.record["iterations"]
+        [first] = entry["attempts"]
+        assert first["record"] == "s3://reports/each/x.attempt1.run.json"
+        keys = sorted(o["Key"] for o in server.client().list_objects_v2(Bucket="reports")["Contents"])
+        assert keys == [f"each/x{kind}" for kind in (".attempt1.html", ".attempt1.ipynb", ".attempt1.run.json",
+                                                     ".html", ".ipynb", ".run.json")]  # fmt: skip
+        body = server.client().get_object(Bucket="reports", Key="each/x.attempt1.run.json")["Body"].read()
+        kept = json.loads(body)
+        assert (kept["for_each"]["attempt"], kept["status"], kept["record"]) == (1, "failed", first["record"])
+        final = json.loads(server.client().get_object(Bucket="reports", Key="each/x.run.json")["Body"].read())
+        assert (final["for_each"]["attempt"], final["status"]) == (2, "succeeded")
+    finally:
+        server.stop()
