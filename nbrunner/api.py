@@ -179,7 +179,7 @@ def _for_each(config: RunConfig, for_each: Any, reporter: Reporter, *, parallel:
 
     if parallel < 1 or retries < 0:
         raise UsageError("parallel must be at least 1 and retries at least 0")
-    stores = Stores(config.storage)
+    stores = Stores(config.storage, config.env)
     found = from_api(for_each, stores=stores)
     configs = configs_for_each(config, found)
     plans = plan_iterations(configs, found, reporter, stores=stores)

@@ -99,7 +99,7 @@ def run(ctx: click.Context, /, **options: Any) -> int:
     )  # several runs at once: per-cell lines
     from nbrunner.storage import Stores
 
-    stores = Stores(config.storage)  # the process's: each store built on first use, once
+    stores = Stores(config.storage, config.env)  # the process's: each store built on first use, once
     configs = [config]
     if len(notebooks) > 1 or chain_file:
         from nbrunner.run.chain import configs_for, configs_from_file

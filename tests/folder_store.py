@@ -5,8 +5,8 @@ that line."""
 from __future__ import annotations
 
 import builtins
-import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from nbrunner.config import StorageOptions
@@ -24,8 +24,8 @@ class FolderStore:
         self.where = f"the test folder {root}"
 
     @classmethod
-    def connect(cls, options: StorageOptions) -> FolderStore:
-        return cls(Path(os.environ["NBRUNNER_TEST_STORE"]), options)
+    def connect(cls, options: StorageOptions, environ: Mapping[str, str]) -> FolderStore:
+        return cls(Path(environ["NBRUNNER_TEST_STORE"]), options)
 
     @classmethod
     def check_uri(cls, uri: Uri, what: str, *, prefix: bool = False) -> Uri:

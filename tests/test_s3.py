@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -231,3 +232,23 @@ def test_prepare_only_stores_the_prepared_notebook(
         "run", str(notebooks / "params.ipynb"), "--prepare-only", "-o", "s3://no-such-bucket/p.ipynb", env=s3_env
     )
     assert missing.code == 8, missing.stderr  # refused before anything, as a run to that bucket is
+
+
+def test_the_api_reads_the_endpoint_from_the_runs_environment(
+    s3: s3_server.S3Server, notebooks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_notebook(environ=...): the run's environment, not this process's, names the S3 endpoint (two runs of one
+    process may use two); the credentials come from botocore's own chain (this process's environment)."""
+    from nbrunner import run_notebook
+
+    env = s3.env()
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE",
+                 "AWS_SHARED_CREDENTIALS_FILE"):  # fmt: skip
+        monkeypatch.setenv(name, env[name])
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    s3.clear()
+    record = run_notebook(notebooks / "ok.ipynb", "s3://reports/environ/ok.ipynb", environ={**os.environ, **env})
+    assert record.status == "succeeded" and record.storage is not None
+    assert record.storage["endpoint"] == s3.url
+    assert [p.path for p in s3.puts("reports")][-1].endswith("environ/ok.run.json")

@@ -128,7 +128,7 @@ def make_plan(
     """Everything that can be checked before a kernel starts: exit 2, 3 or 8 here, nothing run. ``stores``: the
     process's (default: the run's own, on ``config.storage``)."""
     launch_dir = current_dir()
-    stores = stores if stores is not None else Stores(config.storage)
+    stores = stores if stores is not None else Stores(config.storage, config.env)
     source = locate(config.notebook, what="notebook")
     data = inputs.read_bytes(source, what="notebook", stores=stores)
     text = inputs.decode(data, what="notebook", name=str(source))

@@ -66,7 +66,7 @@ def configs_from_file(config: RunConfig, name: str, stores: Stores | None = None
 
     what = f"--chain-file {name}"
     where = locate(name, what="chain file")
-    text = inputs.read_text(where, what="chain file", stores=stores or Stores(config.storage))
+    text = inputs.read_text(where, what="chain file", stores=stores or Stores(config.storage, config.env))
     try:
         data = values.parse_yaml(text, source=what)
     except ParameterError as e:  # the file's shape is the command's, not a parameter's: exit 2

@@ -13,9 +13,9 @@ None is ever printed: messages show the account's endpoint only. Errors are tran
 from __future__ import annotations
 
 import builtins
-import os
 import re
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,22 +57,23 @@ def metadata_names(metadata: dict[str, str]) -> dict[str, str]:
 class AzureStore:
     """Every Azure Blob call of a run: the store of ``abfs://``, ``abfss://`` and ``az://``, a client per account."""
 
-    def __init__(self, options: StorageOptions):
+    def __init__(self, options: StorageOptions, environ: Mapping[str, str]):
         self.options = options
+        self.environ = environ
         self._clients: dict[tuple[str | None, str], Any] = {}
         self._lock = threading.Lock()
-        connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+        connection = self.environ.get("AZURE_STORAGE_CONNECTION_STRING")
         self.where = "Azure Blob Storage"
         if connection:
             self.where = self._client(None, "core.windows.net").url.rstrip("/")
 
     @classmethod
-    def connect(cls, options: StorageOptions) -> AzureStore:
+    def connect(cls, options: StorageOptions, environ: Mapping[str, str]) -> AzureStore:
         try:
             import azure.storage.blob  # noqa: F401 - the extra is there
         except ImportError as e:
             raise UsageError(f"abfs://, abfss:// and az:// need the azure extra: {EXTRA}") from e
-        return cls(options)
+        return cls(options, environ)
 
     @property
     def timeout(self) -> float:
@@ -104,7 +105,7 @@ class AzureStore:
         from azure.storage.blob import BlobServiceClient
 
         settings: dict[str, Any] = {"connection_timeout": 10, "read_timeout": 60}
-        connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+        connection = self.environ.get("AZURE_STORAGE_CONNECTION_STRING")
         if connection:
             try:
                 client = BlobServiceClient.from_connection_string(connection, **settings)
@@ -114,14 +115,14 @@ class AzureStore:
                 ) from None
             if account is None or account == client.account_name:
                 return client
-        name = account or os.environ.get("AZURE_STORAGE_ACCOUNT_NAME")
+        name = account or self.environ.get("AZURE_STORAGE_ACCOUNT_NAME")
         if not name or not _ACCOUNT.match(name):
             raise UsageError(
                 "Azure: no storage account named; write abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH, or set "
                 "AZURE_STORAGE_ACCOUNT_NAME or AZURE_STORAGE_CONNECTION_STRING"
             )
         url = f"https://{name}.blob.{suffix}"
-        key = os.environ.get("AZURE_STORAGE_ACCOUNT_KEY")
+        key = self.environ.get("AZURE_STORAGE_ACCOUNT_KEY")
         if key:
             return BlobServiceClient(url, credential={"account_name": name, "account_key": key}, **settings)
         try:

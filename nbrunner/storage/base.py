@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
@@ -49,8 +50,9 @@ class Store(Protocol):
         ...
 
     @classmethod
-    def connect(cls, options: StorageOptions) -> Store:
-        """The store for these options (a client on the library's own credential chain); UsageError (exit 2)."""
+    def connect(cls, options: StorageOptions, environ: Mapping[str, str]) -> Store:
+        """The store for these options (a client on the library's own credential chain); the variables it reads
+        itself (an endpoint, a connection string) from ``environ``, the run's environment; UsageError (exit 2)."""
         ...
 
     @classmethod
@@ -117,8 +119,9 @@ def locate(text: str, *, what: str, prefix: bool = False) -> Location:
 class Stores:
     """A run's (or a process's) stores: one per store class, built on first use (thread-safe), on one set of options."""
 
-    def __init__(self, options: StorageOptions):
+    def __init__(self, options: StorageOptions, environ: Mapping[str, str] | None = None):
         self.options = options
+        self.environ: Mapping[str, str] = environ if environ is not None else os.environ  # the run's, or ours
         self._built: dict[str, Store] = {}
         self._lock = threading.Lock()
 
@@ -129,7 +132,7 @@ class Stores:
         with self._lock:
             store = self._built.get(key)
             if store is None:
-                store = self._built[key] = cls.connect(self.options)
+                store = self._built[key] = cls.connect(self.options, self.environ)
             return store
 
 

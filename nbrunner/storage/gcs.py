@@ -13,6 +13,7 @@ from __future__ import annotations
 import builtins
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,17 +51,27 @@ class GcsStore:
         self.where = where
 
     @classmethod
-    def connect(cls, options: StorageOptions) -> GcsStore:
-        """A client on the SDK's own chain; the emulator's (anonymous) when ``STORAGE_EMULATOR_HOST`` is set."""
+    def connect(cls, options: StorageOptions, environ: Mapping[str, str]) -> GcsStore:
+        """A client on the SDK's own chain; the emulator's (anonymous) when ``STORAGE_EMULATOR_HOST`` is set in the
+        run's ``environ``."""
         try:
             from google.auth.exceptions import GoogleAuthError
             from google.cloud import storage  # type: ignore[import-untyped]
         except ImportError as e:
             raise UsageError(f"gs:// needs the gcs extra: {EXTRA}") from e
-        emulator = os.environ.get("STORAGE_EMULATOR_HOST")
+        emulator = environ.get("STORAGE_EMULATOR_HOST")
         where = without_credentials(emulator) if emulator else "Google Cloud Storage"
         try:
-            client = storage.Client()
+            if emulator and emulator != os.environ.get("STORAGE_EMULATOR_HOST"):  # the run's, not this process's
+                from google.auth.credentials import AnonymousCredentials
+
+                client = storage.Client(
+                    project=environ.get("GOOGLE_CLOUD_PROJECT") or "<none>",
+                    credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+                    client_options={"api_endpoint": emulator},
+                )
+            else:
+                client = storage.Client()
         except GoogleAuthError as e:  # DefaultCredentialsError: no credentials anywhere on the chain
             raise UsageError(
                 f"gs://: no Google credentials found ({without_credentials(first_line(e))}); set "

@@ -10,8 +10,8 @@ botocore's errors are translated here, and only here, into one-line UsageError (
 from __future__ import annotations
 
 import builtins
-import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,14 +27,14 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 CONTENT_TYPES = {".ipynb": "application/x-ipynb+json", ".html": "text/html; charset=utf-8", ".json": "application/json"}
 
 
-def endpoint(options: StorageOptions) -> str | None:
+def endpoint(options: StorageOptions, environ: Mapping[str, str]) -> str | None:
     """The S3 endpoint in force: the option, else the standard AWS variables (None: AWS itself); checked as the
     option is (:func:`~nbrunner.core.urls.check_endpoint`), so a malformed one is refused before anything runs."""
     if options.endpoint_url:
         return options.endpoint_url
     for variable in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
-        if os.environ.get(variable):
-            return check_endpoint(os.environ[variable], option=variable)
+        if environ.get(variable):
+            return check_endpoint(environ[variable], option=variable)
     return None
 
 
@@ -54,7 +54,7 @@ def retries(session: Any) -> dict[str, Any]:
     return found
 
 
-def make_client(options: StorageOptions) -> Any:
+def make_client(options: StorageOptions, environ: Mapping[str, str]) -> Any:
     """An S3 client on the standard credential chain and retry settings (:func:`retries`).
 
     A malformed endpoint is a UsageError (exit 2), found here, before anything runs.
@@ -63,7 +63,7 @@ def make_client(options: StorageOptions) -> Any:
     import botocore.session
     from botocore.config import Config
 
-    url = endpoint(options)
+    url = endpoint(options, environ)
     core = botocore.session.get_session()
     config = Config(
         retries=retries(core) or None,
@@ -84,17 +84,19 @@ def make_client(options: StorageOptions) -> Any:
 class S3Store:
     """Every S3 call of a run, on one client: the store of ``s3://`` and ``s3a://``."""
 
-    def __init__(self, client: Any, options: StorageOptions):
+    def __init__(self, client: Any, options: StorageOptions, environ: Mapping[str, str]):
         self.client = client
         self.options = options
         given = getattr(getattr(client, "meta", None), "endpoint_url", None)
-        url = endpoint(options) if options.client is None else given
+        url = endpoint(options, environ) if options.client is None else given
         self.where = without_credentials(url) if url else "AWS S3"
 
     @classmethod
-    def connect(cls, options: StorageOptions) -> S3Store:
-        """The run's store: on the caller's client when it gave one (``StorageOptions(client=...)``), else a new one."""
-        return cls(options.client if options.client is not None else make_client(options), options)
+    def connect(cls, options: StorageOptions, environ: Mapping[str, str]) -> S3Store:
+        """The run's store: on the caller's client when it gave one (``StorageOptions(client=...)``), else a new one
+        (its endpoint from the option, else ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` in ``environ``)."""
+        client = options.client if options.client is not None else make_client(options, environ)
+        return cls(client, options, environ)
 
     @property
     def timeout(self) -> float:

@@ -77,7 +77,7 @@ class Counted:
     built: list[StorageOptions] = []
 
     @classmethod
-    def connect(cls, options: StorageOptions) -> Any:
+    def connect(cls, options: StorageOptions, environ: Any) -> Any:
         cls.built.append(options)
         return cls()
 
