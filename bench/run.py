@@ -71,10 +71,13 @@ def measure(argv: list[str], env: dict[str, str], cwd: Path) -> Sample:
     return Sample(time.perf_counter() - started, peak / 1024, proc.returncode, cpu)
 
 
-def interleave(contenders: list[Contender], repeat: int, cwd: Path) -> None:
+Measure = Callable[[list[str], dict[str, str], Path], Sample]
+
+
+def interleave(contenders: list[Contender], repeat: int, cwd: Path, how: Measure = measure) -> None:
     for run in range(repeat):
         for contender in contenders:
-            sample = measure(contender.command(run), contender.env, cwd)
+            sample = how(contender.command(run), contender.env, cwd)
             if sample.code != 0:
                 raise SystemExit(f"{contender.name} failed with exit code {sample.code}: {contender.command(run)}")
             contender.samples.append(sample)
@@ -306,6 +309,74 @@ def bench_chain(repeat: int, report: list[str], submit: list[str], launcher: str
     report += [f"- chained / separate = **{ratio:.2f}** (target <= 0.5: {verdict(ratio <= 0.5)})", ""]
 
 
+def measure_tree(argv: list[str], env: dict[str, str], cwd: Path) -> Sample:
+    """As ``measure``, but the peak RSS is the whole process tree's (the sum of every descendant's VmRSS, sampled
+    every 0.1 s): spark-submit's driver JVM and each kernel are processes of their own."""
+    import psutil  # type: ignore[import-untyped]
+
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    root, peak = psutil.Process(proc.pid), 0
+    while True:
+        pid, wait_status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            break
+        total = 0
+        try:
+            for p in [root, *root.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            pass
+        peak = max(peak, total)
+        time.sleep(0.1)
+    code = os.waitstatus_to_exitcode(wait_status)
+    return Sample(time.perf_counter() - started, peak / 2**20, code, usage.ru_utime + usage.ru_stime)
+
+
+def bench_foreach(repeat: int, report: list[str], size: int = 8, parallel: int = 4, wait_s: int = 4) -> None:
+    """``size`` iterations of a notebook whose one Spark job waits ``wait_s`` s in one task, as a job waits on storage:
+    ``--for-each --parallel`` in one spark-submit vs a chain of the same in one vs ``size`` spark-submits in a row."""
+    print(f"for each: {size} iterations, --parallel {parallel}, one spark-submit vs a chain vs {size}", flush=True)
+    launcher = subprocess.run(
+        [str(BIN / "nbrunner"), "entrypoint"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    submit = [str(BIN / "spark-submit"), "--master", "local[4]", "--conf", "spark.scheduler.mode=FAIR",
+              "--conf", "spark.ui.showConsoleProgress=false", "--conf", "spark.ui.enabled=false",
+              "--conf", "spark.driver.host=127.0.0.1"]  # fmt: skip
+    env = {"PATH": f"{BIN}:{os.environ.get('PATH', '')}", "PYSPARK_PYTHON": sys.executable,
+           "SPARK_LOCAL_IP": "127.0.0.1"}  # fmt: skip
+    job = f"import time\nspark.sparkContext.parallelize([i], 1).foreach(lambda _: time.sleep({wait_s}))"
+    nb = make_notebook(WORK / "each.ipynb", [job, "print(spark.range(i * 10).count())"], parameters="i = 0")
+    copies = [make_notebook(WORK / f"each_{n}.ipynb", [job, "print(spark.range(i * 10).count())"],
+                            parameters=f"i = {n}") for n in range(1, size + 1)]  # fmt: skip
+    each = [*submit, launcher, "run", str(nb), "-q", "--for-each", f"i=1..{size}", "--parallel", str(parallel),
+            "-o", f"{WORK}/out/each/{{i}}.ipynb"]  # fmt: skip
+    chain = [*submit, launcher, "run", *map(str, copies), "-q", "-o", f"{WORK}/out/each-chain/{{notebook}}.ipynb"]
+    separate = " && ".join(" ".join([*submit, launcher, "run", str(nb), "-q", "-p", f"i={n}", "-o",
+                                     f"{WORK}/out/each-sep/{n}.ipynb"]) for n in range(1, size + 1))  # fmt: skip
+    contenders = [
+        Contender(f"{size} spark-submits in a row", lambda r: ["bash", "-c", separate], env),
+        Contender(f"{size} chained in 1 spark-submit", lambda r: chain, env),
+        Contender(f"--for-each, --parallel {parallel}, 1 spark-submit", lambda r: each, env),
+    ]
+    interleave(contenders, repeat, WORK, how=measure_tree)
+    sep, chained, fe = contenders
+    to_chain, to_sep = median(fe) / median(chained), median(fe) / median(sep)
+    report += [f"## 9. For each: {size} iterations in one spark-submit (local[4], FAIR; peak RSS of the whole process "
+               "tree)", "", *table(contenders, base=sep), ""]  # fmt: skip
+    report += [
+        f"- for-each / chain = **{to_chain:.2f}** (target <= 0.6: {verdict(to_chain <= 0.6)})",
+        f"- for-each / separate spark-submits = **{to_sep:.2f}** (target <= 0.2: {verdict(to_sep <= 0.2)})",
+        "",
+    ]
+
+
 def bench_startup(repeat: int, report: list[str]) -> None:
     print("start-up", flush=True)
     empty = make_notebook(WORK / "empty.ipynb", [])
@@ -388,7 +459,7 @@ def main() -> None:
     parser.add_argument("--output", default=str(ROOT / "bench" / "RESULTS.md"))
     parser.add_argument(
         "--only",
-        choices=["start-up", "trivial", "one-cell", "concurrent"],
+        choices=["start-up", "trivial", "one-cell", "concurrent", "foreach"],
         help="run one section only (--output elsewhere)",
     )
     args = parser.parse_args()
@@ -411,7 +482,7 @@ def main() -> None:
     ]
     if args.only is not None:
         sections = {"start-up": bench_startup, "trivial": bench_trivial, "one-cell": bench_one_cell,
-                    "concurrent": bench_concurrent}  # fmt: skip
+                    "concurrent": bench_concurrent, "foreach": bench_foreach}  # fmt: skip
         sections[args.only](repeat, report)
         Path(args.output).write_text("\n".join(report) + "\n")
         return
@@ -423,6 +494,7 @@ def main() -> None:
     bench_concurrent(max(1, repeat - 2), report)
     if not args.quick:
         bench_spark(args.spark_repeat, repeat, report)
+        bench_foreach(max(1, repeat - 2), report)
     report.append(f"Total benchmark time: {time.monotonic() - started:.0f} s.")
     Path(args.output).write_text("\n".join(report) + "\n")
     print(f"wrote {args.output}")
