@@ -308,3 +308,21 @@ def test_a_retry_in_a_store_keeps_the_failed_attempts_objects(tmp_path: Path) ->
         assert (final["for_each"]["attempt"], final["status"]) == (2, "succeeded")
     finally:
         server.stop()
+
+
+def test_the_runs_view_counts_a_retried_iteration_once(tmp_path: Path) -> None:
+    """nbrunner runs over a for-each with a retry: the iteration is shown by its last attempt (was "4 of 2")."""
+    source = notebook(tmp_path)
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    out = tmp_path / "out"
+    result = run_cli("run", str(source), "--for-each", "date=x,y", "-p", f"fail_once={seen}", "--retries", "1",
+                     "-o", str(out / "{date}.ipynb"))  # fmt: skip
+    assert result.code == 0, result.stderr[-3000:]
+    assert len(list(out.glob("*.run.json"))) == 4  # two final records, two kept attempts
+    view = run_cli("runs", str(out))
+    assert view.code == 0, view.stderr
+    heads = [line for line in view.stdout.splitlines() if "(2 of 2" in line]
+    assert len(heads) == 1, view.stdout
+    members = [line for line in view.stdout.splitlines() if line.startswith("  ") and "succeeded" in line]
+    assert len(members) == 2, view.stdout

@@ -427,14 +427,25 @@ def duration_text(record: dict[str, Any]) -> str:
 
 
 def chains(runs: Sequence[Run]) -> dict[str, list[Run]]:
-    """Each chain's runs (by chain id) in their order in the chain: one pass over the runs, one sort per chain."""
-    found: dict[str, list[Run]] = {}
+    """Each chain's runs (by chain id) in their order in the chain: one pass over the runs, one sort per chain. A
+    for-each iteration run again (``--retries``) is shown by its last attempt; the earlier ones are kept as files."""
+    latest: dict[tuple[str, int], Run] = {}
     for run in runs:
         if run.chain is not None:
-            found.setdefault(run.chain["id"], []).append(run)
+            key = (run.chain["id"], run.chain["index"])
+            if key not in latest or _attempt(run) > _attempt(latest[key]):
+                latest[key] = run
+    found: dict[str, list[Run]] = {}
+    for run in latest.values():
+        found.setdefault((run.chain or {})["id"], []).append(run)
     for members in found.values():
         members.sort(key=lambda member: (member.chain or {})["index"])
     return found
+
+
+def _attempt(run: Run) -> int:
+    attempt = (run.chain or {}).get("attempt")
+    return attempt if isinstance(attempt, int) else 1
 
 
 def lines(runs: Sequence[Run], now: datetime | None = None, *, by: str = "none") -> list[str]:
