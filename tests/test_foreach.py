@@ -223,6 +223,9 @@ while not pools:
     stages = json.load(urllib.request.urlopen(url))
     pools = [s.get("schedulingPool") for s in stages if s.get("description") == f"job-{name}"]
 nbrunner.output("pools", sorted(set(pools)))""",
+    'limit = {"a": 1, "b": 2, "c": 3}[name]',
+    "%%sql found --quiet\nSELECT id FROM range(5) WHERE id < :limit",  # each iteration's own value, bound by Spark
+    'nbrunner.output("sql_rows", found.count())',
     """\
 if name == "b":
     spark.stop()
@@ -255,6 +258,7 @@ def test_iterations_share_one_application_each_on_its_own_session_and_pool(tmp_p
         assert entry["outputs"]["views"] == [f"view_{name}"]  # the others' temp views are not seen
         assert entry["outputs"]["pools"] == [f"name={name}"]
         assert entry["outputs"]["after"] == 100  # b's stop() stopped nothing
+        assert entry["outputs"]["sql_rows"] == {"a": 1, "b": 2, "c": 3}[name]  # a %%sql cell in each iteration
         apps.add(json.loads(Path(entry["record"]).read_text())["engine"]["application_id"])
     assert len(apps) == 1
     warned = [o for o in read_nb(out / "b.ipynb").cells[-1].outputs if o.output_type == "stream"]
