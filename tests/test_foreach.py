@@ -291,24 +291,24 @@ def test_a_retry_in_a_store_keeps_the_failed_attempts_objects(tmp_path: Path) ->
 
     server = s3_server.start()
     try:
-        server.client().create_bucket(Bucket="reports")
+        server.client().create_bucket(Bucket="foreach-retries")  # moto's buckets are the whole process's
         source = notebook(tmp_path)
         seen = tmp_path / "seen"
         seen.mkdir()
         env = {**server.env(), "NBRUNNER_SPOOL": str(tmp_path / "spool")}
         result = run_cli("run", str(source), "--for-each", "date=x", "-p", f"fail_once={seen}", "--retries", "1",
-                         "-o", "s3://reports/each/{date}.ipynb", env=env)  # fmt: skip
+                         "-o", "s3://foreach-retries/each/{date}.ipynb", env=env)  # fmt: skip
         assert result.code == 0, result.stderr[-3000:]
         [entry] = result.record["iterations"]
         [first] = entry["attempts"]
-        assert first["record"] == "s3://reports/each/x.attempt1.run.json"
-        keys = sorted(o["Key"] for o in server.client().list_objects_v2(Bucket="reports")["Contents"])
+        assert first["record"] == "s3://foreach-retries/each/x.attempt1.run.json"
+        keys = sorted(o["Key"] for o in server.client().list_objects_v2(Bucket="foreach-retries")["Contents"])
         assert keys == [f"each/x{kind}" for kind in (".attempt1.html", ".attempt1.ipynb", ".attempt1.run.json",
                                                      ".html", ".ipynb", ".run.json")]  # fmt: skip
-        body = server.client().get_object(Bucket="reports", Key="each/x.attempt1.run.json")["Body"].read()
+        body = server.client().get_object(Bucket="foreach-retries", Key="each/x.attempt1.run.json")["Body"].read()
         kept = json.loads(body)
         assert (kept["for_each"]["attempt"], kept["status"], kept["record"]) == (1, "failed", first["record"])
-        final = json.loads(server.client().get_object(Bucket="reports", Key="each/x.run.json")["Body"].read())
+        final = json.loads(server.client().get_object(Bucket="foreach-retries", Key="each/x.run.json")["Body"].read())
         assert (final["for_each"]["attempt"], final["status"]) == (2, "succeeded")
     finally:
         server.stop()

@@ -13,6 +13,8 @@ import threading
 import time
 from typing import IO
 
+from nbrunner.status import Status
+
 
 class Reporter:
     """Says nothing. Subclasses write somewhere; every method is safe to call from any thread."""
@@ -49,7 +51,7 @@ class Reporter:
 
 
 #: the colour of the updating line's state on a terminal (SGR codes): running, a success, anything else
-_COLOURS = {"running": "36", "ok": "32", "kept": "32", "skipped": "33"}
+_COLOURS = {Status.RUNNING.value: "36", Status.OK.value: "32", Status.KEPT.value: "32", Status.SKIPPED.value: "33"}
 _FAILED_COLOUR = "31"
 
 
@@ -107,7 +109,7 @@ class StreamReporter(Reporter):
         with self._lock:
             self._live_used = True
             self._began = time.monotonic() if self._began is None else self._began
-            self._running = text if state == "running" else None
+            self._running = text if state == Status.RUNNING else None
             self._draw(text, state)
             if self._running is not None and self._ticker is None:
                 self._ticker = threading.Event()
@@ -133,7 +135,7 @@ class StreamReporter(Reporter):
         while not stop.wait(1.0):
             with self._lock:
                 if self._running is not None and self._open:
-                    self._draw(self._running, "running")
+                    self._draw(self._running, Status.RUNNING)
 
     def _columns(self) -> int:
         try:

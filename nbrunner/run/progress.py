@@ -13,6 +13,7 @@ from nbrunner.core.record import first_line
 from nbrunner.core.report import Reporter
 from nbrunner.core.secret_values import Redactor
 from nbrunner.notebook.document import INJECTED_TAG, tags
+from nbrunner.status import Status
 
 
 def cell_label(cell: Cell, width: int = 50) -> str:
@@ -35,7 +36,7 @@ class ProgressLines(CellHooks):
         self.reporter.live(f"[nbrunner] cell {index}/{self.total - 1} {state} {cell_label(cell)}", state)
 
     def cell_started(self, index: int, cell: Cell) -> None:
-        self._live(index, cell, "running")
+        self._live(index, cell, Status.RUNNING)
 
     def cell_finished(self, index: int, cell: Cell, status: str, seconds: float) -> None:
         count = cell.get("execution_count")

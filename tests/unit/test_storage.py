@@ -17,7 +17,7 @@ def no_aws_config(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
 
 
 def retry_settings() -> tuple[int, str]:
-    client = make_client(StorageOptions(endpoint_url="http://127.0.0.1:9"))
+    client = make_client(StorageOptions(endpoint_url="http://127.0.0.1:9"), {})
     retries = client.meta.config.retries
     return retries["total_max_attempts"], retries["mode"]
 
@@ -43,6 +43,6 @@ def test_the_profile_applies_too(monkeypatch: pytest.MonkeyPatch, tmp_path: obje
 def test_a_client_of_the_callers_is_used_as_given() -> None:
     from nbrunner.storage.s3 import S3Store
 
-    client = make_client(StorageOptions(endpoint_url="http://127.0.0.1:9"))
-    store = S3Store.connect(StorageOptions(client=client))
+    client = make_client(StorageOptions(endpoint_url="http://127.0.0.1:9"), {})
+    store = S3Store.connect(StorageOptions(client=client), {})
     assert store.client is client and store.where == "http://127.0.0.1:9"
