@@ -197,7 +197,7 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
     """
 
     template_fields: Sequence[str] = ("notebook", "output_path", "parameters", "parameter_files", "secrets",
-                                      "conf", "name", "html_url_template", "file_url_template")  # fmt: skip
+                                      "conf", "name", "html_url_template", "file_url_template", "for_each")  # fmt: skip
     operator_extra_links = (NotebookLink(),)
     ui_color = "#f0e4ff"
 
@@ -219,6 +219,10 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
         env: Mapping[str, str] | None = None,
         html_url_template: str | None = None,
         file_url_template: str | None = None,
+        for_each: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        parallel: int = 1,
+        keep_going: bool = False,
+        retries: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -237,6 +241,11 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
         self.env = dict(env or {})
         self.html_url_template = html_url_template
         self.file_url_template = file_url_template
+        # For each (docs/foreach.md): {name: "a,b" | "2026-11-01..2026-11-30" | [values]} or a list of mappings
+        self.for_each = for_each
+        self.parallel = parallel
+        self.keep_going = keep_going
+        self.retries = retries
         self._process: subprocess.Popen[str] | None = None
         self._context: Any = None
 
@@ -247,6 +256,7 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
         loopback: Loopback | None = None,
         *,
         try_number: int | None = None,
+        folder: str | None = None,
     ) -> list[str]:
         """The child's command line; ``loopback``: what :meth:`local_driver` decided for spark-submit;
         ``try_number``: Airflow's, for the output's name (:func:`output_for_try`)."""
@@ -261,6 +271,7 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
         for name, ref in self.secrets.items():
             variable = next((v for v, n in secret_env.items() if n == name), None)
             run += ["--secret", f"{name}=env:{variable}" if variable else f"{name}={ref}"]
+        run += self.for_each_args(folder)
         run += self.nbrunner_args
         if not self.spark_submit:
             return [sys.executable, "-m", "nbrunner", *run]
@@ -280,6 +291,31 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
         if self.py_files:
             submit += ["--py-files", ",".join(self.py_files)]
         return [*submit, *self.spark_args, str(launcher_path()), *run]
+
+    def for_each_args(self, folder: str | None) -> list[str]:
+        """``--for-each`` as the command line takes it: a text SPEC as it is, a list of values or a list of parameter
+        mappings through a JSON file in ``folder`` (the task's temporary folder); ``--parallel``, ``--keep-going``,
+        ``--retries``."""
+        if not self.for_each:
+            return []
+        args: list[str] = []
+
+        def written(name: str, value: Any) -> str:
+            path = os.path.join(folder or tempfile.gettempdir(), f"for-each-{name}.json")
+            Path(path).write_text(json.dumps(value), encoding="utf-8")
+            return f"@{path}"
+
+        if isinstance(self.for_each, Mapping):
+            for name, spec in self.for_each.items():
+                args += ["--for-each", f"{name}={spec if isinstance(spec, str) else written(name, list(spec))}"]
+        else:
+            args += ["--for-each", written("iterations", [dict(item) for item in self.for_each])]
+        args += ["--parallel", str(self.parallel)]
+        if self.retries:
+            args += ["--retries", str(self.retries)]
+        if self.keep_going:
+            args.append("--keep-going")
+        return args
 
     def local_driver(self, environ: Mapping[str, str]) -> Loopback | None:
         """nbrunner's host-name rule for this operator's spark-submit (:mod:`nbrunner.engines.spark.local_host`)."""
@@ -329,7 +365,7 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
             try_number = _try_number(context)
             env = _environ_for_try({**os.environ, **self.env}, try_number)
             loopback = self.local_driver(env)
-            command = self.command(params_file, secret_env, loopback, try_number=try_number)
+            command = self.command(params_file, secret_env, loopback, try_number=try_number, folder=folder)
             if self.spark_submit:  # spark-submit finds SPARK_HOME and the driver's python through PATH
                 env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
                 env.setdefault("PYSPARK_PYTHON", sys.executable)

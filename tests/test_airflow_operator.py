@@ -90,3 +90,20 @@ def test_spark_submits_info_lines_stay_out_of_the_task_log_unless_asked_for(tmp_
     quiet, told = (len(SPARK_INFO.findall(log)) for log in (quiet_log, loud_log))
     assert quiet == 0, [line for line in quiet_log.splitlines() if SPARK_INFO.search(line)][:20]
     assert told > 20, loud_log[-5000:]  # Spark at INFO: SparkContext, executors, block manager, ...
+
+
+@needs_airflow
+def test_for_each_through_the_operator(tmp_path: Path) -> None:
+    """for_each as the command line takes it: a text SPEC as it is, a list of values through a JSON file; every
+    iteration's notebook written, the run a success."""
+    notebook = tmp_path / "params.ipynb"
+    shutil.copy(NOTEBOOKS / "params.ipynb", notebook)
+    out = tmp_path / "each"
+    run_operator(tmp_path, ({"notebook": str(notebook), "output_path": f"{out}/{{date}}-{{label}}.ipynb",
+                             "for_each": {"date": "2026-11-01..2026-11-02", "label": ["a b", "c"]}, "parallel": 2},
+                            1))  # fmt: skip
+    made = sorted(p.name for p in out.glob("*.ipynb"))
+    assert made == ["2026-11-01-a b.ipynb", "2026-11-01-c.ipynb", "2026-11-02-a b.ipynb", "2026-11-02-c.ipynb"]
+    for name in made:
+        record = read_nb(out / name).metadata.nbrunner
+        assert record["status"] == "succeeded" and record["for_each"]["size"] == 4
