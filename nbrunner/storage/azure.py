@@ -23,7 +23,7 @@ from nbrunner.config import StorageOptions
 from nbrunner.core.location import Uri
 from nbrunner.core.urls import without_credentials
 from nbrunner.errors import StorageError, UsageError
-from nbrunner.storage.base import bounded, first_line
+from nbrunner.storage.base import bounded, first_line, stored
 from nbrunner.storage.gcs import check_key
 from nbrunner.storage.s3 import CONTENT_TYPES
 
@@ -237,16 +237,7 @@ class AzureStore:
                 if hasattr(data, "close"):
                     data.close()
 
-        try:
-            bounded(seconds, upload)
-        except UsageError:
-            raise
-        except TimeoutError as e:
-            raise StorageError(
-                f"cannot store {uri}: no answer from {self._at(uri)} within --store-timeout {self.options.timeout:g}s"
-            ) from e
-        except Exception as e:
-            raise StorageError(self.explain(e, uri, "store")) from e
+        stored(uri, seconds, upload, where=self._at(uri), timeout=self.options.timeout, explain=self.explain)
 
     def list(self, prefix: Uri, suffix: str) -> builtins.list[Uri]:
         """One listing of the prefix (all pages, within ``--store-timeout``), keeping the names ending in ``suffix``."""

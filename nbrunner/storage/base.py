@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 from nbrunner.config import StorageOptions
 from nbrunner.core.location import Location, Uri
-from nbrunner.errors import UsageError
+from nbrunner.errors import NbrunnerError, StorageError, UsageError
 
 #: URI scheme -> the class of its store, as ``"module:Class"``, imported on first use (a run without the scheme never
 #: imports its library). Registering a store is one line here.
@@ -155,6 +155,28 @@ def bounded(seconds: float, call: Callable[[], T]) -> T:
     if "error" in outcome:
         raise outcome["error"]
     return cast(T, outcome["value"])
+
+
+def stored(
+    uri: Uri,
+    seconds: float,
+    call: Callable[[], object],
+    *,
+    where: str,
+    timeout: float,
+    explain: Callable[[BaseException, Uri, str], str],
+) -> None:
+    """``call()`` (an upload to ``uri``) within ``seconds``: every store's one translation of a failure into exit 8,
+    a StorageError naming ``--store-timeout`` when ``where`` gave no answer, else the store's ``explain``-ed error.
+    nbrunner's own errors pass as they are."""
+    try:
+        bounded(seconds, call)
+    except NbrunnerError:
+        raise
+    except TimeoutError as e:
+        raise StorageError(f"cannot store {uri}: no answer from {where} within --store-timeout {timeout:g}s") from e
+    except Exception as e:
+        raise StorageError(explain(e, uri, "store")) from e
 
 
 def first_line(error: BaseException) -> str:

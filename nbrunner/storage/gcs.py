@@ -21,7 +21,7 @@ from nbrunner.config import StorageOptions
 from nbrunner.core.location import Uri
 from nbrunner.core.urls import without_credentials
 from nbrunner.errors import StorageError, UsageError
-from nbrunner.storage.base import bounded, first_line
+from nbrunner.storage.base import bounded, first_line, stored
 from nbrunner.storage.s3 import CONTENT_TYPES
 
 # https://cloud.google.com/storage/docs/buckets#naming: 3-63 characters (222 with dots) of lowercase letters, digits,
@@ -172,14 +172,8 @@ class GcsStore:
         blob = self.client.bucket(uri.bucket).blob(uri.key)
         blob.metadata = metadata or None
         # an upload of the same bytes to the same name is idempotent: retried as any transient error is
-        try:
-            bounded(seconds, lambda: upload(blob, seconds, self._retry(seconds)))
-        except TimeoutError as e:
-            raise StorageError(
-                f"cannot store {uri}: no answer from {self.where} within --store-timeout {self.options.timeout:g}s"
-            ) from e
-        except Exception as e:
-            raise StorageError(self.explain(e, uri, "store")) from e
+        stored(uri, seconds, lambda: upload(blob, seconds, self._retry(seconds)), where=self.where,
+               timeout=self.options.timeout, explain=self.explain)  # fmt: skip
 
     def list(self, prefix: Uri, suffix: str) -> builtins.list[Uri]:
         """One listing of the prefix (all pages, within ``--store-timeout``), keeping the names ending in ``suffix``."""

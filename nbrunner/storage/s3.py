@@ -19,7 +19,7 @@ from nbrunner.config import StorageOptions
 from nbrunner.core.location import Uri, stem
 from nbrunner.core.urls import check_endpoint, without_credentials
 from nbrunner.errors import StorageError, UsageError
-from nbrunner.storage.base import bounded, first_line
+from nbrunner.storage.base import bounded, first_line, stored
 
 # bucket naming rules (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html), relaxed to
 # what S3-compatible stores accept too: 3-63 chars of lowercase letters, digits, dots, hyphens (and underscores)
@@ -224,17 +224,8 @@ class S3Store:
         # no s3transfer thread pool: its threads are joined at exit, which would outlast the timeout; the upload
         # (multipart above 8 MiB) runs on bounded()'s daemon thread instead
         transfer = TransferConfig(use_threads=False)
-        try:
-            bounded(
-                timeout,
-                lambda: self.client.upload_file(str(path), uri.bucket, uri.key, ExtraArgs=args, Config=transfer),
-            )
-        except TimeoutError as e:
-            raise StorageError(
-                f"cannot store {uri}: no answer from {self.where} within --store-timeout {self.options.timeout:g}s"
-            ) from e
-        except Exception as e:
-            raise StorageError(self.explain(e, uri, "store")) from e
+        upload = lambda: self.client.upload_file(str(path), uri.bucket, uri.key, ExtraArgs=args, Config=transfer)  # noqa: E731
+        stored(uri, timeout, upload, where=self.where, timeout=self.options.timeout, explain=self.explain)
 
     def list(self, prefix: Uri, suffix: str) -> builtins.list[Uri]:
         """One listing of the prefix (paginated, within ``--store-timeout``), keeping the keys ending in ``suffix``."""
