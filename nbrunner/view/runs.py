@@ -18,7 +18,6 @@ import os
 import re
 import shlex
 import socket
-import stat
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import Any
 
 from nbrunner.core import record_schema
 from nbrunner.core.location import Uri
+from nbrunner.core.regular import read_regular
 from nbrunner.errors import NbrunnerError, UsageError
 from nbrunner.status import Status
 from nbrunner.storage import Stores, locate
@@ -118,7 +118,7 @@ def find(location: str, stores: Stores, warn: Callable[[str], None] | None = Non
     markers: list[str] = []
     if isinstance(where, Path):
         names = _walk(where, skipped, markers)
-        texts = _fetch(names, _read_local)
+        texts = _fetch(names, read_regular)  # a FIFO so named is refused, never waited on
     else:
         store = stores.of(where)
         listed = {str(uri): uri for uri in store.list(where, RECORD_SUFFIX)}
@@ -160,7 +160,7 @@ def _lost(marker: str, records: set[str], now: datetime, lost_after: timedelta) 
     if record in records:
         return None
     try:
-        found = json.loads(_read_local(marker)[:65536])
+        found = json.loads(read_regular(marker)[:65536])
     except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(found, dict):
@@ -208,15 +208,6 @@ def _walk(folder: Path, skipped: Skipped, markers: list[str] | None = None) -> l
             markers.extend(os.path.join(root, name) for name in sorted(files)
                            if name.startswith(".") and name.endswith(MARKER_SUFFIX))  # fmt: skip
     return names
-
-
-def _read_local(name: str) -> bytes:
-    """A record file's bytes; a FIFO, device or folder so named is refused without blocking on it."""
-    fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError("not a regular file")
-        return handle.read()
 
 
 def _why(error: BaseException) -> str:
