@@ -6,11 +6,11 @@ cd "$(dirname "$0")/.."
 bash dev/setup.sh --test
 # a real Airflow for the operator's tests, in virtualenvs of their own (Airflow pins many packages): 3.x, and 2.10
 # where the Python supports it (3.8-3.12)
-airflow_venv() {  # folder, requirement...
+tool_venv() {  # folder, requirement... (Airflow's, and any other tool's that needs a virtualenv of its own)
   local venv=$1 stamp
   shift
   stamp="$(sha256sum pyproject.toml | cut -c1-16) $*"
-  if [ -x "$venv/bin/airflow" ] && [ "$(cat "$venv/.installed" 2>/dev/null)" = "$stamp" ]; then return; fi
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.installed" 2>/dev/null)" = "$stamp" ]; then return; fi
   echo "test: making $venv ($* and nbrunner)" >&2
   rm -rf "$venv"
   "${PYTHON:-python3}" -m venv "$venv"
@@ -18,14 +18,19 @@ airflow_venv() {  # folder, requirement...
   "$venv/bin/python" -m pip install -q "$@" -e .
   echo "$stamp" > "$venv/.installed"
 }
-airflow_venv .venv-airflow "apache-airflow>=3.1,<4"
+tool_venv .venv-airflow "apache-airflow>=3.1,<4"
 # the Spark provider, for the README's SparkSubmitOperator recipe: without its pyspark-client, which would install
 # into pyspark's own folder (the README says why)
 if ! .venv-airflow/bin/python -c "import airflow.providers.apache.spark" 2>/dev/null; then
   .venv-airflow/bin/python -m pip install -q --no-deps "apache-airflow-providers-apache-spark>=5,<7"
 fi
 if "${PYTHON:-python3}" -c 'import sys; sys.exit(sys.version_info >= (3, 13))'; then
-  airflow_venv .venv-airflow2 "apache-airflow>=2.10,<2.11"
+  tool_venv .venv-airflow2 "apache-airflow>=2.10,<2.11"
+fi
+# apache-flink (PyFlink and the flink CLI with its jars) for the Flink tests, in a virtualenv of its own (it pins
+# pyarrow, pandas and apache-beam); its wheels exist for Python 3.10-3.12
+if "${PYTHON:-python3}" -c 'import sys; sys.exit(sys.version_info >= (3, 13))'; then
+  tool_venv .venv-flink "apache-flink>=2.3,<2.4"
 fi
 bash dev/check-libs.sh  # one line naming a shared library a binary the tests start cannot load
 export PATH="$PWD/.venv/bin:$PATH"

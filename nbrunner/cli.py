@@ -89,6 +89,7 @@ def run(ctx: click.Context, /, **options: Any) -> int:
             early_context=options["spark_early_context"],
             remote=options["remote"],
             connect_timeout=options["remote_timeout"],
+            flink_mode=options["flink_mode"],
         ),  # fmt: skip
     )
     reporter = StreamReporter(

@@ -51,6 +51,8 @@ class StorageOptions:
 
 @dataclass(frozen=True)
 class SparkOptions:
+    """The engines' options (Spark under spark-submit, Spark Connect, Flink under flink run)."""
+
     define_session: bool = True  # `spark` and `sc` predefined in the notebook under spark-submit
     # create them from nbrunner's own connection while the kernel starts and imports pyspark (bench/RESULTS.md)
     early_context: bool = True
@@ -60,9 +62,12 @@ class SparkOptions:
     # a for-each's iteration (its label): under spark-submit a session of its own, its jobs in the FAIR pool of that
     # name, and stop() a warning (nbrunner.run.foreach)
     iteration: str | None = None
+    flink_mode: str = "batch"  # under flink run: t_env's runtime mode, "batch" or "streaming"
 
     def __post_init__(self) -> None:
         check_seconds("--remote-timeout", self.connect_timeout)
+        if self.flink_mode not in ("batch", "streaming"):
+            raise UsageError(f"--flink-mode {self.flink_mode!r}: give batch or streaming")
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,8 @@ EXIT_CODE_HELP: dict[ExitCode, str] = {
     ExitCode.TIMEOUT: "timeout: a cell (--cell-timeout) or the whole run (--timeout)",
     ExitCode.KERNEL_DIED: "the kernel died or could not start",
     ExitCode.SPARK_GATEWAY: (
-        "Spark problem: the driver's gateway or the Spark Connect server unreachable or refusing, a TLS or version "
-        "mismatch, the driver JVM gone"
+        "engine problem: the Spark driver's gateway, the Spark Connect server or the flink run JVM unreachable or "
+        "refusing, a TLS or version mismatch, the JVM gone"
     ),
     ExitCode.STORAGE: "results could not be stored; the local copy is kept and its path printed",
     ExitCode.SKIPPED: "skipped: the notebook called nbrunner.skip(reason) (Airflow's default skip code)",

@@ -40,6 +40,7 @@ RUN_GROUPS = {
     "Parameters": ("typed", "raw", "secrets", "files", "allow_undeclared", "allow_path_params"),
     "Outputs": ("output", "html", "outputs_file", "print_set_value", "log_output", "quiet"),
     "Spark": ("spark_session", "spark_early_context", "remote", "remote_timeout"),
+    "Flink": ("flink_mode",),
     "Storage (s3://)": ("endpoint_url", "sse", "sse_kms_key_id", "acl", "checkpoint_every", "spool", "store_timeout",
                         "s3_check_timeout"),
     "Limits": ("cell_timeout", "timeout", "start_timeout"),
@@ -258,6 +259,14 @@ RUN_OPTIONS = [
         "SPARK_CONNECT_AUTHENTICATE_TOKEN).",
     ),
     seconds_option("--remote-timeout", 10.0, "Seconds the Spark Connect server has to answer the check (exit 7)."),
+    click.option(
+        "--flink-mode",
+        type=click.Choice(["batch", "streaming"]),
+        default="batch",
+        show_default=True,
+        help="Under flink run, the runtime mode of the predefined `t_env` (a TableEnvironment; `env` is the "
+        "StreamExecutionEnvironment either way).",
+    ),
     click.option(
         "--outputs-file",
         metavar="PATH",

@@ -1,5 +1,6 @@
-"""The engines that run a notebook's work: spark-submit's driver JVM (``spark/``) and a Spark Connect server
-(``connect/``), each behind the one protocol in :mod:`nbrunner.engines.base`.
+"""The engines that run a notebook's work: spark-submit's driver JVM (``spark/``), a Spark Connect server
+(``connect/``) and ``flink run``'s client JVM (``flink/``), each behind the one protocol in
+:mod:`nbrunner.engines.base`.
 
 Adding an engine is a folder of its own plus one line in :data:`ENGINES`; the plan asks each, in order, whether a run
 uses it (``detect``), and nothing else of nbrunner names an engine.
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 ENGINES = (
     "nbrunner.engines.connect.engine:ConnectEngine",
     "nbrunner.engines.spark.engine:SparkSubmitEngine",
+    "nbrunner.engines.flink.engine:FlinkEngine",
 )
 
 

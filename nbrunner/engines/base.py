@@ -51,6 +51,8 @@ class Engine(Protocol):
 
     #: the record's ``engine.kind``
     kind: str
+    #: whether several runs (a for-each's iterations) may go on at once on it, in threads of one process
+    concurrent: bool
 
     @property
     def key(self) -> object:

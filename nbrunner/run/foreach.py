@@ -104,6 +104,10 @@ def run_for_each(
             if error is not None:
                 failures.append((i, error))
 
+    alone = sorted({p.engine.kind for p in plans if p.engine is not None and not p.engine.concurrent})
+    if parallel > 1 and alone:
+        reporter.warning(f"--parallel {parallel}: {alone[0]} runs one notebook at a time; the iterations run in turn")
+        parallel = 1
     try:
         with StopGuard() as guard:
             guard.orchestrating()

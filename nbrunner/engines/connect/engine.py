@@ -17,6 +17,7 @@ from nbrunner.errors import UsageError
 
 class ConnectEngine:
     kind = "spark-connect"
+    concurrent = True
 
     def __init__(self, session: Session):
         self.session = session

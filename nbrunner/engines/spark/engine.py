@@ -32,6 +32,7 @@ class SparkSubmitEngine:
     """The driver JVM spark-submit started: attached before each run's kernel starts, released after it."""
 
     kind = "spark-submit"
+    concurrent = True
 
     def __init__(self, environ: Mapping[str, str], kernel: KernelChoice):
         self.environ = environ

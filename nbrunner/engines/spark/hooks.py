@@ -7,8 +7,6 @@ The py4j side (connecting, facts, cancelling) is :mod:`nbrunner.gateway`'s; this
 from __future__ import annotations
 
 import json
-import os
-import stat
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -21,8 +19,8 @@ from nbrunner.core.node import Cell, Notebook
 from nbrunner.core.record import first_line
 from nbrunner.core.signals import StopGuard
 from nbrunner.engines.base import EngineRun
+from nbrunner.engines.parent import watch_parent_jvm
 from nbrunner.engines.spark.versions import check_kernel_pyspark
-from nbrunner.errors import GatewayError
 from nbrunner.notebook.document import runs
 
 
@@ -246,25 +244,8 @@ class SparkRun(EngineRun):
             self.cancelled = self.driver.cancel(group, reason=self.reason, everything=self.alone())
 
     def watch(self, guard: StopGuard) -> None:
-        """spark-submit's JVM holds a pipe on our stdin that nothing writes to: EOF there means the JVM is gone;
-        the run is then stopped (exit 7)."""
-        try:
-            if not stat.S_ISFIFO(os.fstat(0).st_mode):
-                return
-        except OSError:
-            return
-        gone = self.jvm_gone = threading.Event()
-
-        def wait_for_eof() -> None:
-            try:
-                while os.read(0, 65536):
-                    pass
-            except OSError:
-                pass
-            guard.stop(GatewayError("the Spark driver JVM exited during the run (spark-submit was killed?)"), kill=True)
-            gone.set()
-
-        threading.Thread(target=wait_for_eof, name="nbrunner-driver-watch", daemon=True).start()
+        """spark-submit's JVM gone (EOF on the stdin pipe it holds): the run is stopped (exit 7)."""
+        self.jvm_gone = watch_parent_jvm(guard, "the Spark driver JVM exited during the run (spark-submit was killed?)")
 
     def after_run(self, nb: Notebook, *, failed: bool) -> dict[str, Any]:
         """Once the cells are done: cancel what a failure left running, and return the facts for the record."""

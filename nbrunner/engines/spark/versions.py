@@ -4,15 +4,11 @@ the defaults each version's SparkContext sets."""
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import os
-import re
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nbrunner.engines.packages import same_minor, version_here, version_of
 from nbrunner.errors import GatewayError
 
 if TYPE_CHECKING:
@@ -33,42 +29,17 @@ def pyspark_default_configs(spark_version: str) -> dict[str, str]:
 
 def same_version(a: str, b: str) -> bool:
     """Spark and pyspark must agree on major.minor: the Py4J surface changes between minor releases."""
-    return a.split(".")[:2] == b.split(".")[:2]
-
-
-_VERSION = re.compile(r"""__version__[^=]*=\s*["']([^"']+)["']""")
+    return same_minor(a, b)
 
 
 def pyspark_version_here() -> tuple[str, str] | None:
     """(version, location) of the pyspark this interpreter would import, found without importing it."""
-    spec = importlib.util.find_spec("pyspark")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = list(spec.submodule_search_locations)[0]
-    path = os.path.join(folder, "version.py")
-    loader = spec.loader
-    try:
-        get_data = getattr(loader, "get_data", None)
-        raw = get_data(path) if get_data is not None else Path(path).read_bytes()
-    except OSError:
-        return None
-    found = _VERSION.search(raw.decode("utf-8", errors="replace"))
-    return (found.group(1), folder) if found else None
+    return version_here("pyspark")
 
 
 def pyspark_version_of(argv0: str, env: Mapping[str, str]) -> tuple[str, str] | None:
     """(version, location) of the pyspark another interpreter imports, asked in a subprocess."""
-    code = "import json, os, pyspark; print(json.dumps([pyspark.__version__, os.path.dirname(pyspark.__file__)]))"
-    try:
-        done = subprocess.run(  # noqa: S603 - the kernelspec's own interpreter
-            [argv0, "-c", code], env=dict(env), capture_output=True, text=True, timeout=60, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if done.returncode != 0:
-        return None
-    version, where = json.loads(done.stdout.strip().splitlines()[-1])
-    return str(version), str(where)
+    return version_of(argv0, env, "pyspark")
 
 
 def check_kernel_pyspark(driver: Driver, kernel_spec: Any, env: Mapping[str, str], *, same_interpreter: bool) -> str:

@@ -1,0 +1,125 @@
+"""Flink during a run, as engine hooks: the kernel's ``t_env`` / ``env`` and job listener, each cell's job name and
+job ids, cancelling this run's jobs (on a cell timeout, a stop, a failure), and the facts for the record.
+
+The JVM side is :class:`~nbrunner.engines.flink.jvm.FlinkJvm`'s; this module decides when."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from nbrunner.core.node import Cell, Notebook
+from nbrunner.core.signals import StopGuard
+from nbrunner.engines.base import EngineRun
+from nbrunner.engines.flink.jvm import FlinkJvm, Job
+from nbrunner.engines.parent import watch_parent_jvm
+from nbrunner.notebook.document import runs
+from nbrunner.status import Status
+
+#: a job in one of these states is over; any other is cancelled when the run stops or fails
+OVER = frozenset({"FINISHED", "FAILED", "CANCELED", "SUSPENDED"})
+
+MODES = ("batch", "streaming")
+
+
+def job_name(run_id: str, app_name: str, index: int) -> str:
+    """``pipeline.name`` of a cell's jobs: the run, the notebook and the cell, as Flink's UI and REST list them."""
+    return f"nbrunner {app_name} cell {index} [{run_id}]"
+
+
+class FlinkRun(EngineRun):
+    """One run's Flink: start-up code, per-cell job names and ids, cancellation, facts."""
+
+    cancel_before_interrupt = True  # a blocked wait() returns once its job is cancelled; the interrupt alone would
+    # leave the job running
+
+    def __init__(self, jvm: FlinkJvm, *, run_id: str, app_name: str, nb: Notebook, mode: str = "batch"):
+        self.jvm = jvm
+        self.mode = mode
+        self.names = {i: job_name(run_id, app_name, i) for i, cell in enumerate(nb.cells) if runs(cell)}
+        self.board, self.board_id = jvm.new_board()
+        self.known: dict[str, Job] = {}
+        self.current: int | None = None
+        self.cancelled: list[str] | None = None
+        self._once = threading.Lock()
+        self.jvm_gone: threading.Event | None = None
+
+    def startup(self, guard: StopGuard) -> list[str | Callable[[], None]]:
+        """What the kernel runs before the first cell: ``env``, ``t_env``, the job listener, the per-cell names."""
+        names = json.dumps([[i, name] for i, name in self.names.items()], ensure_ascii=False)
+        module = "nbrunner.engines.flink.in_kernel"
+        return [f"__import__({module!r}).engines.flink.in_kernel.start({self.board_id!r}, {names}, {self.mode!r})\n"]
+
+    def watch(self, guard: StopGuard) -> None:
+        """flink run's JVM gone (EOF on the stdin pipe it holds): the run is stopped (exit 7)."""
+        self.jvm_gone = watch_parent_jvm(guard, "the flink run JVM exited during the run (flink run was killed?)")
+
+    def cell_started(self, index: int, cell: Cell) -> None:
+        self.current = index
+
+    def cell_finished(self, index: int, cell: Cell, status: str, seconds: float) -> None:
+        if status == Status.TIMEOUT:
+            self.cancel()  # now, before the kernel is interrupted: a job outlives its cell
+        self.record_jobs(index, cell)
+
+    def refresh(self) -> None:
+        """The jobs the kernel's listener put on the board since the last look, with their states now."""
+        for job_id, (cell, client) in self.jvm.jobs(self.board).items():
+            job = self.known.setdefault(job_id, Job(job_id, cell, self.names.get(cell)))
+            job.state = self.jvm.state(client, job_id) or job.state
+
+    def record_jobs(self, index: int, cell: Cell) -> None:
+        self.refresh()
+        mine = {job.id: job.state for job in self.known.values() if job.cell == index}
+        meta = cell.metadata.get("nbrunner")
+        if mine and meta is not None:
+            meta["flink_jobs"] = mine
+
+    def cancel(self) -> None:
+        """Cancel every job of this run that still runs (never another's: they are on this run's board only); once,
+        from the stop thread or the failure path."""
+        with self._once:
+            if self.cancelled is not None:
+                return
+            self.cancelled = []
+            for job_id, (cell, client) in self.jvm.jobs(self.board).items():
+                job = self.known.setdefault(job_id, Job(job_id, cell, self.names.get(cell)))
+                state = self.jvm.state(client, job_id)
+                if state is not None and state not in OVER and self.jvm.cancel(client, job_id):
+                    job.cancelled = True
+                    self.cancelled.append(job_id)
+
+    def settle(self, wait: float = 10.0) -> None:
+        """Until the jobs nbrunner cancelled are over (at most ``wait`` seconds): their final states for the record."""
+        deadline = time.monotonic() + wait
+        while self.cancelled and time.monotonic() < deadline:
+            self.refresh()
+            if all(self.known[job].state in OVER for job in self.cancelled if job in self.known):
+                return
+            time.sleep(0.2)
+
+    def after_run(self, nb: Notebook, *, failed: bool) -> dict[str, Any]:
+        """Once the cells are done: cancel what a failure left running; every job's final state for the record."""
+        if failed:
+            self.cancel()
+            self.settle()
+        for cell in {job.cell for job in self.known.values()} | ({self.current} if self.current is not None else set()):
+            if 0 <= cell < len(nb.cells):
+                self.record_jobs(cell, nb.cells[cell])
+        self.refresh()
+        facts: dict[str, Any] = {
+            "version": self.jvm.version,
+            "target": self.jvm.target,
+            "mode": self.mode,
+            "gateway_port": self.jvm.port,
+            "jobs": [job.as_json() for job in self.known.values()],
+        }
+        cluster = self.jvm.cluster()
+        if cluster:
+            facts["cluster"] = cluster
+        if self.cancelled:
+            facts["cancelled_jobs"] = list(self.cancelled)
+        return facts

@@ -1,0 +1,176 @@
+"""nbrunner's own connection to the ``flink run`` client JVM: plain Py4J, no callback server (pyflink's
+``get_gateway()`` would point the JVM's callbacks, Python UDFs among them, at nbrunner instead of the kernel).
+
+Each run gets a board in the JVM (a ``ConcurrentHashMap``) where the kernel's job listener puts the ``JobClient`` of
+every job it submits, keyed ``"<cell>:<job id>"``: nbrunner reads, states and cancels them from here, whatever the
+kernel is doing (a cell blocked in ``wait()``, a kernel killed), on any target (``-t local``'s mini-clusters
+included).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nbrunner.errors import GatewayError
+
+PORT_VAR = "PYFLINK_GATEWAY_PORT"
+
+#: the client configuration's keys the record may carry (never a credential: no ``*.secret*`` or ``*.password``)
+CLUSTER_KEYS = ("rest.address", "rest.port", "yarn.application.id", "kubernetes.cluster-id", "kubernetes.namespace")
+
+#: seconds for one answer of a job's JobClient (its state, a cancel)
+ANSWER_SECONDS = 10
+
+
+def under_flink_run(environ: Mapping[str, str]) -> bool:
+    return bool(environ.get(PORT_VAR)) and environ.get(PORT_VAR, "").isdigit()
+
+
+@dataclass
+class Job:
+    """A job a run started: its id, the cell that started it, and what nbrunner knows of it."""
+
+    id: str
+    cell: int
+    name: str | None = None
+    state: str | None = None
+    cancelled: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"id": self.id, "cell": self.cell, "state": self.state}
+        if self.name:
+            found["name"] = self.name
+        if self.cancelled:
+            found["cancelled_by_nbrunner"] = True
+        return found
+
+
+class FlinkJvm:
+    """The ``flink run`` JVM, as nbrunner sees it."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        self.port = int(environ[PORT_VAR])
+        self._gateway: Any = None
+        self._lock = threading.Lock()
+        self.version = ""
+        self.configuration: dict[str, str] = {}
+
+    def connect(self) -> None:
+        """Connect (no secret: the gateway listens on 127.0.0.1 only) and read the version and client
+        configuration; GatewayError (exit 7) when unreachable."""
+        from py4j.java_gateway import GatewayParameters, JavaGateway
+
+        try:
+            self._gateway = JavaGateway(gateway_parameters=GatewayParameters(port=self.port, auto_convert=True))
+            jvm = self._gateway.jvm
+            self.version = str(jvm.org.apache.flink.runtime.util.EnvironmentInformation.getVersion())
+            environment = jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment
+            conf = environment.getExecutionEnvironment().getConfiguration().toMap()
+            self.configuration = {str(k): str(v) for k, v in conf.items()}
+        except Exception as e:
+            self.close()
+            raise GatewayError(
+                f"cannot reach the flink run JVM's gateway on 127.0.0.1:{self.port} ({type(e).__name__}); "
+                'start nbrunner with flink run -py "$(nbrunner entrypoint)" run NOTEBOOK'
+            ) from e
+
+    @property
+    def target(self) -> str:
+        return self.configuration.get("execution.target", "")
+
+    def cluster(self) -> dict[str, str]:
+        """Where the jobs go, without credentials: the REST address of a session cluster, YARN's application id,
+        Kubernetes' cluster id (as the client's configuration says)."""
+        if self.target in ("local", ""):
+            return {}  # a mini-cluster per job, inside this JVM
+        found = {key: self.configuration[key] for key in CLUSTER_KEYS if key in self.configuration}
+        if "rest.address" in found:
+            found["rest.address"] = found["rest.address"].rpartition("@")[2]  # no user info, were one given
+        return found
+
+    def new_board(self) -> tuple[Any, str]:
+        """A map in the JVM for one run's jobs, and its Py4J id (the kernel's listener writes to it)."""
+        board = self._gateway.jvm.java.util.concurrent.ConcurrentHashMap()
+        return board, str(board._target_id)
+
+    def jobs(self, board: Any) -> dict[str, tuple[int, Any]]:
+        """The board's jobs: id -> (cell, JobClient)."""
+        found: dict[str, tuple[int, Any]] = {}
+        with self._lock:
+            try:
+                for key in list(board.keySet().toArray()):
+                    cell, _, job = str(key).partition(":")
+                    found[job] = (int(cell) if cell.lstrip("-").isdigit() else -1, board.get(key))
+            except Exception:  # noqa: S110 - the JVM is gone or going (flink run was stopped): what was seen stays
+                pass
+        return found
+
+    def rest(self) -> str | None:
+        """The session cluster's REST API, where the configuration names it (``-t remote``): nbrunner cancels and
+        asks there too, so a job is cancelled even once the client JVM is going (flink run stopped)."""
+        if self.target != "remote" or "rest.address" not in self.configuration:
+            return None
+        if self.configuration.get("security.ssl.rest.enabled", "false").lower() == "true":
+            return None  # its certificates are the JVM's to use
+        host = self.configuration["rest.address"].rpartition("@")[2]
+        return f"http://{host}:{self.configuration.get('rest.port', '8081')}"
+
+    def _rest(self, method: str, path: str) -> Any:
+        import json
+        import urllib.request
+
+        base = self.rest()
+        if base is None:
+            return None
+        request = urllib.request.Request(f"{base}{path}", method=method)  # noqa: S310 - http(s) only
+        with urllib.request.urlopen(request, timeout=ANSWER_SECONDS) as answer:  # noqa: S310 - the cluster's own
+            body = answer.read()
+        return json.loads(body) if body else {}
+
+    def state(self, client: Any, job_id: str) -> str | None:
+        """A job's state (RUNNING, FINISHED, FAILED, CANCELED, ...), or None when nobody can tell any more."""
+        try:
+            seconds = self._gateway.jvm.java.util.concurrent.TimeUnit.SECONDS
+            return str(client.getJobStatus().get(ANSWER_SECONDS, seconds).name())
+        except Exception:  # noqa: S110 - -t local: the job's mini-cluster is shut down once the job ended
+            pass
+        try:
+            result = client.getJobExecutionResult()  # the client keeps the outcome of a job that ended
+            if result.isDone():
+                if not result.isCompletedExceptionally():
+                    return "FINISHED"
+                try:
+                    result.get()
+                except Exception as e:
+                    return "CANCELED" if "JobCancellationException" in str(e) else "FAILED"
+        except Exception:  # noqa: S110 - the JVM is going: ask the cluster itself
+            pass
+        try:
+            found = self._rest("GET", f"/jobs/{job_id}")
+            return str(found["state"]) if found else None
+        except Exception:
+            return None
+
+    def cancel(self, client: Any, job_id: str) -> bool:
+        """Cancel one job (through its JobClient, else the cluster's REST API); whether the cluster took it."""
+        try:
+            seconds = self._gateway.jvm.java.util.concurrent.TimeUnit.SECONDS
+            client.cancel().get(ANSWER_SECONDS, seconds)
+            return True
+        except Exception:  # noqa: S110 - the JVM is going: ask the cluster itself
+            pass
+        try:
+            return self._rest("PATCH", f"/jobs/{job_id}?mode=cancel") is not None
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        gateway, self._gateway = self._gateway, None
+        if gateway is not None:
+            try:
+                gateway.close()
+            except Exception:  # noqa: S110 - the JVM went first
+                pass

@@ -1,0 +1,58 @@
+"""The Flink engine's own decisions, without a JVM: when it applies, what the record may say of the cluster, where
+it cancels when the client JVM is going. (tests/test_flink.py runs it under a real flink run.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from nbrunner.config import RunConfig, SparkOptions
+from nbrunner.core.kernels import KernelChoice
+from nbrunner.engines import choose
+from nbrunner.engines.flink.engine import FlinkEngine
+from nbrunner.engines.flink.hooks import job_name
+from nbrunner.engines.flink.jvm import FlinkJvm
+from nbrunner.errors import UsageError
+
+PYTHON = KernelChoice(name="python3", spec=None, language="python")
+
+
+def jvm(configuration: dict[str, str]) -> FlinkJvm:
+    found = FlinkJvm({"PYFLINK_GATEWAY_PORT": "40123"})
+    found.configuration = configuration
+    return found
+
+
+def test_flink_run_is_recognised_by_its_gateway_port_alone() -> None:
+    config = RunConfig(notebook="nb.ipynb")
+    assert isinstance(choose(config, PYTHON, {"PYFLINK_GATEWAY_PORT": "40123"}), FlinkEngine)
+    assert choose(config, PYTHON, {}) is None
+    assert choose(config, PYTHON, {"PYFLINK_GATEWAY_PORT": "not-a-port"}) is None
+
+
+def test_a_kernel_that_is_not_pythons_is_refused_in_one_line() -> None:
+    r = KernelChoice(name="ir", spec=None, language="R")
+    with pytest.raises(UsageError, match="flink run needs a Python kernel"):
+        choose(RunConfig(notebook="nb.ipynb"), r, {"PYFLINK_GATEWAY_PORT": "40123"})
+
+
+def test_the_mode_is_batch_or_streaming() -> None:
+    assert SparkOptions(flink_mode="streaming").flink_mode == "streaming"
+    with pytest.raises(UsageError, match="--flink-mode 'micro': give batch or streaming"):
+        SparkOptions(flink_mode="micro")
+
+
+def test_the_record_names_the_cluster_without_credentials() -> None:
+    remote = jvm({"execution.target": "remote", "rest.address": "admin:pw@flink.internal", "rest.port": "8082",
+                  "s3.secret-key": "hidden", "security.ssl.internal.keystore-password": "hidden"})  # fmt: skip
+    assert remote.cluster() == {"rest.address": "flink.internal", "rest.port": "8082"}
+    assert remote.rest() == "http://flink.internal:8082"  # where nbrunner cancels once the client JVM is going
+    yarn = jvm({"execution.target": "yarn-session", "yarn.application.id": "application_1_0001",
+                "rest.address": "localhost"})  # fmt: skip
+    assert yarn.cluster()["yarn.application.id"] == "application_1_0001" and yarn.rest() is None
+    assert jvm({"execution.target": "local", "rest.address": "localhost"}).cluster() == {}  # a mini-cluster in the JVM
+    tls = jvm({"execution.target": "remote", "rest.address": "h", "security.ssl.rest.enabled": "true"})
+    assert tls.rest() is None  # its certificates are the JVM's
+
+
+def test_a_jobs_name_says_the_notebook_the_cell_and_the_run() -> None:
+    assert job_name("20261207T0000Z-ab", "daily", 3) == "nbrunner daily cell 3 [20261207T0000Z-ab]"
