@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -70,16 +71,39 @@ def run(store: Emulated, tmp_path: Path, *args: str) -> Result:
     return run_cli(*args, env={**store.env(), "NBRUNNER_SPOOL": str(tmp_path / "spool")})
 
 
-def printed(store: Emulated, key: str) -> str:
-    """What params.ipynb, stored at ``reports/key`` (a valid notebook), printed of its parameters."""
+def stored_nb(store: Emulated, key: str) -> nbformat.NotebookNode:
+    """The notebook stored at ``reports/key``; every one nbrunner stores is valid."""
     nb = nbformat.reads(store.get("reports", key).decode(), as_version=4)
     nbformat.validate(nb)
-    return outputs_text(nb.cells[2])
+    return nb
+
+
+def printed(store: Emulated, key: str) -> str:
+    """What params.ipynb, stored at ``reports/key``, printed of its parameters."""
+    return outputs_text(stored_nb(store, key).cells[2])
 
 
 def never_shown(store: Emulated, *texts: str) -> None:
     for text in texts:
         assert store.secret not in text
+
+
+def status_in_store(store: Emulated, bucket: str, key: str) -> str | None:
+    """The ``nbrunner-status`` metadata of the object, None while there is no such object."""
+    try:
+        return store.head(bucket, key)[1].get("nbrunner-status")
+    except Exception:  # not there yet: each SDK says so with an error of its own
+        return None
+
+
+def wait_for(condition: Callable[[], bool], what: str, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Return once ``condition()`` holds; fail if ``proc`` exits first or ``timeout`` s pass (a bound for a hung
+    test, not a margin any run needs)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, f"the run ended (exit {proc.returncode}) before {what}"
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.05)
 
 
 def test_outputs_are_stored_with_types_and_metadata_record_last(
@@ -203,3 +227,72 @@ def test_a_missing_extra_is_exit_2_in_one_line_naming_it(emulated: Emulated, not
     assert result.code == 2, result.stderr
     [line] = [line for line in result.stderr.splitlines() if line.strip()]
     assert f"pip install 'nbrunner[{emulated.extra}]'" in line and "Traceback" not in line
+
+
+def test_resume_reads_the_record_and_the_failed_notebook_from_the_store_and_stores_beside_them(
+    emulated: Emulated, notebooks: Path, tmp_path: Path
+) -> None:
+    """--resume with the notebook, the record and the failed run's notebook in the store: the failed cell and what
+    follows run again, the cells before it keep the outputs read back from the store, and the resumed run's
+    artifacts go beside the failed run's, which stay as they were."""
+    s = emulated.scheme
+    log, flag = tmp_path / "log.txt", tmp_path / "fault"
+    flag.touch()
+    emulated.put("notebooks", "resume/resume.ipynb", (notebooks / "resume.ipynb").read_bytes())
+    source = f"{s}://notebooks/resume/resume.ipynb"
+    first = run(emulated, tmp_path, "run", source, "-r", f"log={log}", "-r", f"flag={flag}",
+                "-o", f"{s}://reports/resume/resume.ipynb")  # fmt: skip
+    assert first.code == 4, first.stderr
+    assert first.record["record"] == f"{s}://reports/resume/resume.run.json"
+    flag.unlink()
+    again = run(emulated, tmp_path, "run", source, "--resume", f"{s}://reports/resume/resume.run.json")
+    assert again.code == 0, again.stderr
+    assert log.read_text() == "setup\nexpensive\nsetup\nchecked\n"  # the expensive cell did not run again
+    record = again.record
+    assert record["resumed_from"] == first.record["run_id"] and record["parameters"] == first.record["parameters"]
+    key = f"resume/resume.resumed-{record['run_id']}"
+    assert record["output"] == f"{s}://reports/{key}.ipynb"
+    nb = stored_nb(emulated, f"{key}.ipynb")
+    kept = nb.cells[3]
+    assert kept.metadata.nbrunner["status"] == "kept" and "expensive work done" in outputs_text(kept)
+    assert nb.cells[4].metadata.nbrunner["status"] == "ok"
+    assert json.loads(emulated.get("reports", f"{key}.run.json"))["resumed_from"] == first.record["run_id"]
+    assert emulated.head("reports", f"{key}.ipynb")[1]["nbrunner-status"] == "succeeded"
+    assert emulated.head("reports", "resume/resume.ipynb")[1]["nbrunner-status"] == "failed"  # the evidence kept
+    assert json.loads(emulated.get("reports", "resume/resume.run.json"))["run_id"] == first.record["run_id"]
+    never_shown(emulated, first.stderr, again.stderr, again.stdout)
+
+
+def test_checkpoints_of_a_running_cell_are_in_the_store_before_it_ends(
+    emulated: Emulated, notebooks: Path, tmp_path: Path
+) -> None:
+    """--checkpoint-every: the partial notebook (status running) is in the store while a cell still runs; the cell
+    ends only once the test has seen it there, then the final upload replaces it (status succeeded)."""
+    s, key = emulated.scheme, "checkpoints/waits.ipynb"
+    release = tmp_path / "release"
+
+    def checkpointed() -> bool:  # a checkpoint taken once the cell had printed
+        if status_in_store(emulated, "reports", key) != "running":
+            return False
+        return "step 0" in outputs_text(stored_nb(emulated, key).cells[-1])
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbrunner", "run", str(notebooks / "waits.ipynb"), "-r", f"release={release}",
+         "--checkpoint-every", "0.2", "-o", f"{s}://reports/{key}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        env={**os.environ, **emulated.env(), "NBRUNNER_SPOOL": str(tmp_path / "spool")},
+    )  # fmt: skip
+    try:
+        wait_for(checkpointed, "a checkpoint of the running cell in the store", proc)
+        assert emulated.head("reports", key)[0] == "application/x-ipynb+json"
+        assert "released" not in outputs_text(stored_nb(emulated, key).cells[-1])
+    finally:
+        release.touch()
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    result = Result(0, stdout, stderr)
+    assert result.record["storage"]["checkpoints"] >= 1
+    assert emulated.head("reports", key)[1]["nbrunner-status"] == "succeeded"
+    assert "released" in outputs_text(stored_nb(emulated, key).cells[-1])
+    assert not any((tmp_path / "spool").rglob("*.ipynb")), "the local copy and the checkpoint are removed once stored"
+    never_shown(emulated, stdout, stderr)

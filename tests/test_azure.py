@@ -17,8 +17,10 @@ from tests.store_support import (  # noqa: F401 - the shared cases, collected he
     test_a_chain_file_in_the_store_names_notebooks_beside_it,
     test_a_missing_bucket_stops_the_run_before_it_starts_and_a_missing_input_is_exit_2,
     test_a_missing_extra_is_exit_2_in_one_line_naming_it,
+    test_checkpoints_of_a_running_cell_are_in_the_store_before_it_ends,
     test_inputs_and_a_parameters_file_are_read_and_runs_lists_the_records,
     test_outputs_are_stored_with_types_and_metadata_record_last,
+    test_resume_reads_the_record_and_the_failed_notebook_from_the_store_and_stores_beside_them,
     test_the_store_killed_mid_run_exits_8_and_keeps_the_complete_local_copy,
 )
 

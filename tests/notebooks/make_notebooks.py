@@ -165,6 +165,14 @@ save(
     code("steps = 10  # how many progress lines\npause = 0.3  # seconds between them", **PARAMS),
     code("import time\nfor step in range(steps):\n    print(f'step {step}', flush=True)\n    time.sleep(pause)"),
 )
+save(
+    "waits",  # a cell that prints until a file exists: a test decides when it ends, not a clock
+    code("release = ''  # the cell ends once this file exists", **PARAMS),
+    code(
+        "import os, time\nstep = 0\nwhile not os.path.exists(release):\n    print(f'step {step}', flush=True)\n"
+        "    step += 1\n    time.sleep(0.05)\nprint('released')"
+    ),
+)
 
 # -- fidelity: what the written notebook says must be true ----------------------------------------------------------
 
