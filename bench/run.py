@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import contextlib
 import os
 import platform
 import shutil
@@ -28,7 +29,7 @@ WORK = ROOT / "bench" / "work"
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
-from tests import s3_server  # noqa: E402
+from tests import azure_support, counting_proxy, gcs_support, s3_server  # noqa: E402
 
 
 @dataclass
@@ -133,9 +134,14 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+def trivial_notebook() -> Path:
+    """The 300 trivial cells of sections 1, 2 and 2b."""
+    return make_notebook(WORK / "trivial.ipynb", [f"x = {i}" for i in range(300)])
+
+
 def bench_trivial(repeat: int, report: list[str]) -> None:
     print("300 trivial cells, local output", flush=True)
-    nb = make_notebook(WORK / "trivial.ipynb", [f"x = {i}" for i in range(300)])
+    nb = trivial_notebook()
     contenders = [
         Contender("nbrunner", lambda r: nbrunner(str(nb), "-o", str(WORK / "out/nbr-trivial.ipynb"))),
         Contender("papermill", lambda r: papermill(str(nb), str(WORK / "out/pm-trivial.ipynb"))),
@@ -190,6 +196,73 @@ def bench_s3(report: list[str]) -> None:
     report += ["## 2. The same notebook to S3", "", *rows, ""]
     report += [f"- nbrunner: {counts['nbrunner']} PUT(s) of the notebook (target <= 3: "
                f"{verdict(counts['nbrunner'] <= 3)}); papermill: {counts['papermill']}.", ""]  # fmt: skip
+
+
+def bench_stores(repeat: int, report: list[str]) -> None:
+    """Section 1's notebook to s3:// (moto), gs:// (fake-gcs-server) and abfs:// (Azurite), all on 127.0.0.1, and to
+    a local folder, interleaved: wall time, and the uploads of the notebook object and the bytes each store received
+    for it, counted at the store's door (moto's counting middleware; a counting proxy in front of the other two)."""
+    print("300 trivial cells to s3://, gs:// and abfs:// (emulators on 127.0.0.1)", flush=True)
+    load = os.getloadavg()[0]
+    nb = trivial_notebook()
+    with contextlib.ExitStack() as running:  # each emulator and proxy stopped however this ends
+        s3 = s3_server.start()
+        running.callback(s3.stop)
+        gcs = gcs_support.start()
+        running.callback(gcs.kill)
+        azurite = azure_support.start(WORK / "azurite")
+        running.callback(azurite.kill)
+        gcs_door = counting_proxy.start(gcs.url, counting_proxy.gcs_upload)
+        running.callback(gcs_door.stop)
+        azure_door = counting_proxy.start(f"http://127.0.0.1:{azurite.port}", counting_proxy.azure_upload)
+        running.callback(azure_door.stop)
+        s3.client().create_bucket(Bucket="bench")
+        gcs.client().create_bucket("bench")
+        azurite.client().create_container("bench")
+        spool = {"NBRUNNER_SPOOL": str(WORK / "spool")}
+        stores = {  # scheme -> (the run's environment, the uploads to bucket 'bench' as (object, bytes))
+            "s3": (s3.env(), lambda: [(r.path, r.bytes) for r in s3.puts("bench")]),
+            "gs": (gcs_support.GcsServer(gcs_door.url, gcs.proc).env(),
+                   lambda: [(r.uploads, r.object_bytes) for r in gcs_door.uploads("bench")]),
+            "abfs": (azure_support.Azurite(azure_door.port, azurite.proc).env(),
+                     lambda: [(r.uploads, r.object_bytes) for r in azure_door.uploads("bench")]),
+        }  # fmt: skip
+        counts: dict[str, list[tuple[int, int, int]]] = {scheme: [] for scheme in stores}
+
+        def counted(argv: list[str], env: dict[str, str], cwd: Path) -> Sample:
+            output = argv[argv.index("-o") + 1]
+            scheme = output.split("://")[0] if "://" in output else None
+            for clear in (s3.clear, gcs_door.clear, azure_door.clear):
+                clear()
+            sample = measure(argv, env, cwd)
+            if scheme is not None:
+                uploads = stores[scheme][1]()
+                mine = [size for name, size in uploads if name == "/bench/nbr/trivial.ipynb"]
+                counts[scheme].append((len(mine), sum(mine), len(uploads)))
+            return sample
+
+        contenders = [Contender("nbrunner, local folder", lambda r: nbrunner(str(nb), "-o", str(WORK / "out/st.ipynb")),
+                                spool)]  # fmt: skip
+        contenders += [Contender(f"nbrunner, {scheme}://", lambda r, s=scheme: nbrunner(str(nb), "-o",
+                                 f"{s}://bench/nbr/trivial.ipynb"), {**env, **spool})
+                       for scheme, (env, _) in stores.items()]  # fmt: skip
+        interleave(contenders, repeat, WORK, how=counted)
+    local = contenders[0]
+    rows = ["| store (emulator) | uploads of the notebook object | bytes received for it | all uploads | "
+            "median s | minus the local folder, s (paired median) |", "|---|---|---|---|---|---|"]  # fmt: skip
+    emulators = {"s3": "moto", "gs": "fake-gcs-server", "abfs": "Azurite"}
+    for contender, (scheme, found) in zip(contenders[1:], counts.items(), strict=True):
+        each = [statistics.median(column) for column in zip(*found, strict=True)]
+        rows.append(f"| {scheme}:// ({emulators[scheme]}) | {each[0]:.0f} | {each[1]:,.0f} | {each[2]:.0f} | "
+                    f"{median(contender):.2f} | {paired(contender, local):+.2f} |")  # fmt: skip
+    worst = max(n for found in counts.values() for n, _, _ in found)
+    report += [f"## 2b. The same notebook to s3://, gs:// and abfs:// ({repeat} interleaved runs each; load average "
+               f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)", "",
+               *table(contenders, base=local), "", *rows, "",
+               f"- uploads of the notebook object, every run and store: at most {worst} (target <= 3: "
+               f"{verdict(worst <= 3)}); per run: "
+               + "; ".join(f"{scheme}:// {', '.join(str(n) for n, _, _ in found)}" for scheme, found in counts.items()),
+               ""]  # fmt: skip
 
 
 def bench_large(repeat: int, sizes_mb: list[int], report: list[str]) -> None:
@@ -459,7 +532,7 @@ def main() -> None:
     parser.add_argument("--output", default=str(ROOT / "bench" / "RESULTS.md"))
     parser.add_argument(
         "--only",
-        choices=["start-up", "trivial", "one-cell", "concurrent", "foreach"],
+        choices=["start-up", "trivial", "stores", "one-cell", "concurrent", "foreach"],
         help="run one section only (--output elsewhere)",
     )
     args = parser.parse_args()
@@ -481,14 +554,15 @@ def main() -> None:
         "",
     ]
     if args.only is not None:
-        sections = {"start-up": bench_startup, "trivial": bench_trivial, "one-cell": bench_one_cell,
-                    "concurrent": bench_concurrent, "foreach": bench_foreach}  # fmt: skip
+        sections = {"start-up": bench_startup, "trivial": bench_trivial, "stores": bench_stores,
+                    "one-cell": bench_one_cell, "concurrent": bench_concurrent, "foreach": bench_foreach}  # fmt: skip
         sections[args.only](repeat, report)
         Path(args.output).write_text("\n".join(report) + "\n")
         return
     bench_startup(repeat, report)
     bench_trivial(repeat, report)
     bench_s3(report)
+    bench_stores(repeat, report)
     bench_large(max(1, repeat - 2), [10] if args.quick else [50, 200], report)
     bench_one_cell(max(1, repeat - 2), report, 20 if args.quick else 300)
     bench_concurrent(max(1, repeat - 2), report)
