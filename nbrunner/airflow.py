@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 RECORD_KEY = "nbrunner_record"
 SKIPPED = 99
+#: ``flink run``'s exit code for any failure of its Python process (the record carries nbrunner's own)
+FLINK_FAILED = 31
 #: how a secret reference starts: the operator's ``secrets`` take nothing else (a template that rendered to a value)
 SECRET_KINDS = ("env:", "file:", "conn:")
 #: ``--conf`` keys whose values the task log never shows
@@ -117,6 +119,12 @@ def check_secret_references(secrets: Mapping[str, Any]) -> None:
                 f"secrets[{str(name)!r}]: give a reference, env:VARIABLE, file:/path or conn:CONNECTION_ID, not the "
                 "value itself (what was given is not shown)"
             )
+
+
+def _names_client_python(flink_args: Sequence[str]) -> bool:
+    """Whether ``flink run``'s arguments choose the Python that runs nbrunner already."""
+    return any(arg in ("-pyclientexec", "--pyClientExecutable") or "python.client.executable" in arg
+               for arg in flink_args)  # fmt: skip
 
 
 def shown_command(command: Sequence[str]) -> str:
@@ -223,6 +231,9 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
         parallel: int = 1,
         keep_going: bool = False,
         retries: int = 0,
+        flink_run: bool = False,
+        flink_args: Sequence[str] = (),
+        flink: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -246,6 +257,12 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
         self.parallel = parallel
         self.keep_going = keep_going
         self.retries = retries
+        # under `flink run` (docs/flink.md): its options (-t, -D...) and CLI (default: flink on PATH, else pyflink's)
+        self.flink_run = flink_run
+        self.flink_args = list(flink_args)
+        self.flink = flink
+        if flink_run and spark_submit:
+            raise ValueError("NbrunnerOperator: spark_submit and flink_run exclude each other")
         self._process: subprocess.Popen[str] | None = None
         self._context: Any = None
 
@@ -273,11 +290,14 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
             run += ["--secret", f"{name}=env:{variable}" if variable else f"{name}={ref}"]
         run += self.for_each_args(folder)
         run += self.nbrunner_args
+        from nbrunner.gateway import launcher_path
+
+        if self.flink_run:
+            client = [] if _names_client_python(self.flink_args) else ["-pyclientexec", sys.executable]
+            return [self.flink_cli(), "run", *self.flink_args, *client, "-py", str(launcher_path()), *run]
         if not self.spark_submit:
             return [sys.executable, "-m", "nbrunner", *run]
         import pyspark
-
-        from nbrunner.gateway import launcher_path
 
         submit = [str(Path(pyspark.__file__).parent / "bin" / "spark-submit")]
         if self.master:
@@ -291,6 +311,22 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
         if self.py_files:
             submit += ["--py-files", ",".join(self.py_files)]
         return [*submit, *self.spark_args, str(launcher_path()), *run]
+
+    def flink_cli(self) -> str:
+        """The ``flink`` command: the operator's ``flink``, else ``flink`` on PATH, else the one in pyflink's wheel."""
+        if self.flink:
+            return self.flink
+        import shutil
+
+        found = shutil.which("flink")
+        if found:
+            return found
+        try:
+            import pyflink
+        except ImportError:
+            raise ValueError("NbrunnerOperator(flink_run=True): no flink command on PATH and no pyflink installed; "
+                             "give flink='/path/to/flink/bin/flink'") from None  # fmt: skip
+        return str(Path(pyflink.__file__).parent / "bin" / "flink")
 
     def for_each_args(self, folder: str | None) -> list[str]:
         """``--for-each`` as the command line takes it: a text SPEC as it is, a list of values or a list of parameter
@@ -384,6 +420,8 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
             record, code = self._follow(self._process)
+        if self.flink_run and code == FLINK_FAILED:  # flink run says 31 for every failure: the record says which
+            code = int(record["exit_code"]) if record is not None and record.get("exit_code") else code
         if record is not None:
             context["ti"].xcom_push(key=RECORD_KEY, value=record)
         message = (record or {}).get("message") or f"nbrunner exited {code}"

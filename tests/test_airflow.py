@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import read_nb
+from tests.flink_support import PYTHON as FLINK_PYTHON
+from tests.flink_support import flink_home
 from tests.s3_server import S3Server
 from tests.test_s3 import s3  # noqa: F401 - the moto server fixture (bucket "reports")
 
@@ -78,6 +80,9 @@ def dag_runs(version: str, tmp_path_factory: pytest.TempPathFactory, s3: S3Serve
         env["AIRFLOW_CONN_SPARK_LOCAL"] = '{"conn_type": "spark", "host": "local[2]"}'  # the README's connection
         env["AIRFLOW_CONN_REPORTING_DB"] = json.dumps({"conn_type": "generic", "password": REPORTING_PASSWORD})
         dags.append("readme_recipes")
+        if FLINK_PYTHON.exists():  # the operator under flink run (.venv-flink: Python 3.10-3.12)
+            env["NBRUNNER_TEST_FLINK"] = str(flink_home() / "bin" / "flink")
+            env["NBRUNNER_TEST_FLINK_PYTHON"] = str(FLINK_PYTHON)
     subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     log = ""
     for dag in dags:
@@ -248,7 +253,8 @@ def test_the_operators_cases_end_as_airflow_should(dag_run: dict[str, Any]) -> N
     expected = {"succeeds": "success", "to_s3": "success", "fails": "failed", "skips": "skipped",
                 "times_out": "failed", "spark": "success", "task_skips": "skipped",
                 "task_succeeds": "success", "task_times_out": "failed"}  # fmt: skip
-    states = {task: state for task, state in states.items() if "." not in task}  # the README's groups: Airflow 3
+    # the README's groups and the flink_run tasks: Airflow 3 only
+    states = {task: state for task, state in states.items() if "." not in task and not task.startswith("flink")}
     assert states == expected, dag_run["log"][-5000:]
     done = record_of(xcoms[("succeeds", "return_value")])
     assert done["status"] == "succeeded" and done["parameters"] == {"greeting": "hi 2026-11-20"}  # templated
@@ -263,6 +269,18 @@ def test_the_operators_cases_end_as_airflow_should(dag_run: dict[str, Any]) -> N
     assert record_of(xcoms[("task_succeeds", "return_value")])["status"] == "succeeded"
     assert ("task_succeeds", "run_id") not in xcoms  # one XCom, the record, not one per key
     assert record_of(xcoms[("task_skips", "nbrunner_record")])["status"] == "skipped"
+
+
+@pytest.mark.flink
+@pytest.mark.skipif(sys.version_info >= (3, 13), reason="apache-flink 2.3 has wheels for Python 3.10-3.12 only")
+def test_the_operator_under_flink_run_decides_by_the_record_not_by_31(airflow3: dict[str, Any]) -> None:
+    states, xcoms = airflow3["states"], airflow3["xcoms"]
+    assert (states.get("flink"), states.get("flink_fails")) == ("success", "failed"), airflow3["log"][-5000:]
+    done = record_of(xcoms[("flink", "return_value")])
+    assert done["status"] == "succeeded" and done["engine"]["kind"] == "flink" and done["engine"]["target"] == "local"
+    failed = record_of(xcoms[("flink_fails", "nbrunner_record")])
+    assert failed["exit_code"] == 4 and failed["engine"]["kind"] == "flink"
+    assert "nbrunner exited 4: cell" in airflow3["log"]  # flink run's 31 read back as the record's class
 
 
 def test_a_task_timeout_keeps_the_notebook_and_the_record(dag_run: dict[str, Any]) -> None:

@@ -35,6 +35,15 @@ with DAG("nbrunner_cases", start_date=datetime(2026, 11, 1), schedule=None, catc
                      conf={"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
                            "spark.ui.showConsoleProgress": "false"})  # fmt: skip
 
+    if os.environ.get("NBRUNNER_TEST_FLINK"):  # the flink command and its Python (.venv-flink), where there is one
+        flink_args = ["-t", "local", "-pyclientexec", os.environ["NBRUNNER_TEST_FLINK_PYTHON"],
+                      "-pyexec", os.environ["NBRUNNER_TEST_FLINK_PYTHON"]]  # fmt: skip
+        NbrunnerOperator(task_id="flink", notebook=f"{NB}/ok.ipynb", output_path=f"{OUT}/flink.ipynb",
+                         flink_run=True, flink=os.environ["NBRUNNER_TEST_FLINK"], flink_args=flink_args)  # fmt: skip
+        NbrunnerOperator(task_id="flink_fails", notebook=f"{NB}/fails.ipynb", output_path=f"{OUT}/flink-fails.ipynb",
+                         flink_run=True, flink=os.environ["NBRUNNER_TEST_FLINK"], flink_args=flink_args,
+                         retries=0)  # fmt: skip
+
     @task(task_id="task_skips", multiple_outputs=False)
     def task_skips() -> dict[str, object]:
         return run_notebook_task(f"{NB}/skip.ipynb", f"{OUT}/task-skip.ipynb")
