@@ -69,7 +69,11 @@ class FlinkEngine:
         return []
 
     def prepare(self, app_name: str, config: RunConfig) -> None:
-        """Nothing to overlap with the kernel's start: the table environment is the kernel's own."""
+        """While the kernel starts: warm the JVM's Table API up (classes, planner) on a thread of its own."""
+        jvm = self.jvm
+        if jvm is not None:
+            mode = config.spark.flink_mode
+            threading.Thread(target=jvm.warm_up, args=(mode,), name="nbrunner-flink-warm-up", daemon=True).start()
 
     def start_run(self, *, run_id: str, notebook: str, app_name: str, nb: Notebook, config: RunConfig) -> EngineRun:
         if self.jvm is None:

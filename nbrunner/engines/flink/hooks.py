@@ -42,6 +42,7 @@ class FlinkRun(EngineRun):
         self.names = {i: job_name(run_id, app_name, i) for i, cell in enumerate(nb.cells) if runs(cell)}
         self.board, self.board_id = jvm.new_board()
         self.known: dict[str, Job] = {}
+        self.clients: dict[str, Any] = {}  # job id -> its JobClient (a Py4J proxy)
         self.current: int | None = None
         self.cancelled: list[str] | None = None
         self._once = threading.Lock()
@@ -66,13 +67,18 @@ class FlinkRun(EngineRun):
         self.record_jobs(index, cell)
 
     def refresh(self) -> None:
-        """The jobs the kernel's listener put on the board since the last look, with their states now."""
-        for job_id, (cell, client) in self.jvm.jobs(self.board).items():
-            job = self.known.setdefault(job_id, Job(job_id, cell, self.names.get(cell)))
-            job.state = self.jvm.state(client, job_id) or job.state
+        """The jobs the kernel's listener put on the board since the last look, and the states of those not over
+        yet (a job's final state is asked once, whatever the number of cells)."""
+        for job_id, (cell, client) in self.jvm.jobs(self.board, known=self.clients).items():
+            self.clients[job_id] = client
+            self.known[job_id] = Job(job_id, cell, self.names.get(cell))
+        for job in self.known.values():
+            if job.state not in OVER:
+                job.state = self.jvm.state(self.clients[job.id], job.id) or job.state
 
-    def record_jobs(self, index: int, cell: Cell) -> None:
-        self.refresh()
+    def record_jobs(self, index: int, cell: Cell, *, refresh: bool = True) -> None:
+        if refresh:
+            self.refresh()
         mine = {job.id: job.state for job in self.known.values() if job.cell == index}
         meta = cell.metadata.get("nbrunner")
         if mine and meta is not None:
@@ -85,12 +91,11 @@ class FlinkRun(EngineRun):
             if self.cancelled is not None:
                 return
             self.cancelled = []
-            for job_id, (cell, client) in self.jvm.jobs(self.board).items():
-                job = self.known.setdefault(job_id, Job(job_id, cell, self.names.get(cell)))
-                state = self.jvm.state(client, job_id)
-                if state is not None and state not in OVER and self.jvm.cancel(client, job_id):
+            self.refresh()
+            for job in self.known.values():
+                if job.state is not None and job.state not in OVER and self.jvm.cancel(self.clients[job.id], job.id):
                     job.cancelled = True
-                    self.cancelled.append(job_id)
+                    self.cancelled.append(job.id)
 
     def settle(self, wait: float = 10.0) -> None:
         """Until the jobs nbrunner cancelled are over (at most ``wait`` seconds): their final states for the record."""
@@ -106,10 +111,10 @@ class FlinkRun(EngineRun):
         if failed:
             self.cancel()
             self.settle()
-        for cell in {job.cell for job in self.known.values()} | ({self.current} if self.current is not None else set()):
-            if 0 <= cell < len(nb.cells):
-                self.record_jobs(cell, nb.cells[cell])
         self.refresh()
+        for cell in {job.cell for job in self.known.values()}:
+            if 0 <= cell < len(nb.cells):
+                self.record_jobs(cell, nb.cells[cell], refresh=False)
         facts: dict[str, Any] = {
             "version": self.jvm.version,
             "target": self.jvm.target,

@@ -91,19 +91,30 @@ class FlinkJvm:
             found["rest.address"] = found["rest.address"].rpartition("@")[2]  # no user info, were one given
         return found
 
+    def warm_up(self, mode: str) -> None:
+        """Create (and drop) a TableEnvironment in the JVM: its classes load and the planner starts while the kernel
+        boots, so the kernel's own ``t_env`` is made faster. Best effort: a failure here shows in the kernel."""
+        try:
+            api = self._gateway.jvm.org.apache.flink.table.api
+            settings = api.EnvironmentSettings.inStreamingMode() if mode == "streaming" else None
+            api.TableEnvironment.create(settings or api.EnvironmentSettings.inBatchMode())
+        except Exception:  # noqa: S110 - the kernel makes its own and reports what fails
+            pass
+
     def new_board(self) -> tuple[Any, str]:
         """A map in the JVM for one run's jobs, and its Py4J id (the kernel's listener writes to it)."""
         board = self._gateway.jvm.java.util.concurrent.ConcurrentHashMap()
         return board, str(board._target_id)
 
-    def jobs(self, board: Any) -> dict[str, tuple[int, Any]]:
-        """The board's jobs: id -> (cell, JobClient)."""
+    def jobs(self, board: Any, known: Mapping[str, Any] = {}) -> dict[str, tuple[int, Any]]:
+        """The board's jobs not in ``known``: id -> (cell, JobClient)."""
         found: dict[str, tuple[int, Any]] = {}
         with self._lock:
             try:
                 for key in list(board.keySet().toArray()):
                     cell, _, job = str(key).partition(":")
-                    found[job] = (int(cell) if cell.lstrip("-").isdigit() else -1, board.get(key))
+                    if job not in known:
+                        found[job] = (int(cell) if cell.lstrip("-").isdigit() else -1, board.get(key))
             except Exception:  # noqa: S110 - the JVM is gone or going (flink run was stopped): what was seen stays
                 pass
         return found
