@@ -198,6 +198,45 @@ def test_a_chain_and_a_for_each_run_under_one_flink_run(tmp_path: Path) -> None:
         assert record["engine"]["kind"] == "flink" and record["parameters"] == {"day": day}
 
 
+API_SCRIPT = """
+import json, pathlib, sys
+from nbrunner import run_notebook
+from nbrunner.errors import NbrunnerError
+notebook, out, flag = sys.argv[1:4]
+try:
+    run_notebook(notebook, out)
+    sys.exit("the first run should have failed")
+except NbrunnerError as e:
+    first = e.record.as_json()
+pathlib.Path(flag).touch()
+again = run_notebook(notebook, resume=first["record"]).as_json()
+print("RESULT", json.dumps({"first": first, "again": again}))
+"""
+
+
+def test_the_python_api_and_resume_under_flink_run(tmp_path: Path) -> None:
+    """A PyFlink script of the user's own calls run_notebook under flink run: the first run fails in its second cell,
+    the resumed run starts there with the first cell's outputs kept (it does not run again)."""
+    flag = tmp_path / "fixed"
+    nb = notebook(tmp_path / "job.ipynb", "print('expensive', [r[0] for r in t_env.execute_sql('SELECT 7').collect()])",
+                  f"import os\nassert os.path.exists({str(flag)!r}), 'not fixed yet'\nprint('fixed')")  # fmt: skip
+    script = tmp_path / "job.py"
+    script.write_text(API_SCRIPT)
+    command = flink_command()[:-2]  # flink run ... -py, without nbrunner's launcher and "run"
+    done = subprocess.run([*command, str(script), str(nb), str(tmp_path / "out") + "/", str(flag)],
+                          capture_output=True, text=True, env=flink_env(), stdin=subprocess.DEVNULL,
+                          timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    found = json.loads(done.stdout.split("RESULT ", 1)[1].splitlines()[0])
+    first, again = found["first"], found["again"]
+    assert first["exit_code"] == 4 and first["engine"]["kind"] == "flink" and first["failed_cell"]["index"] == 1
+    assert again["status"] == "succeeded" and again["engine"]["kind"] == "flink" and again["resumed_from"]
+    resumed = nbformat.read(again["output"], as_version=4)
+    text = "".join(o.get("text", "") for c in resumed.cells for o in c.get("outputs", []))
+    assert "expensive [7]" in text and "fixed" in text
+    assert again["engine"]["jobs"] == []  # the first cell's job is not run again
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionCluster]:
     yield from session_cluster(tmp_path_factory.mktemp("flink-session"))
