@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nbrunner.core.py4j_client import pinned
 from nbrunner.errors import GatewayError, error_line
 
 GATEWAY_VARS = ("PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET")
@@ -82,26 +83,16 @@ class Driver:
     def __init__(self, environ: Mapping[str, str]):
         self.port = int(environ["PYSPARK_GATEWAY_PORT"])
         self.secret = environ["PYSPARK_GATEWAY_SECRET"]
-        self.pinned = environ.get("PYSPARK_PIN_THREAD", "true").lower() == "true"
+        self.pinned = pinned(environ)
         self.connect_mode = any(environ.get(name) for name in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED"))
         self._gateway: Any = None
 
     def connect(self) -> None:
         """Connect with the secret and make one call; GatewayError (exit 7) when unreachable or refused."""
+        from nbrunner.core.py4j_client import open_client
+
         try:
-            if self.pinned:
-                from py4j.clientserver import ClientServer, JavaParameters, PythonParameters
-
-                self._gateway = ClientServer(
-                    java_parameters=JavaParameters(port=self.port, auth_token=self.secret, auto_convert=True),
-                    python_parameters=PythonParameters(port=0, eager_load=False),
-                )
-            else:
-                from py4j.java_gateway import GatewayParameters, JavaGateway
-
-                self._gateway = JavaGateway(
-                    gateway_parameters=GatewayParameters(port=self.port, auth_token=self.secret, auto_convert=True)
-                )
+            self._gateway = open_client(self.port, self.secret, pinned_thread=self.pinned)
             self.spark_version = str(self._package().SPARK_VERSION())
         except Exception as e:
             raise GatewayError(self._explain(e)) from e

@@ -30,6 +30,8 @@ STORES: dict[str, str] = {
     "abfs": "nbrunner.storage.azure:AzureStore",
     "abfss": "nbrunner.storage.azure:AzureStore",
     "az": "nbrunner.storage.azure:AzureStore",
+    "hdfs": "nbrunner.storage.hdfs:HadoopStore",
+    "viewfs": "nbrunner.storage.hdfs:HadoopStore",
 }
 
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")

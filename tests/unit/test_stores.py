@@ -32,13 +32,13 @@ def test_s3_and_s3a_name_the_same_objects() -> None:
     assert locate("s3a://reports/daily/x.ipynb", what="output") == Uri("s3", "reports", "daily/x.ipynb")
 
 
-@pytest.mark.parametrize("text", ["hdfs://namenode/nb.ipynb", "S3://bucket/nb.ipynb", "http://host/nb.ipynb"])
+@pytest.mark.parametrize("text", ["ftp://namenode/nb.ipynb", "S3://bucket/nb.ipynb", "http://host/nb.ipynb"])
 def test_an_unknown_scheme_is_a_usage_error_naming_the_supported_ones(text: str) -> None:
     with pytest.raises(UsageError) as raised:
         locate(text, what="notebook")
     scheme = text.split("://")[0]
     assert str(raised.value) == (f"notebook {text!r}: {scheme}:// is not supported; use a local path or one of "
-                                 "abfs://, abfss://, az://, gs://, s3://, s3a://")  # fmt: skip
+                                 "abfs://, abfss://, az://, gs://, hdfs://, s3://, s3a://, viewfs://")  # fmt: skip
     assert raised.value.exit_code == ExitCode.USAGE
 
 
@@ -114,5 +114,5 @@ def test_stores_build_each_store_once_on_first_use_across_threads(counted: type[
 
 
 def test_a_uri_of_no_registered_scheme_has_no_store() -> None:
-    with pytest.raises(UsageError, match="hdfs:// is not supported"):
-        Stores(StorageOptions()).of(Uri("hdfs", "b", "k"))
+    with pytest.raises(UsageError, match="ftp:// is not supported"):
+        Stores(StorageOptions()).of(Uri("ftp", "b", "k"))
