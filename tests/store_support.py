@@ -296,3 +296,26 @@ def test_checkpoints_of_a_running_cell_are_in_the_store_before_it_ends(
     assert "released" in outputs_text(stored_nb(emulated, key).cells[-1])
     assert not any((tmp_path / "spool").rglob("*.ipynb")), "the local copy and the checkpoint are removed once stored"
     never_shown(emulated, stdout, stderr)
+
+
+def test_a_for_each_through_the_python_api_stores_every_iteration(
+    emulated: Emulated, notebooks: Path, tmp_path: Path
+) -> None:
+    """The Python API with the store's settings in the run's ``environ`` (not this process's), two iterations at
+    once, each stored with its record, the summary listing them."""
+    from nbrunner import run_notebook
+    from nbrunner.config import StorageOptions
+
+    s = emulated.scheme
+    summary = run_notebook(notebooks / "params.ipynb", f"{s}://reports/each/{{n}}.ipynb", for_each={"n": [5, 6]},
+                           parallel=2, environ={**os.environ, **emulated.env()},
+                           storage=StorageOptions(spool=str(tmp_path / "spool")))  # fmt: skip
+    assert summary.status == "succeeded", summary.as_json()
+    assert [it["record"] for it in summary.as_json()["iterations"]] == [
+        f"{s}://reports/each/{n}.run.json" for n in (5, 6)
+    ]
+    for n in (5, 6):
+        assert json.loads(printed(emulated, f"each/{n}.ipynb"))["n"] == [n, "int"]
+        record = json.loads(emulated.get("reports", f"each/{n}.run.json"))
+        assert record["status"] == "succeeded" and record["for_each"]["values"] == {"n": n}
+    assert emulated.secret not in json.dumps(summary.as_json())

@@ -15,6 +15,7 @@ from tests.conftest import run_cli
 from tests.store_support import (  # noqa: F401 - the shared cases, collected here for abfs://
     run,
     test_a_chain_file_in_the_store_names_notebooks_beside_it,
+    test_a_for_each_through_the_python_api_stores_every_iteration,
     test_a_missing_bucket_stops_the_run_before_it_starts_and_a_missing_input_is_exit_2,
     test_a_missing_extra_is_exit_2_in_one_line_naming_it,
     test_checkpoints_of_a_running_cell_are_in_the_store_before_it_ends,
