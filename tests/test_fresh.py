@@ -5,8 +5,8 @@ there as root with a host name that does not resolve.
 Costly (on 2 cores at load 5: 130 s with no cache, debootstrap included; 70 s with one), so it runs where it is cheap
 or asked for: the minbase tree is cached under ``~/.cache/nbrunner-fresh/<suite>-<arch>/`` (with apt's and pip's
 downloads, about 0.8 GB); a run with no cache skips unless ``NBRUNNER_FRESH=1`` asks it to build one, and
-``NBRUNNER_FRESH=0`` skips it even with one. ``NBRUNNER_FRESH_SUITE`` picks the Debian suite (default: this
-machine's own, else bookworm). Root only (debootstrap, chroot, namespaces).
+``NBRUNNER_FRESH=0`` skips it even with one. ``NBRUNNER_FRESH_SUITES`` lists the Debian suites to try (CI: bookworm
+and trixie; default: this machine's own, else bookworm). Root only (debootstrap, chroot, namespaces).
 """
 
 from __future__ import annotations
@@ -32,10 +32,8 @@ HOST_NAME = "nbrunner-unresolvable-fresh"
 PIP_FILES = ("/etc/pip.conf", "/etc/xdg/pip/pip.conf", "~/.config/pip/pip.conf", "~/.pip/pip.conf")
 
 
-def suite() -> str:
-    given = os.environ.get("NBRUNNER_FRESH_SUITE")
-    if given:
-        return given
+def own_suite() -> str:
+    """This machine's Debian suite, else bookworm."""
     try:
         fields = dict(line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line)
     except OSError:
@@ -45,10 +43,17 @@ def suite() -> str:
     return "bookworm"
 
 
-def cache_dir() -> Path:
+def suites() -> list[str]:
+    """The suites to try: ``NBRUNNER_FRESH_SUITES`` (space-separated; CI: bookworm and trixie), else
+    ``NBRUNNER_FRESH_SUITE``, else this machine's own."""
+    given = os.environ.get("NBRUNNER_FRESH_SUITES", "").split() or os.environ.get("NBRUNNER_FRESH_SUITE", "").split()
+    return given or [own_suite()]
+
+
+def cache_dir(suite: str) -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
-    return Path(base) / "nbrunner-fresh" / f"{suite()}-{arch}"
+    return Path(base) / "nbrunner-fresh" / f"{suite}-{arch}"
 
 
 def needs() -> str | None:
@@ -64,12 +69,12 @@ def needs() -> str | None:
     return None
 
 
-def build_base(target: Path) -> None:
+def build_base(target: Path, suite: str) -> None:
     """debootstrap --variant=minbase, then the README's few packages; built beside the cache and moved in whole."""
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     subprocess.run(
-        ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite(), str(partial), MIRROR],
+        ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite, str(partial), MIRROR],
         check=True, capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     shutil.rmtree(partial / "var" / "cache" / "apt" / "archives", ignore_errors=True)
@@ -103,12 +108,13 @@ def pip_config(root: Path) -> list[Path]:
     return named
 
 
-@pytest.fixture(scope="module")
-def base() -> Iterator[Path]:
+@pytest.fixture(params=suites())
+def base(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """The cached minbase tree of one suite (built when ``NBRUNNER_FRESH=1`` asks)."""
     why = needs()
     if why:
         pytest.skip(why)
-    cache = cache_dir()
+    cache = cache_dir(request.param)
     tree = cache / "rootfs"
     if os.environ.get("NBRUNNER_FRESH") == "0":
         pytest.skip("NBRUNNER_FRESH=0")
@@ -116,7 +122,7 @@ def base() -> Iterator[Path]:
         if os.environ.get("NBRUNNER_FRESH") != "1":
             pytest.skip(f"no cached minbase chroot at {tree}: NBRUNNER_FRESH=1 builds one (debootstrap: 1-2 min)")
         cache.mkdir(parents=True, exist_ok=True)
-        build_base(tree)
+        build_base(tree, request.param)
     yield tree
 
 
@@ -149,7 +155,7 @@ def test_the_readmes_example_runs_on_a_fresh_minimal_debian(base: Path, tmp_path
             inside.parent.mkdir(parents=True, exist_ok=True)
             inside.touch()
         mounts.append(f"mount --bind -o ro {path} {inside}")
-    inner = "cd /root/nbrunner && bash dev/example.sh -p rows=1000"
+    inner = 'trap "" INT HUP; cd /root/nbrunner && bash dev/example.sh -p rows=1000'  # as a CI runner starts it
     script = " && ".join(mounts) + f" && hostname {HOST_NAME} && exec chroot {root} /bin/sh -c '{inner}'"
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}
     env.update({k: v for k, v in os.environ.items() if k.startswith("PIP_") or k.endswith("_PROXY") or
@@ -158,7 +164,7 @@ def test_the_readmes_example_runs_on_a_fresh_minimal_debian(base: Path, tmp_path
         done = subprocess.run(["unshare", "--mount", "--uts", "--fork", "sh", "-c", script], capture_output=True,
                               text=True, env=env, timeout=1800, stdin=subprocess.DEVNULL)  # fmt: skip
         took = time.monotonic() - copied
-        print(f"fresh {suite()}: copy {copied - started:.0f} s, dev/example.sh {took:.0f} s")
+        print(f"fresh {cache.name}: copy {copied - started:.0f} s, dev/example.sh {took:.0f} s")
         assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
         runs = list((clone / "runs").glob("daily_report-*.ipynb"))
         assert runs, done.stderr[-3000:]
