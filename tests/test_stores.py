@@ -69,7 +69,7 @@ def test_a_missing_bucket_of_a_registered_store_stops_the_run_before_it_starts(f
 def test_an_unregistered_scheme_is_refused_naming_the_supported_ones(notebooks: Path) -> None:
     result = invoke("run", str(notebooks / "ok.ipynb"), "-o", "fake://b/k.ipynb")
     assert result.code == 2
-    supported = "abfs://, abfss://, az://, gs://, s3://, s3a://"
+    supported = "abfs://, abfss://, az://, gs://, hdfs://, s3://, s3a://, viewfs://"
     assert f"fake:// is not supported; use a local path or one of {supported}" in result.stderr
 
 
