@@ -221,7 +221,8 @@ def test_internal_error_exits_1_and_still_writes_the_notebook(notebooks: Path, t
         (["run", "{ok}", "-o", "{ok}"], "never overwrites its input"),
         (["run", "{ok}", "--kernel", "no-such-kernel"], "no such kernelspec"),
         (["run", "{ok}", "--cwd", "/no/such/dir"], "not a directory"),
-        (["run", "hdfs://namenode/nb.ipynb"], "hdfs:// is not supported"),
+        (["run", "ftp://namenode/nb.ipynb"], "ftp:// is not supported"),
+        (["run", "hdfs://namenode/nb.ipynb"], "run nbrunner under spark-submit"),
     ],
 )
 def test_usage_errors_exit_2_with_one_clear_line(notebooks: Path, args: list[str], message: str) -> None:
