@@ -351,3 +351,14 @@ def test_fifos_where_nbrunner_reads_its_own_files_never_hold_the_run(notebooks: 
     secret = run_cli("run", str(notebooks / "secret.ipynb"), "--secret", f"password=file:{tmp_path / 'secret.fifo'}",
                      "-o", str(tmp_path / "s.ipynb"), timeout=300)  # fmt: skip
     assert secret.code == 3 and "is not a regular file" in secret.stderr, secret.stderr
+
+
+def test_a_deep_tmpdir_still_starts_the_kernel(notebooks: Path, tmp_path: Path) -> None:
+    """A Unix socket's path holds 107 bytes: under a deep TMPDIR (a CI workspace, pytest-xdist's) the kernel's
+    channels go over TCP on 127.0.0.1 instead, and its files still live (and are removed) there."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    result = run_cli("run", str(notebooks / "ok.ipynb"), "-o", str(tmp_path / "out.ipynb"), env={"TMPDIR": str(deep)})
+    assert result.code == 0, result.stderr
+    assert result.record["status"] == "succeeded"
+    assert not list(deep.glob("nbrunner-kernel-*"))  # removed once the run ended

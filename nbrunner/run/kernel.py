@@ -30,6 +30,20 @@ EXIT_WAIT_MAX = 15.0
 RUNTIME_PREFIX = "nbrunner-kernel-"
 
 
+#: a Unix socket's path holds at most 107 bytes on Linux (103 on macOS); jupyter_client names the kernel's sockets
+#: "<ip>-<n>" for a small n
+IPC_PATH_MAX = 100
+
+
+def channels_at(folder: str) -> tuple[str, str]:
+    """(transport, ip) of a kernel whose files live in ``folder``: Unix sockets there (no port, nothing shared), or,
+    where that path is too long for a socket (a deep TMPDIR), TCP on 127.0.0.1, the messages signed as ever."""
+    ipc = os.path.join(folder, "k")
+    if len(os.fsencode(ipc)) + len("-65535") <= IPC_PATH_MAX:
+        return "ipc", ipc
+    return "tcp", "127.0.0.1"
+
+
 def sweep_stale() -> None:
     """Remove the kernel folders of nbrunner processes that no longer exist (killed with SIGKILL)."""
     import shutil
@@ -146,9 +160,9 @@ class Kernel:
         spec = self.spec
         # the kernelspec's env was merged by build_env, with nbrunner's variables protected
         spec.env = {}
+        transport, ip = channels_at(self._ipc_dir.name)
         km = _manager_class()(
-            kernel_name=self.name, transport="ipc", ip=os.path.join(self._ipc_dir.name, "k"),
-            kernel_spec_manager=_spec_manager(spec),
+            kernel_name=self.name, transport=transport, ip=ip, kernel_spec_manager=_spec_manager(spec),
         )  # fmt: skip
         km.connection_file = os.path.join(self._ipc_dir.name, "kernel.json")
         km.shutdown_wait_time = 2 * EXIT_WAIT
