@@ -40,4 +40,6 @@ mypy
 hadolint Dockerfile
 shellcheck docker/entrypoint.sh dev/*.sh .ci/run
 NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet  # the guide: docs/ -> site/, nothing downloaded
-python -m pytest "$@"
+# two workers, each taking whole test modules (their module-scoped servers and clusters stay one per module):
+# much of the suite waits on JVMs, kernels and servers starting; NBRUNNER_TEST_WORKERS=0 runs it in one process
+python -m pytest -n "${NBRUNNER_TEST_WORKERS:-2}" --dist loadscope "$@"
