@@ -21,12 +21,14 @@ from tests.flink_support import (
     flink_command,
     flink_env,
     flink_run,
+    hosts_file,
     notebook,
     read_until,
     session_cluster,
     wait_until,
 )
 from tests.spark_support import processes_matching
+from tests.test_hostname import HOST_NAME, namespace, unresolvable  # noqa: F401 - namespace: a fixture
 
 pytestmark = [
     pytest.mark.flink,
@@ -235,6 +237,25 @@ def test_the_python_api_and_resume_under_flink_run(tmp_path: Path) -> None:
     text = "".join(o.get("text", "") for c in resumed.cells for o in c.get("outputs", []))
     assert "expensive [7]" in text and "fixed" in text
     assert again["engine"]["jobs"] == []  # the first cell's job is not run again
+
+
+@pytest.mark.usefixtures("namespace")
+def test_an_unresolvable_host_name_is_exit_7_naming_the_fix_and_a_hosts_file_mends_it(tmp_path: Path) -> None:
+    """In a UTS namespace whose host name resolves nowhere, Flink's local mini-cluster cannot start: nbrunner says so
+    before any kernel starts (the JVM resolves names as it started; nothing can mend it from inside), and the fix it
+    names works."""
+    nb = notebook(tmp_path / "nb.ipynb", "print([r[0] for r in t_env.execute_sql('SELECT 1').collect()])")
+    env = flink_env()
+    env.pop("JVM_ARGS", None)
+    refused = unresolvable(flink_command(str(nb), "-o", str(tmp_path / "out") + "/"), env=env)
+    assert refused.returncode == 31
+    record = json.loads(refused.stdout.strip().splitlines()[-1])
+    assert record["exit_code"] == 7 and f"this host's name '{HOST_NAME}' does not resolve" in record["message"]
+    assert "/etc/hosts" in record["message"] and "\n" not in record["message"]
+    mended = {**env, "JVM_ARGS": f"-Djdk.net.hosts.file={hosts_file(HOST_NAME, tmp_path)}"}
+    done = unresolvable(flink_command(str(nb), "-o", str(tmp_path / "out") + "/"), env=mended)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "[1]" in outputs(tmp_path / "out" / "nb.ipynb")
 
 
 @pytest.fixture(scope="module")

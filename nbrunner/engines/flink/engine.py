@@ -54,6 +54,13 @@ class FlinkEngine:
                 jvm.connect()
                 self.jvm = jvm
         check_kernel_pyflink(self.jvm.version, self.kernel, {**self.environ, **self.kernel_env()})
+        host = self.jvm.unresolvable_host() if self.jvm.target == "local" else None
+        if host is not None:  # the JVM resolves names as it started: nbrunner cannot mend it from here
+            raise GatewayError(
+                f"flink run -t local: this host's name {host!r} does not resolve, and Flink's local mini-cluster "
+                f"needs it; map it in /etc/hosts (127.0.1.1 {host}), or start flink run with "
+                "JVM_ARGS=-Djdk.net.hosts.file=FILE, FILE mapping it and every other name the job uses"
+            )
 
     def kernel_env(self) -> dict[str, str]:
         """The gateway's port, and the PYTHONPATH flink run gave nbrunner (pyflink's libraries, -pyfs files)."""

@@ -91,6 +91,18 @@ class FlinkJvm:
             found["rest.address"] = found["rest.address"].rpartition("@")[2]  # no user info, were one given
         return found
 
+    def unresolvable_host(self) -> str | None:
+        """This host's name when the JVM cannot resolve it (``InetAddress.getLocalHost()`` fails), else None:
+        ``-t local`` starts a mini-cluster per job, which asks for it and fails every job without it."""
+        try:
+            self._gateway.jvm.java.net.InetAddress.getLocalHost()
+        except Exception as e:
+            if "UnknownHostException" in str(e):
+                import socket
+
+                return socket.gethostname()
+        return None
+
     def warm_up(self, mode: str) -> None:
         """Create (and drop) a TableEnvironment in the JVM: its classes load and the planner starts while the kernel
         boots, so the kernel's own ``t_env`` is made faster. Best effort: a failure here shows in the kernel."""
