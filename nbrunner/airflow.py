@@ -413,7 +413,7 @@ class NbrunnerOperator(BaseOperator):  # type: ignore[misc]
                     env["SPARK_SUBMIT_OPTS"] = f"{env.get('SPARK_SUBMIT_OPTS', '')} {option}".strip()
             if loopback is not None:  # its JVM resolves the host name as it starts: only the environment helps
                 self.log.warning("%s", loopback.warning)
-                env.update(loopback.env)
+                env = loopback.applied(env)
             self.log.info("running %s", shown_command(command))
             self._process = subprocess.Popen(  # noqa: S603 - our own command line, no shell
                 command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,

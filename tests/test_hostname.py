@@ -89,8 +89,17 @@ def tiny_notebook(folder: Path) -> Path:
     from nbformat import v4
 
     path = folder / "tiny.ipynb"
-    nbformat.write(v4.new_notebook(cells=[v4.new_code_cell("print('rows', spark.range(5).count())")]), path)
+    keys = "import os\nassert os.environ.get('AWS_ACCESS_KEY_ID') == os.environ.get('NBRUNNER_TEST_KEY')\n"
+    keys += "assert not [name for name in os.environ if name.startswith('NBRUNNER_HANDED_')]"
+    cells = [v4.new_code_cell("print('rows', spark.range(5).count())"), v4.new_code_cell(keys)]
+    nbformat.write(v4.new_notebook(cells=cells), path)
     return path
+
+
+#: AWS keys in the environment: with both set spark-submit's JVM looks the host name up to name their source, so
+#: the rule hands them to nbrunner (and the notebook) under names of their own, never to the JVM
+AWS = {"AWS_ACCESS_KEY_ID": "AKIAHANDEDOVER", "AWS_SECRET_ACCESS_KEY": "secret-handed-over",
+       "NBRUNNER_TEST_KEY": "AKIAHANDEDOVER"}  # fmt: skip
 
 
 @pytest.mark.spark
@@ -114,9 +123,10 @@ def test_a_local_spark_submit_of_nbrunner_runs_with_the_rule(namespace: None, tm
         'exec "$2" --master "local[1]" "${spark_conf[@]}" --conf spark.ui.enabled=false "$3" run "$4" --no-html'
     )
     done = unresolvable(["bash", "-c", script, "rule", sys.executable, str(BIN / "spark-submit"), entrypoint(),
-                         str(notebook)], env=plain_env())  # fmt: skip
+                         str(notebook)], env={**plain_env(), **AWS})  # fmt: skip
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert done.stderr.count(WARNING) == 1, done.stderr[-3000:]
+    assert "secret-handed-over" not in done.stdout + done.stderr
     record = json.loads(done.stdout.strip().splitlines()[-1])
     assert record["status"] == "succeeded" and record["spark"]["master"] == "local[1]"
 
@@ -148,10 +158,12 @@ def test_the_airflow_operators_spark_submit_applies_the_rule(namespace: None, tm
     env.pop("VIRTUAL_ENV", None)
     env.update(AIRFLOW_HOME=str(tmp_path / "airflow"), PATH=f"{AIRFLOW.parent}:{os.environ.get('PATH', '')}")
     env.pop("PYSPARK_PYTHON", None)  # the operator's own interpreter, as in a real task
+    env.update(AWS)
     done = unresolvable([str(AIRFLOW), "-c", OPERATOR, str(notebook)], env=env, timeout=300)
     log = done.stdout + done.stderr  # the task's log: Airflow's logging, wherever it sends it
     assert done.returncode == 0, log[-3000:]
     assert log.count(WARNING) == 1, log[-3000:]
     assert "--conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1" in log
+    assert "secret-handed-over" not in log
     pushed = [line for line in done.stdout.splitlines() if line.startswith("XCOM nbrunner_record ")]
     assert pushed and json.loads(pushed[-1].split(" ", 2)[2])["status"] == "succeeded", done.stdout[-3000:]

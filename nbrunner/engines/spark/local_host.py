@@ -20,7 +20,7 @@ import os
 import shlex
 import socket
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,11 @@ ENV_VARS = ("SPARK_LOCAL_IP", "SPARK_LOCAL_HOSTNAME")
 CONF_KEYS = ("spark.driver.host", "spark.driver.bindAddress")
 #: spark-submit's own default when neither --master nor spark-defaults.conf names one
 DEFAULT_MASTER = "local[*]"
+#: with both keys in its environment spark-submit names this host in their source
+#: (``SparkHadoopUtil.appendS3CredentialsFromEnvironment``: ``InetAddress.getLocalHost``), whatever SPARK_LOCAL_IP
+#: says; under the rule they reach nbrunner's Python under names of their own (:data:`HANDED_PREFIX`), never the JVM
+AWS_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+HANDED_PREFIX = "NBRUNNER_HANDED_"
 
 
 @dataclass(frozen=True)
@@ -39,9 +44,28 @@ class Loopback:
     env: dict[str, str] = field(default_factory=dict)
     conf: dict[str, str] = field(default_factory=dict)
     warning: str = ""
+    #: variables spark-submit must not see, handed to nbrunner under HANDED_PREFIX + name (AWS keys)
+    handed: tuple[str, ...] = ()
 
     def conf_args(self) -> list[str]:
         return [word for key, value in self.conf.items() for word in ("--conf", f"{key}={value}")]
+
+    def applied(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """spark-submit's environment under the rule: its variables set, the handed-over ones renamed."""
+        found = {**environ, **self.env}
+        for name in self.handed:
+            if name in found:
+                found[HANDED_PREFIX + name] = found.pop(name)
+        return found
+
+
+def take_handed_over(environ: MutableMapping[str, str]) -> None:
+    """Under spark-submit: the AWS keys the rule kept from the JVM back under their own names, for nbrunner's S3
+    client and the kernel (a value set under the real name wins)."""
+    for name in AWS_KEYS:
+        value = environ.pop(HANDED_PREFIX + name, None)
+        if value is not None:
+            environ.setdefault(name, value)
 
 
 def is_local_master(master: str) -> bool:
@@ -91,11 +115,19 @@ def loopback_driver(
     name = socket.gethostname() if host_name is None else host_name
     if host_name_resolves(name):
         return None
+    handed = tuple(key for key in AWS_KEYS if environ.get(key)) if all(environ.get(k) for k in AWS_KEYS[:2]) else ()
+    extra = (
+        "; the AWS keys in the environment go to nbrunner and the notebook but not to Spark's JVM, which would look "
+        "the name up to use them (Spark's own s3a:// reads need another credential source, or the name in /etc/hosts)"
+        if handed
+        else ""
+    )
     return Loopback(
         env=dict.fromkeys(ENV_VARS, LOOPBACK),
         conf={key: LOOPBACK for key in CONF_KEYS if key not in conf},
         warning=f"nbrunner: warning: this machine's host name {name!r} does not resolve: the local Spark driver "
-        f"runs on {LOOPBACK} (set SPARK_LOCAL_IP to choose the address)",
+        f"runs on {LOOPBACK} (set SPARK_LOCAL_IP to choose the address){extra}",
+        handed=handed,
     )
 
 
@@ -107,7 +139,10 @@ def main(argv: Sequence[str]) -> int:
     conf = loopback.conf_args() if loopback else []
     if loopback:
         print(loopback.warning, file=sys.stderr)
-        print("export " + " ".join(f"{key}={shlex.quote(value)}" for key, value in loopback.env.items()))
+        exported = {**loopback.env, **{HANDED_PREFIX + key: os.environ[key] for key in loopback.handed}}
+        print("export " + " ".join(f"{key}={shlex.quote(value)}" for key, value in exported.items()))
+        if loopback.handed:
+            print("unset " + " ".join(loopback.handed))
     print("spark_conf=(" + " ".join(shlex.quote(word) for word in conf) + ")")
     return 0
 
