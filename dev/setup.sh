@@ -33,6 +33,7 @@ fi
 if [ -n "$extras" ]; then
   missing=()
   command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
+  command -v npm >/dev/null || missing+=(npm)  # Azurite, the Azure Storage emulator, comes from npm (below)
   for package in libatomic1 debootstrap; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
   done
@@ -56,12 +57,13 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q -e ".${extras}"
   echo "$want" > "$stamp"
 fi
-# Azurite, the Azure Storage emulator of the store tests (-m stores), from npm into .node/ (ignored by git); without
-# node the tests skip, saying why
+# Azurite, the Azure Storage emulator of the store tests (-m stores), from npm into .node/ (ignored by git); where it
+# cannot be installed (no npm, a Node.js too old for it) the Azure tests skip, saying why
 if [ -n "$extras" ] && command -v npm >/dev/null && [ ! -x .node/node_modules/.bin/azurite-blob ]; then
   echo "setup: installing Azurite with npm into .node/" >&2
   mkdir -p .node
-  npm install --silent --no-audit --no-fund --prefix .node azurite >/dev/null
+  npm install --silent --no-audit --no-fund --prefix .node azurite >/dev/null ||
+    echo "setup: warning: Azurite could not be installed with npm ($(node --version 2>&1)); the Azure tests will skip" >&2
 fi
 # the bytecode an installed package has (pip compiles it; an editable install leaves it to the first import, which
 # PYTHONDONTWRITEBYTECODE=1 turns into a compilation on every run)

@@ -136,8 +136,8 @@ class SessionCluster:
                     return
             except OSError:
                 pass
-            for proc in self.procs:
-                assert proc.poll() is None, (self.workdir / "jobmanager.sh.log").read_text()[-3000:]
+            for proc, script in zip(self.procs, ("jobmanager.sh", "taskmanager.sh"), strict=True):
+                assert proc.poll() is None, f"{script} exited: " + (self.workdir / f"{script}.log").read_text()[-3000:]
             time.sleep(0.5)
         raise TimeoutError("the Flink session cluster did not come up in 180 s")
 
