@@ -91,8 +91,8 @@ def test_a_lost_reply_is_taken_as_finished_and_said(tmp_path: Path) -> None:
     assert "cells [1]: the kernel finished them but their reply never came" in result.stderr
     nb = read_nb(tmp_path / "out.ipynb")
     assert nb.cells[1].metadata.nbrunner["reply_lost"] is True
-    assert nb.cells[1].outputs[0].text == "dropped\n"  # outputs kept
-    assert nb.cells[2].outputs[0].text == "2\n"  # and the run went on
+    assert "".join(o.text for o in nb.cells[1].outputs) == "dropped\n"  # outputs kept (in one message or two)
+    assert "".join(o.text for o in nb.cells[2].outputs) == "2\n"  # and the run went on
 
 
 def test_a_lost_reply_of_a_failing_cell_is_a_cell_failure(tmp_path: Path) -> None:
@@ -188,4 +188,5 @@ def test_what_a_cell_writes_to_its_file_descriptors_is_all_in_that_cell(tmp_path
     err = "".join(o.text for o in nb.cells[0].outputs if o.output_type == "stream" and o.name == "stderr")
     assert out == "z" * 12_000_000 + "\x00\x1b[nbrunner-drEND\n"
     assert err == "to fd 2\n"
-    assert [o.text for o in nb.cells[1].outputs] == ["next cell\n"]
+    # one stream message or two (the kernel flushes "next cell" and its newline apart on a loaded machine): the text
+    assert "".join(o.text for o in nb.cells[1].outputs if o.output_type == "stream") == "next cell\n"
