@@ -20,10 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nbrunner.core.py4j_client import pinned
+from nbrunner.core.py4j_client import GATEWAY_VARS, pinned
 from nbrunner.errors import GatewayError, error_line
-
-GATEWAY_VARS = ("PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET")
 
 #: What the driver's Python got from spark-submit (and what a Spark driver needs) that the kernel must see too.
 #: They are set on purpose in the kernel's environment and protected from a kernelspec's ``env`` stanza.
@@ -61,10 +59,6 @@ LAUNCHER_NAME = "nbrunner_main.py"
 def launcher_path() -> Path:
     """The ``.py`` file spark-submit runs; it sits in a folder of its own and only calls the CLI."""
     return Path(__file__).resolve().parent / "launcher" / LAUNCHER_NAME
-
-
-def under_spark_submit(environ: Mapping[str, str]) -> bool:
-    return all(environ.get(name) for name in GATEWAY_VARS)
 
 
 def kernel_env(environ: Mapping[str, str]) -> dict[str, str]:

@@ -27,7 +27,6 @@ from nbrunner.errors import StorageError, UsageError
 from nbrunner.storage.base import bounded, first_line, stored
 
 _AUTHORITY = re.compile(r"^[A-Za-z0-9._-]*(:[0-9]{1,5})?$")
-GATEWAY_VARS = ("PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET")
 
 #: Hadoop's exceptions that say the target surely cannot be reached or written (exit 8 before the run)
 DEFINITIVE = ("UnknownHostException", "AccessControlException", "UnsupportedFileSystemException",
@@ -46,13 +45,13 @@ class HadoopStore:
     def connect(cls, options: StorageOptions, environ: Mapping[str, str]) -> HadoopStore:
         """A Py4J connection to the driver JVM of the spark-submit that started nbrunner (from the run's
         ``environ``); UsageError (exit 2) outside spark-submit."""
-        if not all(environ.get(name) for name in GATEWAY_VARS):
+        from nbrunner.core.py4j_client import GATEWAY_VARS, open_client, pinned, under_spark_submit
+
+        if not under_spark_submit(environ):
             raise UsageError(
                 "hdfs:// is read and written through the Spark driver JVM's Hadoop client (its configuration and "
                 'Kerberos login apply): run nbrunner under spark-submit, spark-submit "$(nbrunner entrypoint)" run ...'
             )
-        from nbrunner.core.py4j_client import open_client, pinned
-
         try:
             client = open_client(int(environ[GATEWAY_VARS[0]]), environ[GATEWAY_VARS[1]],
                                  pinned_thread=pinned(environ))  # fmt: skip
@@ -130,9 +129,7 @@ class HadoopStore:
 
         def look() -> None:
             fs, path = self._path(target)
-            parent = path.getParent() or path
-            while parent is not None and not fs.exists(parent):  # the first folder that exists says what we may do
-                parent = parent.getParent()
+            fs.exists(path.getParent() or path)  # an answer at all: a missing folder is made when storing
 
         try:
             bounded(seconds, look)

@@ -26,7 +26,7 @@ class ConnectEngine:
     def detect(cls, config: RunConfig, kernel: KernelChoice, environ: Mapping[str, str]) -> ConnectEngine | None:
         """The server a run uses, if any. A malformed URL, ``--remote`` under spark-submit and a kernel that is not
         Python's are refused here (exit 2), before anything runs."""
-        from nbrunner.gateway import under_spark_submit
+        from nbrunner.core.py4j_client import under_spark_submit
 
         if config.spark.remote and under_spark_submit(environ):
             raise UsageError("--remote runs against a Spark Connect server: start nbrunner without spark-submit")

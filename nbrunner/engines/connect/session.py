@@ -106,7 +106,7 @@ class Remote:
 def remote_of(given: str | None, environ: Mapping[str, str]) -> Remote | None:
     """``--remote``, else ``SPARK_REMOTE`` when nbrunner does not run under spark-submit (there the driver's own
     pyspark decides)."""
-    from nbrunner.gateway import under_spark_submit
+    from nbrunner.core.py4j_client import under_spark_submit
 
     if given:
         return Remote.parse(given, environ)

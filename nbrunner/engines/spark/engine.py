@@ -42,7 +42,7 @@ class SparkSubmitEngine:
 
     @classmethod
     def detect(cls, config: RunConfig, kernel: KernelChoice, environ: Mapping[str, str]) -> SparkSubmitEngine | None:
-        from nbrunner.gateway import under_spark_submit
+        from nbrunner.core.py4j_client import under_spark_submit
 
         return cls(environ, kernel) if under_spark_submit(environ) else None
 

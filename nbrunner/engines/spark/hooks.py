@@ -16,6 +16,7 @@ from typing import Any
 from nbrunner import gateway
 from nbrunner.core.kernels import SAME_INTERPRETER, KernelChoice
 from nbrunner.core.node import Cell, Notebook
+from nbrunner.core.py4j_client import under_spark_submit
 from nbrunner.core.record import first_line
 from nbrunner.core.signals import StopGuard
 from nbrunner.engines.base import EngineRun
@@ -27,7 +28,7 @@ from nbrunner.notebook.document import runs
 def attach(environ: Mapping[str, str], kernel: KernelChoice) -> tuple[gateway.Driver, dict[str, str]] | None:
     """Under spark-submit: connect to the driver JVM and check the kernel's pyspark (GatewayError, exit 7), and
     return the connection with the variables the kernel needs. Outside spark-submit: None, nothing Spark happens."""
-    if not gateway.under_spark_submit(environ):
+    if not under_spark_submit(environ):
         return None
     env = gateway.kernel_env(environ)
     same = kernel.name == SAME_INTERPRETER
