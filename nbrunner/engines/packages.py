@@ -10,6 +10,7 @@ import re
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 _VERSION = re.compile(r"""__version__[^=]*=\s*["']([^"']+)["']""")
 
@@ -53,3 +54,14 @@ def version_of(argv0: str, env: Mapping[str, str], package: str) -> tuple[str, s
 def same_minor(a: str, b: str) -> bool:
     """A JVM and its Python package must agree on major.minor: the Py4J surface changes between minor releases."""
     return a.split(".")[:2] == b.split(".")[:2]
+
+
+def kernel_version(
+    package: str, kernel_spec: Any, env: Mapping[str, str], *, same_interpreter: bool
+) -> tuple[str, str] | None:
+    """(version, location) of ``package`` as a kernel would import it: this interpreter's (``same_interpreter``),
+    else asked of the kernelspec's own Python in ``env``; None where it has none, or the kernel is not a Python."""
+    if same_interpreter:
+        return version_here(package)
+    argv0 = (kernel_spec.argv or [""])[0]
+    return version_of(argv0, env, package) if "python" in Path(argv0).name else None

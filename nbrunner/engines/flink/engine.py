@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from pathlib import Path
 
 from nbrunner.config import RunConfig
 from nbrunner.core.kernels import SAME_INTERPRETER, KernelChoice
@@ -18,7 +17,7 @@ from nbrunner.core.node import Notebook
 from nbrunner.engines.base import EngineRun
 from nbrunner.engines.flink.hooks import FlinkRun
 from nbrunner.engines.flink.jvm import PORT_VAR, FlinkJvm, under_flink_run
-from nbrunner.engines.packages import same_minor, version_here, version_of
+from nbrunner.engines.packages import kernel_version, same_minor
 from nbrunner.errors import GatewayError, UsageError
 
 
@@ -100,12 +99,10 @@ class FlinkEngine:
 
 def check_kernel_pyflink(flink_version: str, kernel: KernelChoice, env: Mapping[str, str]) -> str:
     """The kernel's pyflink must match the JVM's Flink (major.minor); GatewayError says which versions met."""
-    if kernel.name == SAME_INTERPRETER:
-        found = version_here("pyflink")
-    else:
-        argv0 = (kernel.spec.argv or [""])[0]
+    same = kernel.name == SAME_INTERPRETER
+    if not same:
         env = {**env, **(kernel.spec.env or {})}  # as the kernel will see it
-        found = version_of(argv0, env, "pyflink") if "python" in Path(argv0).name else None
+    found = kernel_version("pyflink", kernel.spec, env, same_interpreter=same)
     if found is None:
         raise GatewayError(
             f"the kernel's Python cannot import pyflink, but flink run's JVM runs Flink {flink_version}; "

@@ -22,8 +22,6 @@ from nbrunner.status import Status
 #: a job in one of these states is over; any other is cancelled when the run stops or fails
 OVER = frozenset({"FINISHED", "FAILED", "CANCELED", "SUSPENDED"})
 
-MODES = ("batch", "streaming")
-
 
 def job_name(run_id: str, app_name: str, index: int) -> str:
     """``pipeline.name`` of a cell's jobs: the run, the notebook and the cell, as Flink's UI and REST list them."""
@@ -43,10 +41,8 @@ class FlinkRun(EngineRun):
         self.board, self.board_id = jvm.new_board()
         self.known: dict[str, Job] = {}
         self.clients: dict[str, Any] = {}  # job id -> its JobClient (a Py4J proxy)
-        self.current: int | None = None
         self.cancelled: list[str] | None = None
         self._once = threading.Lock()
-        self.jvm_gone: threading.Event | None = None
 
     def startup(self, guard: StopGuard) -> list[str | Callable[[], None]]:
         """What the kernel runs before the first cell: ``env``, ``t_env``, the job listener, the per-cell names."""
@@ -56,10 +52,7 @@ class FlinkRun(EngineRun):
 
     def watch(self, guard: StopGuard) -> None:
         """flink run's JVM gone (EOF on the stdin pipe it holds): the run is stopped (exit 7)."""
-        self.jvm_gone = watch_parent_jvm(guard, "the flink run JVM exited during the run (flink run was killed?)")
-
-    def cell_started(self, index: int, cell: Cell) -> None:
-        self.current = index
+        watch_parent_jvm(guard, "the flink run JVM exited during the run (flink run was killed?)")
 
     def cell_finished(self, index: int, cell: Cell, status: str, seconds: float) -> None:
         if status == Status.TIMEOUT:

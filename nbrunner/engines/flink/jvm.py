@@ -26,7 +26,7 @@ ANSWER_SECONDS = 10
 
 
 def under_flink_run(environ: Mapping[str, str]) -> bool:
-    return bool(environ.get(PORT_VAR)) and environ.get(PORT_VAR, "").isdigit()
+    return environ.get(PORT_VAR, "").isdigit()
 
 
 @dataclass

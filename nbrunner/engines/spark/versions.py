@@ -5,10 +5,9 @@ the defaults each version's SparkContext sets."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nbrunner.engines.packages import same_minor, version_here, version_of
+from nbrunner.engines.packages import kernel_version, same_minor
 from nbrunner.errors import GatewayError
 
 if TYPE_CHECKING:
@@ -27,34 +26,17 @@ def pyspark_default_configs(spark_version: str) -> dict[str, str]:
     return PYSPARK_DEFAULT_CONFIGS.get(major, PYSPARK_DEFAULT_CONFIGS[max(PYSPARK_DEFAULT_CONFIGS)])
 
 
-def same_version(a: str, b: str) -> bool:
-    """Spark and pyspark must agree on major.minor: the Py4J surface changes between minor releases."""
-    return same_minor(a, b)
-
-
-def pyspark_version_here() -> tuple[str, str] | None:
-    """(version, location) of the pyspark this interpreter would import, found without importing it."""
-    return version_here("pyspark")
-
-
-def pyspark_version_of(argv0: str, env: Mapping[str, str]) -> tuple[str, str] | None:
-    """(version, location) of the pyspark another interpreter imports, asked in a subprocess."""
-    return version_of(argv0, env, "pyspark")
-
-
 def check_kernel_pyspark(driver: Driver, kernel_spec: Any, env: Mapping[str, str], *, same_interpreter: bool) -> str:
-    """The kernel's pyspark must match the JVM's Spark (major.minor); GatewayError says which versions met."""
-    found = pyspark_version_here() if same_interpreter else None
-    if not same_interpreter:
-        argv0 = (kernel_spec.argv or [""])[0]
-        found = pyspark_version_of(argv0, env) if "python" in Path(argv0).name else None
+    """The kernel's pyspark must match the JVM's Spark (major.minor: the Py4J surface changes between minor
+    releases); GatewayError says which versions met."""
+    found = kernel_version("pyspark", kernel_spec, env, same_interpreter=same_interpreter)
     if found is None:
         raise GatewayError(
             f"the kernel's Python cannot import pyspark, but the driver runs Spark {driver.spark_version}; "
             f"install pyspark=={driver.spark_version} for it"
         )
     version, where = found
-    if not same_version(version, driver.spark_version):
+    if not same_minor(version, driver.spark_version):
         raise GatewayError(
             f"version mismatch: the kernel's pyspark is {version} (from {where}) but the driver JVM runs "
             f"Spark {driver.spark_version}; install pyspark=={driver.spark_version} or fix PYTHONPATH/--py-files"
