@@ -3,13 +3,16 @@ it cancels when the client JVM is going. (tests/test_flink.py runs it under a re
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import nbformat
 import pytest
 
 from nbrunner.config import RunConfig, SparkOptions
 from nbrunner.core.kernels import KernelChoice
 from nbrunner.engines import choose
 from nbrunner.engines.flink.engine import FlinkEngine
-from nbrunner.engines.flink.hooks import job_name
+from nbrunner.engines.flink.hooks import FlinkRun, job_name
 from nbrunner.engines.flink.jvm import FlinkJvm
 from nbrunner.errors import UsageError
 
@@ -56,3 +59,42 @@ def test_the_record_names_the_cluster_without_credentials() -> None:
 
 def test_a_jobs_name_says_the_notebook_the_cell_and_the_run() -> None:
     assert job_name("20261207T0000Z-ab", "daily", 3) == "nbrunner daily cell 3 [20261207T0000Z-ab]"
+
+
+class Board:
+    """A FlinkJvm's job board and states, in Python: each job says RUNNING ``running`` times, then FINISHED."""
+
+    def __init__(self, jobs: dict[str, tuple[int, int]]):
+        self.jobs = jobs  # id -> (cell, how many answers say RUNNING)
+        self.asked: dict[str, int] = {}
+
+    def new_board(self) -> tuple[object, str]:
+        return object(), "o1"
+
+    def jobs_on(self, board: object, known: object = None) -> dict[str, tuple[int, object]]:
+        return {job: (cell, job) for job, (cell, _) in self.jobs.items()}
+
+    def state(self, client: object, job_id: str) -> str:
+        self.asked[job_id] = self.asked.get(job_id, 0) + 1
+        return "RUNNING" if self.asked[job_id] <= self.jobs[job_id][1] else "FINISHED"
+
+
+def flink_run_on(board: Board) -> FlinkRun:
+    fake = SimpleNamespace(new_board=board.new_board, jobs=board.jobs_on, state=board.state, version="2.3.0",
+                           target="local", port=40123, cluster=dict)  # fmt: skip
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("t_env.execute_sql('...')")])
+    return FlinkRun(fake, run_id="r1", app_name="nb", nb=nb)  # type: ignore[arg-type]
+
+
+def test_a_job_that_ends_just_after_the_last_cell_is_recorded_finished() -> None:
+    board = Board({"j1": (0, 3)})  # the collected job ends a moment after the cell returns
+    run = flink_run_on(board)
+    facts = run.after_run(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x")]), failed=False)
+    assert facts["jobs"] == [{"id": "j1", "cell": 0, "state": "FINISHED", "name": "nbrunner nb cell 0 [r1]"}]
+
+
+def test_a_job_left_running_is_recorded_running_once_the_wait_is_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nbrunner.engines.flink.hooks.END_WAIT", 0.3)
+    board = Board({"j1": (0, 10**9)})  # a streaming job the notebook started and left running
+    facts = flink_run_on(board).after_run(nbformat.v4.new_notebook(), failed=False)
+    assert [job["state"] for job in facts["jobs"]] == ["RUNNING"] and "cancelled_jobs" not in facts

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from nbrunner.core.node import Cell, Notebook
@@ -21,6 +21,11 @@ from nbrunner.status import Status
 
 #: a job in one of these states is over; any other is cancelled when the run stops or fails
 OVER = frozenset({"FINISHED", "FAILED", "CANCELED", "SUSPENDED"})
+
+#: seconds the jobs nbrunner cancelled get to be over, and those a successful run left running get to end, before
+#: the record takes their states
+CANCEL_WAIT = 10.0
+END_WAIT = 5.0
 
 
 def job_name(run_id: str, app_name: str, index: int) -> str:
@@ -90,21 +95,28 @@ class FlinkRun(EngineRun):
                     job.cancelled = True
                     self.cancelled.append(job.id)
 
-    def settle(self, wait: float = 10.0) -> None:
-        """Until the jobs nbrunner cancelled are over (at most ``wait`` seconds): their final states for the record."""
+    def settle(self, jobs: Collection[str], wait: float) -> None:
+        """Until these jobs are over (at most ``wait`` seconds, asked every 0.1 s): their final states for the
+        record."""
         deadline = time.monotonic() + wait
-        while self.cancelled and time.monotonic() < deadline:
+        while jobs and time.monotonic() < deadline:
             self.refresh()
-            if all(self.known[job].state in OVER for job in self.cancelled if job in self.known):
+            if all(self.known[job].state in OVER for job in jobs if job in self.known):
                 return
-            time.sleep(0.2)
+            time.sleep(0.1)
 
     def after_run(self, nb: Notebook, *, failed: bool) -> dict[str, Any]:
-        """Once the cells are done: cancel what a failure left running; every job's final state for the record."""
+        """Once the cells are done: cancel what a failure left running; every job's final state for the record.
+        A job whose results the last cell collected finishes a moment after the cell: jobs still running get
+        :data:`END_WAIT` seconds to end; one that outlives it (a streaming job the notebook left running) is
+        recorded as it is then."""
         if failed:
             self.cancel()
-            self.settle()
         self.refresh()
+        if failed:
+            self.settle(self.cancelled or [], CANCEL_WAIT)
+        else:
+            self.settle([job.id for job in self.known.values() if job.state not in OVER], END_WAIT)
         for cell in {job.cell for job in self.known.values()}:
             if 0 <= cell < len(nb.cells):
                 self.record_jobs(cell, nb.cells[cell], refresh=False)
