@@ -7,6 +7,10 @@ or asked for: the minbase tree is cached under ``~/.cache/nbrunner-fresh/<suite>
 downloads, about 0.8 GB); a run with no cache skips unless ``NBRUNNER_FRESH=1`` asks it to build one, and
 ``NBRUNNER_FRESH=0`` skips it even with one. ``NBRUNNER_FRESH_SUITES`` lists the Debian suites to try (CI: bookworm
 and trixie; default: this machine's own, else bookworm). Root only (debootstrap, chroot, namespaces).
+
+``NBRUNNER_FRESH_COMMANDS`` lists the README's commands to run there: ``example`` (the default, and CI's), and
+``test``, the whole test command (``bash dev/test.sh``, its own fresh test off): 20-40 minutes a suite on 2 cores,
+so it is asked for, not run by CI (whose budget is the suite's 15 minutes).
 """
 
 from __future__ import annotations
@@ -48,6 +52,22 @@ def suites() -> list[str]:
     ``NBRUNNER_FRESH_SUITE``, else this machine's own."""
     given = os.environ.get("NBRUNNER_FRESH_SUITES", "").split() or os.environ.get("NBRUNNER_FRESH_SUITE", "").split()
     return given or [own_suite()]
+
+
+#: each README command the fresh test can run: the shell line run in the clone, and its time limit in seconds
+COMMANDS = {
+    "example": ("bash dev/example.sh -p rows=1000", 1800),
+    "test": ("NBRUNNER_FRESH=0 bash dev/test.sh -p no:cacheprovider", 5400),
+}
+
+
+def commands() -> list[str]:
+    """The README commands to run: ``NBRUNNER_FRESH_COMMANDS`` (space-separated: example, test), else the example."""
+    given = os.environ.get("NBRUNNER_FRESH_COMMANDS", "").split() or ["example"]
+    unknown = [name for name in given if name not in COMMANDS]
+    if unknown:
+        raise pytest.UsageError(f"NBRUNNER_FRESH_COMMANDS: {' '.join(unknown)}? give example and/or test")
+    return given
 
 
 def cache_dir(suite: str) -> Path:
@@ -126,7 +146,8 @@ def base(request: pytest.FixtureRequest) -> Iterator[Path]:
     yield tree
 
 
-def test_the_readmes_example_runs_on_a_fresh_minimal_debian(base: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", commands())
+def test_the_readmes_commands_run_on_a_fresh_minimal_debian(base: Path, command: str, tmp_path: Path) -> None:
     cache = base.parent
     root = tmp_path / "root"
     started = time.monotonic()
@@ -155,17 +176,24 @@ def test_the_readmes_example_runs_on_a_fresh_minimal_debian(base: Path, tmp_path
             inside.parent.mkdir(parents=True, exist_ok=True)
             inside.touch()
         mounts.append(f"mount --bind -o ro {path} {inside}")
-    inner = 'trap "" INT HUP; cd /root/nbrunner && bash dev/example.sh -p rows=1000'  # as a CI runner starts it
+    line, limit = COMMANDS[command]
+    inner = f'trap "" INT HUP; cd /root/nbrunner && {line}'  # as a CI runner starts it
     script = " && ".join(mounts) + f" && hostname {HOST_NAME} && exec chroot {root} /bin/sh -c '{inner}'"
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}
     env.update({k: v for k, v in os.environ.items() if k.startswith("PIP_") or k.endswith("_PROXY") or
                 k.endswith("_proxy")})  # fmt: skip
     try:
         done = subprocess.run(["unshare", "--mount", "--uts", "--fork", "sh", "-c", script], capture_output=True,
-                              text=True, env=env, timeout=1800, stdin=subprocess.DEVNULL)  # fmt: skip
+                              text=True, env=env, timeout=limit, stdin=subprocess.DEVNULL)  # fmt: skip
         took = time.monotonic() - copied
-        print(f"fresh {cache.name}: copy {copied - started:.0f} s, dev/example.sh {took:.0f} s")
+        (cache / f"last-{command}.log").write_text(done.stdout + done.stderr)  # kept for a look afterwards
+        print(f"fresh {cache.name}: copy {copied - started:.0f} s, {line} {took:.0f} s")
         assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
+        if command == "test":
+            summary = [text for text in done.stdout.splitlines() if " passed" in text and " in " in text]
+            print(f"fresh {cache.name}: {summary[-1] if summary else 'no pytest summary'}")
+            assert summary and "failed" not in summary[-1] and "error" not in summary[-1], done.stdout[-5000:]
+            return
         runs = list((clone / "runs").glob("daily_report-*.ipynb"))
         assert runs, done.stderr[-3000:]
         assert "[nbrunner] cell" in done.stderr + done.stdout
