@@ -3,6 +3,9 @@ it cancels when the client JVM is going. (tests/test_flink.py runs it under a re
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
@@ -11,10 +14,10 @@ import pytest
 from nbrunner.config import RunConfig, SparkOptions
 from nbrunner.core.kernels import KernelChoice
 from nbrunner.engines import choose
-from nbrunner.engines.flink.engine import FlinkEngine
+from nbrunner.engines.flink.engine import FlinkEngine, check_kernel_pyflink
 from nbrunner.engines.flink.hooks import FlinkRun, job_name
 from nbrunner.engines.flink.jvm import FlinkJvm
-from nbrunner.errors import UsageError
+from nbrunner.errors import GatewayError, UsageError
 
 PYTHON = KernelChoice(name="python3", spec=None, language="python")
 
@@ -98,3 +101,29 @@ def test_a_job_left_running_is_recorded_running_once_the_wait_is_over(monkeypatc
     board = Board({"j1": (0, 10**9)})  # a streaming job the notebook started and left running
     facts = flink_run_on(board).after_run(nbformat.v4.new_notebook(), failed=False)
     assert [job["state"] for job in facts["jobs"]] == ["RUNNING"] and "cancelled_jobs" not in facts
+
+
+def fake_pyflink(folder: Path, version: str) -> Path:
+    (folder / "pyflink").mkdir(parents=True)
+    (folder / "pyflink" / "__init__.py").write_text("")
+    (folder / "pyflink" / "version.py").write_text(f'__version__ = "{version}"\n')
+    return folder
+
+
+def kernel_with_env(env: dict[str, str]) -> KernelChoice:
+    from jupyter_client.kernelspec import KernelSpec
+
+    spec = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher"], language="python", env=env)
+    return KernelChoice(name="other", spec=spec, language="python")
+
+
+def test_the_version_check_sees_the_kernels_environment_as_the_kernel_will(tmp_path: Path) -> None:
+    old = fake_pyflink(tmp_path / "old", "1.19.1")
+    new = fake_pyflink(tmp_path / "new", "2.3.0")
+    kernel = kernel_with_env({"PYTHONPATH": str(old)})
+    engine = FlinkEngine({"PYFLINK_GATEWAY_PORT": "40123", "PYTHONPATH": str(new)}, kernel)
+    # flink run's path (its -pyfs files) first, the kernelspec's after it: what the kernel will import
+    assert engine.kernel_env()["PYTHONPATH"] == os.pathsep.join((str(new), str(old)))
+    assert check_kernel_pyflink("2.3.0", kernel, {}, engine.kernel_env()) == "2.3.0"
+    with pytest.raises(GatewayError, match=r"pyflink is 1\.19\.1 .* install apache-flink==2\.3\.0"):
+        check_kernel_pyflink("2.3.0", kernel, {"PYTHONPATH": str(new)}, {})  # the kernelspec's env over the base

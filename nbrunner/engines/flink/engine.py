@@ -8,6 +8,7 @@ iterations in turn, and a chain's notebooks do anyway."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
 
@@ -52,7 +53,7 @@ class FlinkEngine:
                 jvm = FlinkJvm(self.environ)
                 jvm.connect()
                 self.jvm = jvm
-        check_kernel_pyflink(self.jvm.version, self.kernel, {**self.environ, **self.kernel_env()})
+        check_kernel_pyflink(self.jvm.version, self.kernel, self.environ, self.kernel_env())
         host = self.jvm.unresolvable_host() if self.jvm.target == "local" else None
         if host is not None:  # the JVM resolves names as it started: nbrunner cannot mend it from here
             raise GatewayError(
@@ -62,8 +63,13 @@ class FlinkEngine:
             )
 
     def kernel_env(self) -> dict[str, str]:
-        """The gateway's port, and the PYTHONPATH flink run gave nbrunner (pyflink's libraries, -pyfs files)."""
-        return {name: self.environ[name] for name in (PORT_VAR, "PYTHONPATH") if self.environ.get(name)}
+        """The gateway's port, and the PYTHONPATH flink run gave nbrunner (its -pyfs files), followed by the
+        kernelspec's own where it sets one (these win over the kernelspec's ``env``: build_env)."""
+        found = {name: self.environ[name] for name in (PORT_VAR, "PYTHONPATH") if self.environ.get(name)}
+        own = (self.kernel.spec.env or {}).get("PYTHONPATH") if self.kernel.spec is not None else None
+        if own and "PYTHONPATH" in found:
+            found["PYTHONPATH"] = os.pathsep.join((found["PYTHONPATH"], str(own)))
+        return found
 
     def kernel_secrets(self) -> dict[str, str]:
         return {}
@@ -97,11 +103,15 @@ class FlinkEngine:
             jvm.close()
 
 
-def check_kernel_pyflink(flink_version: str, kernel: KernelChoice, env: Mapping[str, str]) -> str:
-    """The kernel's pyflink must match the JVM's Flink (major.minor); GatewayError says which versions met."""
+def check_kernel_pyflink(
+    flink_version: str, kernel: KernelChoice, base: Mapping[str, str], extra: Mapping[str, str]
+) -> str:
+    """The kernel's pyflink must match the JVM's Flink (major.minor); GatewayError says which versions met. The
+    kernel's environment is built as :func:`nbrunner.run.kernel.build_env` builds it: ``base``, the kernelspec's
+    ``env`` over it, nbrunner's ``extra`` over both."""
     same = kernel.name == SAME_INTERPRETER
-    if not same:
-        env = {**env, **(kernel.spec.env or {})}  # as the kernel will see it
+    spec_env = {} if same or kernel.spec is None else dict(kernel.spec.env or {})
+    env = {**base, **spec_env, **extra}
     found = kernel_version("pyflink", kernel.spec, env, same_interpreter=same)
     if found is None:
         raise GatewayError(
