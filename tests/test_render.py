@@ -129,6 +129,33 @@ def test_code_is_highlighted_as_nbconverts_own_filter_highlights_it() -> None:
     assert any("no-such-language" in str(w.message) for w in caught)
 
 
+def test_ipython_code_highlights_as_nbconvert_highlights_it_whether_it_uses_ipythons_syntax_or_not() -> None:
+    """Cells without IPython's own syntax take Python's lexer (:func:`nbrunner.notebook.highlight.lexer_for`): the
+    HTML is nbconvert's (IPython lexer) for every chunk of real Python source, as it is and with IPython's syntax in."""
+    import dataclasses
+    import inspect
+    import json.encoder
+    import textwrap
+
+    from nbconvert.filters.highlight import _pygments_highlight
+    from pygments.formatters import HtmlFormatter
+
+    from nbrunner.notebook.highlight import cached_highlighter, lexer_for
+
+    ours = cached_highlighter(None)
+    formatter = HtmlFormatter(cssclass="highlight hl-ipython3")
+    lines = "".join(inspect.getsource(m) for m in (dataclasses, json.encoder, textwrap)).splitlines(keepends=True)
+    chunks = ["".join(lines[i : i + 25]) for i in range(0, len(lines), 25)]
+    extras = ["a != b and c!= d\n", "x = f'{a!r} {b!s}'\n", "%time f(1)\n", "!ls -l\n", "f?\n", "y = a%b\n",
+              "s = 'is it?'\n", "%%html\n<b>x</b>\n", "print('done!')\n"]  # fmt: skip
+    plain = 0
+    for source in chunks + extras + [chunk + extra for chunk, extra in zip(chunks, extras * len(chunks), strict=False)]:
+        plain += lexer_for("ipython3", source) == "python3"
+        assert ours(source, "ipython3") == _pygments_highlight(source, formatter, "ipython3", None), source[:200]
+    assert plain > len(chunks) // 2  # most real code takes the cheaper way; the comparison covers both ways
+    assert lexer_for("ipython3", "a != b\n") == "python3" and lexer_for("ipython3", "!pip list\n") == "ipython3"
+
+
 def test_a_run_imports_neither_ipython_nor_soupsieves_selector_parser(tmp_path: Path) -> None:
     """What a run does not use is not loaded into the runner: IPython (its lexers come from their own package) and
     soupsieve's CSS-selector parser (deferred); soupsieve still works once something uses it."""
@@ -142,7 +169,8 @@ def test_a_run_imports_neither_ipython_nor_soupsieves_selector_parser(tmp_path: 
         "nb.metadata['language_info'] = {'name': 'python', 'pygments_lexer': 'ipython3'}\n"
         "html = Renderer().render(nb, title='t')\n"
         "assert 'hl-ipython3' in html and '<h1' in html, html[:300]\n"
-        "print(sorted(m for m in sys.modules if m == 'IPython' or m.startswith('soupsieve.')))\n"
+        "print(sorted(m for m in sys.modules if m in ('IPython', 'ipython_pygments_lexers') or "
+        "m.startswith('soupsieve.')))\n"
         "from bs4 import BeautifulSoup\n"
         "print(len(BeautifulSoup(html, 'html.parser').select('div.jp-Cell')))\n"
     )
