@@ -27,8 +27,10 @@ from tests.flink_support import (
     session_cluster,
     wait_until,
 )
+from tests.s3_server import S3Server
 from tests.spark_support import processes_matching
 from tests.test_hostname import HOST_NAME, namespace, unresolvable  # noqa: F401 - namespace: a fixture
+from tests.test_s3 import get_json, get_nb, s3  # noqa: F401 - s3: a fixture
 
 pytestmark = [
     pytest.mark.flink,
@@ -237,6 +239,27 @@ def test_the_python_api_and_resume_under_flink_run(tmp_path: Path) -> None:
     text = "".join(o.get("text", "") for c in resumed.cells for o in c.get("outputs", []))
     assert "expensive [7]" in text and "fixed" in text
     assert again["engine"]["jobs"] == []  # the first cell's job is not run again
+
+
+def test_runs_are_stored_in_s3_on_success_and_on_failure_alike(tmp_path: Path, s3: S3Server) -> None:  # noqa: F811
+    """Under flink run as under spark-submit: the notebook, its page and its record go to s3:// (moto over HTTP), a
+    failed run's partial notebook too, and the scheduler's record on stdout names where."""
+    s3.clear()
+    env = flink_env(**s3.env(), NBRUNNER_SPOOL=str(tmp_path / "spool"))
+    query = "print('sum', [r[0] for r in t_env.execute_sql('SELECT 1 + 1').collect()])"
+    good = notebook(tmp_path / "good.ipynb", query)
+    bad = notebook(tmp_path / "bad.ipynb", "print('first')", "t_env.execute_sql('SELECT nope FROM (VALUES (1)) t(x)')")
+    for nb, code, exit_code in ((good, 0, 0), (bad, 31, 4)):
+        result = flink_run(str(nb), "-o", "s3://reports/flink/{notebook}.ipynb", env=env)
+        assert result.code == code, result.stdout[-3000:] + result.stderr[-3000:]
+        record = result.record
+        assert record["exit_code"] == exit_code and record["output"] == f"s3://reports/flink/{nb.stem}.ipynb"
+        stored = get_json(s3, "reports", f"flink/{nb.stem}.run.json")
+        assert stored["run_id"] == record["run_id"] and stored["engine"]["kind"] == "flink"
+        text = get_nb(s3, "reports", f"flink/{nb.stem}.ipynb")
+        assert ("sum [2]" if code == 0 else "first") in json.dumps(text)
+        assert s3.client().head_object(Bucket="reports", Key=f"flink/{nb.stem}.html")["ContentLength"] > 0
+    assert not list((tmp_path / "spool").rglob("*.ipynb"))  # nothing left behind to upload later
 
 
 @pytest.mark.usefixtures("namespace")
