@@ -33,6 +33,15 @@ DEFINITIVE = ("UnknownHostException", "AccessControlException", "UnsupportedFile
               "No FileSystem for scheme")  # fmt: skip
 
 
+def definitive(error: BaseException) -> bool:
+    """Whether a Hadoop client's error says the target can never work (no such namenode, access refused, no file
+    system for the scheme), not that it does not answer now. Hadoop's "Call From <this host> to <namenode>" names
+    this host as it resolves it: where this host's own name does not resolve, that part reads
+    ``java.net.UnknownHostException: <name>``, which says nothing of the namenode."""
+    text = re.sub(r"Call From .*? to ", "Call From this host to ", str(error))
+    return any(marker in text for marker in DEFINITIVE)
+
+
 class HadoopStore:
     """Every Hadoop FileSystem call of a run, on one Py4J connection to the driver JVM."""
 
@@ -136,7 +145,7 @@ class HadoopStore:
         except TimeoutError as e:
             return f"{self.where} gave {e} about {target}; running anyway, storing will tell"
         except Exception as e:
-            if any(marker in str(e) for marker in DEFINITIVE):
+            if definitive(e):
                 raise StorageError(self.explain(e, target, "store results in")) from e
             return f"could not check {target} ({self.explain(e, target, 'check')}); running anyway"
         return None

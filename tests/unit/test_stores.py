@@ -116,3 +116,17 @@ def test_stores_build_each_store_once_on_first_use_across_threads(counted: type[
 def test_a_uri_of_no_registered_scheme_has_no_store() -> None:
     with pytest.raises(UsageError, match="ftp:// is not supported"):
         Stores(StorageOptions()).of(Uri("ftp", "b", "k"))
+
+
+def test_a_hadoop_error_is_definitive_by_what_it_says_of_the_target_not_of_this_host() -> None:
+    from nbrunner.storage.hdfs import definitive
+
+    this_host_unresolvable = RuntimeError(
+        "java.net.ConnectException: Call From java.net.UnknownHostException: box-7f: box-7f: Name or service not "
+        "known to localhost:47439 failed on connection exception: java.net.ConnectException: Connection refused"
+    )
+    assert not definitive(this_host_unresolvable)  # the namenode is merely down: run, keep the local copy
+    assert not definitive(RuntimeError("java.net.ConnectException: Call From box/10.0.0.7 to nn:8020 failed"))
+    assert definitive(RuntimeError("java.lang.IllegalArgumentException: java.net.UnknownHostException: no-such-nn"))
+    assert definitive(RuntimeError("org.apache.hadoop.security.AccessControlException: Permission denied: user=x"))
+    assert definitive(RuntimeError("org.apache.hadoop.fs.UnsupportedFileSystemException: No FileSystem for scheme"))
