@@ -119,6 +119,34 @@ def test_a_failing_python_udf_names_the_python_error(tmp_path: Path) -> None:
     assert "ZeroDivisionError" in (tmp_path / "out" / "udf.ipynb").read_text()
 
 
+def test_a_job_a_cell_left_running_that_fails_later_fails_the_run(tmp_path: Path) -> None:
+    """An INSERT without .wait(): its cell returns at once; the job fails later (its UDF raises once the next cell
+    has begun, so never within its own cell). Every cell returned, yet the run failed, in the INSERT's cell."""
+    flag = tmp_path / "go"
+    submit = (
+        "import os, time\nfrom pyflink.table import DataTypes\nfrom pyflink.table.udf import udf\n"  # noqa: S608
+        "@udf(result_type=DataTypes.BIGINT())\ndef late(x):\n"
+        f"    while not os.path.exists({str(flag)!r}):\n        time.sleep(0.05)\n"
+        "    raise ValueError('the sink refused row %d' % x)\n"
+        "t_env.create_temporary_function('late', late)\n"
+        "t_env.execute_sql(\"CREATE TEMPORARY TABLE sink (y BIGINT) WITH ('connector' = 'blackhole')\")\n"
+        "insert = t_env.execute_sql('INSERT INTO sink SELECT late(x) FROM (VALUES (1)) AS t(x)')  # no wait()"
+    )
+    watch = (
+        f"open({str(flag)!r}, 'w').close()\ntry:\n"
+        "    insert.get_job_client().get_job_execution_result().result()\n"
+        "except Exception:\n    print('the insert ended')"
+    )
+    nb = notebook(tmp_path / "late.ipynb", submit, watch)
+    result = flink_run(str(nb), "-o", str(tmp_path / "out") + "/")
+    assert result.code == 31, result.stdout[-3000:] + result.stderr[-3000:]
+    record = result.record
+    assert record["exit_code"] == 4 and record["status"] == "failed" and record["failed_cell"]["index"] == 0
+    assert "failed after the cell returned" in record["message"] and "the sink refused row 1" in record["message"]
+    assert [job["state"] for job in record["engine"]["jobs"]] == ["FAILED"]
+    assert "the insert ended" in outputs(tmp_path / "out" / "late.ipynb")  # every cell ran
+
+
 def test_a_cell_timeout_cancels_the_cells_job(tmp_path: Path) -> None:
     nb = notebook(tmp_path / "slow.ipynb", ENDLESS, "print('never')")
     result = flink_run(str(nb), "-o", str(tmp_path / "out") + "/", "--cell-timeout", "20")

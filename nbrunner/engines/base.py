@@ -18,6 +18,7 @@ from nbrunner.core.hooks import CellHooks
 from nbrunner.core.kernels import KernelChoice
 from nbrunner.core.node import Notebook
 from nbrunner.core.signals import StopGuard
+from nbrunner.errors import NbrunnerError
 
 
 class EngineRun(CellHooks):
@@ -44,6 +45,11 @@ class EngineRun(CellHooks):
         """The cells are done (``failed``: not all ran well): cancel what a failure left running; the facts for the
         record."""
         return {}
+
+    def failure(self) -> NbrunnerError | None:
+        """Asked once every cell returned well, after :meth:`after_run`: work this run started that failed after
+        its cell returned (a Flink job left running), as the run's error; None when there is none."""
+        return None
 
 
 class Engine(Protocol):

@@ -289,7 +289,7 @@ def _startup(
             content = reply.get("content", {})
             if content.get("status") != "ok":
                 what = f"{content.get('ename')}: {error_line(str(content.get('evalue', '')))}"
-                raise GatewayError(f"could not set up Spark in the kernel: {what}")
+                raise GatewayError(f"could not set up the engine in the kernel: {what}")
         if done is not None:
             done()
 

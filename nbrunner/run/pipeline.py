@@ -208,6 +208,9 @@ class Run:
             execute(nb, kernel.manager, settings, self.progress, hooks, cwd=self.plan.cwd)
             failed = False
         finally:
+            # the cells are over: a signal from now on is a late one (recorded; the work left running on purpose,
+            # a streaming job, is not cancelled by it, nor is a finished run turned into a stopped one)
+            self.guard.finishing()
             if failed:
                 kernel.stop(now=True)
             else:
@@ -219,6 +222,9 @@ class Run:
             if checkpointer is not None:
                 checkpointer.wait()
                 self.record.storage = {"checkpoints": checkpointer.uploads}
+        late = enginerun.failure() if enginerun is not None else None
+        if late is not None:  # every cell returned, but work one of them left running failed
+            raise late
 
     def conclude(self, nb: Notebook, error: BaseException | None, kernel: Kernel | None) -> BaseException | None:
         """The run's outcome in the record and the cells: a stop wins over the error it caused."""

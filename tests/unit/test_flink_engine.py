@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import nbformat
 import pytest
@@ -16,8 +17,8 @@ from nbrunner.core.kernels import KernelChoice
 from nbrunner.engines import choose
 from nbrunner.engines.flink.engine import FlinkEngine, check_kernel_pyflink
 from nbrunner.engines.flink.hooks import FlinkRun, job_name
-from nbrunner.engines.flink.jvm import FlinkJvm
-from nbrunner.errors import GatewayError, UsageError
+from nbrunner.engines.flink.jvm import FlinkJvm, root_cause
+from nbrunner.errors import CellFailed, GatewayError, UsageError
 
 PYTHON = KernelChoice(name="python3", spec=None, language="python")
 
@@ -65,28 +66,41 @@ def test_a_jobs_name_says_the_notebook_the_cell_and_the_run() -> None:
 
 
 class Board:
-    """A FlinkJvm's job board and states, in Python: each job says RUNNING ``running`` times, then FINISHED."""
+    """A FlinkJvm's job board, states and cancels, in Python: each job answers RUNNING ``running`` times, then its
+    final state (FINISHED unless given); a cancelled one answers CANCELED."""
 
-    def __init__(self, jobs: dict[str, tuple[int, int]]):
-        self.jobs = jobs  # id -> (cell, how many answers say RUNNING)
+    def __init__(self, jobs: dict[str, tuple[Any, ...]]):
+        self.jobs = dict(jobs)  # id -> (cell, how many answers say RUNNING[, final state])
         self.asked: dict[str, int] = {}
+        self.cancels: list[str] = []
 
     def new_board(self) -> tuple[object, str]:
         return object(), "o1"
 
-    def jobs_on(self, board: object, known: object = None) -> dict[str, tuple[int, object]]:
-        return {job: (cell, job) for job, (cell, _) in self.jobs.items()}
+    def jobs_on(self, board: object, known: Any = ()) -> dict[str, tuple[int, object]]:
+        return {job: (spec[0], job) for job, spec in self.jobs.items() if job not in known}
 
     def state(self, client: object, job_id: str) -> str:
+        if job_id in self.cancels:
+            return "CANCELED"
         self.asked[job_id] = self.asked.get(job_id, 0) + 1
-        return "RUNNING" if self.asked[job_id] <= self.jobs[job_id][1] else "FINISHED"
+        cell, running, *final = self.jobs[job_id]
+        return "RUNNING" if self.asked[job_id] <= running else (final or ["FINISHED"])[0]
+
+    def cancel(self, client: object, job_id: str) -> bool:
+        self.cancels.append(job_id)
+        return True
+
+    def failure_cause(self, client: object) -> str:
+        return "java.io.IOException: the sink's bucket is gone"
 
 
-def flink_run_on(board: Board) -> FlinkRun:
-    fake = SimpleNamespace(new_board=board.new_board, jobs=board.jobs_on, state=board.state, version="2.3.0",
-                           target="local", port=40123, cluster=dict)  # fmt: skip
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("t_env.execute_sql('...')")])
-    return FlinkRun(fake, run_id="r1", app_name="nb", nb=nb)  # type: ignore[arg-type]
+def flink_run_on(board: Board, *sources: str) -> FlinkRun:
+    fake = SimpleNamespace(new_board=board.new_board, jobs=board.jobs_on, state=board.state, cancel=board.cancel,
+                           failure_cause=board.failure_cause, version="2.3.0", target="local", port=40123,
+                           cluster=dict)  # fmt: skip
+    cells = [nbformat.v4.new_code_cell(source) for source in sources or ("t_env.execute_sql('...')",)]
+    return FlinkRun(fake, run_id="r1", app_name="nb", nb=nbformat.v4.new_notebook(cells=cells))  # type: ignore[arg-type]
 
 
 def test_a_job_that_ends_just_after_the_last_cell_is_recorded_finished() -> None:
@@ -127,3 +141,60 @@ def test_the_version_check_sees_the_kernels_environment_as_the_kernel_will(tmp_p
     assert check_kernel_pyflink("2.3.0", kernel, {}, engine.kernel_env()) == "2.3.0"
     with pytest.raises(GatewayError, match=r"pyflink is 1\.19\.1 .* install apache-flink==2\.3\.0"):
         check_kernel_pyflink("2.3.0", kernel, {"PYTHONPATH": str(new)}, {})  # the kernelspec's env over the base
+
+
+def test_a_job_started_after_a_first_cancel_is_cancelled_by_the_next() -> None:
+    """A cell that goes on past its cancelled query (a loop with try/except) starts another job: the stop thread's
+    cancel ran once already, the failure path's last look cancels the new one too."""
+    board = Board({"a": (0, 10**9)})
+    run = flink_run_on(board)
+    run.cancel()  # the stop thread, on SIGTERM
+    board.jobs["b"] = (0, 10**9)  # the cell's loop submits the next query
+    run.cancel()  # after_run(failed=True), once the kernel is gone
+    assert board.cancels == ["a", "b"] and run.cancelled == ["a", "b"]
+
+
+def test_a_job_a_cell_left_running_that_fails_later_fails_the_run_in_that_cell() -> None:
+    cells = ("t_env.execute_sql('INSERT INTO sink ...')", "print('next')")
+    board = Board({"insert": (0, 2, "FAILED")})  # still running when cell 0 returned, failed during cell 1
+    run = flink_run_on(board, *cells)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    run.cell_finished(0, nb.cells[0], "ok", 0.1)
+    run.cell_finished(1, nb.cells[1], "ok", 0.1)
+    facts = run.after_run(nb, failed=False)
+    assert [job["state"] for job in facts["jobs"]] == ["FAILED"]
+    error = run.failure()
+    assert isinstance(error, CellFailed) and error.cell_index == 0 and int(error.exit_code) == 4
+    assert "failed after the cell returned: java.io.IOException: the sink's bucket is gone" in str(error)
+
+
+def test_a_job_that_failed_within_its_cell_is_the_cells_business() -> None:
+    board = Board({"q": (0, 0, "FAILED")})  # over when the cell returned: the cell raised, or chose to go on
+    run = flink_run_on(board)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("try: ...\nexcept Exception: pass")])
+    run.cell_finished(0, nb.cells[0], "ok", 0.1)
+    run.after_run(nb, failed=False)
+    assert run.failure() is None
+
+
+def test_a_failed_jobs_cause_is_its_last_caused_by_or_the_python_udfs_own_error() -> None:
+    udf = (  # the shape of a Python UDF's failure through JobClient.getJobExecutionResult().get(), shortened
+        "An error occurred while calling o133.get.\n: java.util.concurrent.ExecutionException: "
+        "org.apache.flink.runtime.client.JobExecutionException: Job execution failed.\n\tat a.b(C.java:1)\n"
+        "Caused by: org.apache.flink.runtime.JobException: Recovery is suppressed by NoRestartBackoffTimeStrategy\n"
+        "\tat a.b(C.java:2)\n\t... 7 more\n"
+        "Caused by: java.lang.RuntimeException: Error received from SDK harness for instruction 1: Traceback (most "
+        'recent call last):\n  File "/x/sdk_worker.py", line 311, in _execute\n    response = task()\n'
+        "               ^^^^^^\nKeyError: 'inner'\n\nDuring handling of the above exception, another exception "
+        'occurred:\n\nTraceback (most recent call last):\n  File "/tmp/ipykernel_1/1.py", line 8, in late\n'
+        "    raise ValueError('the sink refused row %d' % x)\nValueError: the sink refused row 1\n\n"
+        "\tat org.apache.beam.runners.fnexecution.control.FnApiControlClient.onNext(FnApiControlClient.java:180)\n"
+    )
+    assert root_cause(udf) == (
+        "java.lang.RuntimeException: Error received from SDK harness for instruction 1: ValueError: the sink refused "
+        "row 1"
+    )
+    java = "An error occurred while calling o9.get.\n: java.lang.IllegalStateException: no slots\n\tat a.b(C.java:1)"
+    assert root_cause(java) == "java.lang.IllegalStateException: no slots"
+    assert root_cause("x\nCaused by: java.io.IOException: " + "y" * 500).startswith("java.io.IOException: yyy")
+    assert len(root_cause("Caused by: e: " + "y" * 500)) == 300

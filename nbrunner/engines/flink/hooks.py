@@ -16,6 +16,7 @@ from nbrunner.core.signals import StopGuard
 from nbrunner.engines.base import EngineRun
 from nbrunner.engines.flink.jvm import FlinkJvm, Job
 from nbrunner.engines.parent import watch_parent_jvm
+from nbrunner.errors import CellFailed, GatewayError, NbrunnerError
 from nbrunner.notebook.document import runs
 from nbrunner.status import Status
 
@@ -43,11 +44,15 @@ class FlinkRun(EngineRun):
         self.jvm = jvm
         self.mode = mode
         self.names = {i: job_name(run_id, app_name, i) for i, cell in enumerate(nb.cells) if runs(cell)}
-        self.board, self.board_id = jvm.new_board()
+        try:
+            self.board, self.board_id = jvm.new_board()
+        except Exception as e:  # the JVM went between the check and the run (killed: no signal reached nbrunner)
+            raise GatewayError(f"the flink run JVM stopped answering before the run ({type(e).__name__})") from e
         self.known: dict[str, Job] = {}
         self.clients: dict[str, Any] = {}  # job id -> its JobClient (a Py4J proxy)
+        self.left_running: set[str] = set()  # jobs still running when the cell that started them ended
         self.cancelled: list[str] | None = None
-        self._once = threading.Lock()
+        self._lock = threading.RLock()  # the stop thread cancels while the run's thread reads the board
 
     def startup(self, guard: StopGuard) -> list[str | Callable[[], None]]:
         """What the kernel runs before the first cell: ``env``, ``t_env``, the job listener, the per-cell names."""
@@ -62,36 +67,42 @@ class FlinkRun(EngineRun):
     def cell_finished(self, index: int, cell: Cell, status: str, seconds: float) -> None:
         if status == Status.TIMEOUT:
             self.cancel()  # now, before the kernel is interrupted: a job outlives its cell
-        self.record_jobs(index, cell)
+        with self._lock:
+            self.record_jobs(index, cell)
+            self.left_running.update(job.id for job in self.known.values() if job.cell == index and
+                                     job.state not in OVER)  # fmt: skip
 
     def refresh(self) -> None:
         """The jobs the kernel's listener put on the board since the last look, and the states of those not over
         yet (a job's final state is asked once, whatever the number of cells)."""
-        for job_id, (cell, client) in self.jvm.jobs(self.board, known=self.clients).items():
-            self.clients[job_id] = client
-            self.known[job_id] = Job(job_id, cell, self.names.get(cell))
-        for job in self.known.values():
-            if job.state not in OVER:
-                job.state = self.jvm.state(self.clients[job.id], job.id) or job.state
+        with self._lock:
+            for job_id, (cell, client) in self.jvm.jobs(self.board, known=self.clients).items():
+                self.clients[job_id] = client
+                self.known[job_id] = Job(job_id, cell, self.names.get(cell))
+            for job in self.known.values():
+                if job.state not in OVER:
+                    job.state = self.jvm.state(self.clients[job.id], job.id) or job.state
 
     def record_jobs(self, index: int, cell: Cell, *, refresh: bool = True) -> None:
-        if refresh:
-            self.refresh()
-        mine = {job.id: job.state for job in self.known.values() if job.cell == index}
+        with self._lock:
+            if refresh:
+                self.refresh()
+            mine = {job.id: job.state for job in self.known.values() if job.cell == index}
         meta = cell.metadata.get("nbrunner")
         if mine and meta is not None:
             meta["flink_jobs"] = mine
 
     def cancel(self) -> None:
-        """Cancel every job of this run that still runs (never another's: they are on this run's board only); once,
-        from the stop thread or the failure path."""
-        with self._once:
-            if self.cancelled is not None:
-                return
-            self.cancelled = []
+        """Cancel every job of this run that still runs (never another's: they are on this run's board only), or
+        whose state nobody can tell; from the stop thread, on a cell timeout, and after a failure, each time with
+        the board read again: a cell can start a job after a first cancel (a loop that goes on past a cancelled
+        query), and the last look, once the kernel is gone, finds it."""
+        with self._lock:
+            if self.cancelled is None:
+                self.cancelled = []
             self.refresh()
             for job in self.known.values():
-                if job.state is not None and job.state not in OVER and self.jvm.cancel(self.clients[job.id], job.id):
+                if not job.cancelled and job.state not in OVER and self.jvm.cancel(self.clients[job.id], job.id):
                     job.cancelled = True
                     self.cancelled.append(job.id)
 
@@ -101,8 +112,9 @@ class FlinkRun(EngineRun):
         deadline = time.monotonic() + wait
         while jobs and time.monotonic() < deadline:
             self.refresh()
-            if all(self.known[job].state in OVER for job in jobs if job in self.known):
-                return
+            with self._lock:
+                if all(self.known[job].state in OVER for job in jobs if job in self.known):
+                    return
             time.sleep(0.1)
 
     def after_run(self, nb: Notebook, *, failed: bool) -> dict[str, Any]:
@@ -114,18 +126,22 @@ class FlinkRun(EngineRun):
             self.cancel()
         self.refresh()
         if failed:
-            self.settle(self.cancelled or [], CANCEL_WAIT)
+            self.settle(list(self.cancelled or []), CANCEL_WAIT)
         else:
-            self.settle([job.id for job in self.known.values() if job.state not in OVER], END_WAIT)
-        for cell in {job.cell for job in self.known.values()}:
-            if 0 <= cell < len(nb.cells):
-                self.record_jobs(cell, nb.cells[cell], refresh=False)
+            with self._lock:
+                running = [job.id for job in self.known.values() if job.state not in OVER]
+            self.settle(running, END_WAIT)
+        with self._lock:
+            for cell in {job.cell for job in self.known.values()}:
+                if 0 <= cell < len(nb.cells):
+                    self.record_jobs(cell, nb.cells[cell], refresh=False)
+            jobs = [job.as_json() for job in self.known.values()]
         facts: dict[str, Any] = {
             "version": self.jvm.version,
             "target": self.jvm.target,
             "mode": self.mode,
             "gateway_port": self.jvm.port,
-            "jobs": [job.as_json() for job in self.known.values()],
+            "jobs": jobs,
         }
         cluster = self.jvm.cluster()
         if cluster:
@@ -133,3 +149,16 @@ class FlinkRun(EngineRun):
         if self.cancelled:
             facts["cancelled_jobs"] = list(self.cancelled)
         return facts
+
+    def failure(self) -> NbrunnerError | None:
+        """A job a cell left running (an ``INSERT`` without ``.wait()``) that failed before the run ended: the run
+        failed, in that cell (exit 4), though every cell returned. A job that failed within its cell is the cell's
+        business (it raised, or chose to go on)."""
+        with self._lock:
+            failed = [job for job in self.known.values() if job.id in self.left_running and job.state == "FAILED"]
+        if not failed:
+            return None
+        job = failed[0]
+        cause = self.jvm.failure_cause(self.clients[job.id])
+        what = f"its Flink job {job.id} failed after the cell returned" + (f": {cause}" if cause else "")
+        return CellFailed(f"cell {job.cell}: {what}", cell_index=job.cell, ename="FlinkJobFailed", evalue=what)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nbrunner.errors import GatewayError
+from nbrunner.errors import GatewayError, error_line
 
 PORT_VAR = "PYFLINK_GATEWAY_PORT"
 
@@ -46,6 +46,31 @@ class Job:
         if self.cancelled:
             found["cancelled_by_nbrunner"] = True
         return found
+
+
+TRACEBACK = "Traceback (most recent call last):"
+#: unindented lines of a Python traceback that are not its exception
+NOT_THE_ERROR = (TRACEBACK, "During handling of the above exception", "The above exception was the direct cause")
+
+
+def root_cause(trace: str) -> str:
+    """The line of a JVM exception's text (through Py4J) that says why: its last ``Caused by:``, and where that is a
+    Python UDF worker's traceback, the Python exception that ends it (``ValueError: ...``); at most 300 characters."""
+    lines = trace.splitlines()
+    at = max((i for i, line in enumerate(lines) if line.strip().startswith("Caused by:")), default=None)
+    if at is None:
+        return error_line(trace)[:300]
+    cause = lines[at].strip()[len("Caused by:") :].strip()
+    if cause.endswith(TRACEBACK):
+        found = None
+        for line in lines[at + 1 :]:
+            if line.startswith(("\tat ", "Caused by:", "\t...")):
+                break
+            if line.strip() and not line[0].isspace() and not line.startswith(NOT_THE_ERROR):
+                found = line.strip()
+        if found:
+            cause = f"{cause[: -len(TRACEBACK)].rstrip(' :')}: {found}"
+    return cause[:300]
 
 
 class FlinkJvm:
@@ -176,6 +201,16 @@ class FlinkJvm:
             return str(found["state"]) if found else None
         except Exception:
             return None
+
+    def failure_cause(self, client: Any) -> str | None:
+        """Why a failed job failed, in one line (the root cause of the JVM's exception), as its JobClient keeps
+        it; None when nobody can tell any more."""
+        try:
+            seconds = self._gateway.jvm.java.util.concurrent.TimeUnit.SECONDS
+            client.getJobExecutionResult().get(ANSWER_SECONDS, seconds)
+        except Exception as e:
+            return root_cause(str(e)) or None
+        return None
 
     def cancel(self, client: Any, job_id: str) -> bool:
         """Cancel one job (through its JobClient, else the cluster's REST API); whether the cluster took it."""
