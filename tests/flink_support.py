@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +48,22 @@ def flink_env(**extra: str) -> dict[str, str]:
     env = {**os.environ, "PATH": f"{VENV / 'bin'}:{os.environ.get('PATH', '')}"}
     for name in ("PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET", "SPARK_REMOTE", "VIRTUAL_ENV"):
         env.pop(name, None)
+    env.update(hosts_file_for_jvm(env))
+    env.update(extra)
+    return env
+
+
+def hosts_file_for_jvm(env: Mapping[str, str], variable: str = "JVM_ARGS") -> dict[str, str]:
+    """``variable`` (flink's ``JVM_ARGS``, spark-submit's ``SPARK_SUBMIT_OPTS``) with a hosts file that maps this
+    host's name added, where it does not resolve (the docs' fix: the JVM's equivalent of /etc/hosts); nothing where
+    it resolves."""
     host = socket.gethostname()
     try:
         socket.getaddrinfo(host, None)
     except OSError:
-        env["JVM_ARGS"] = (
-            f"{env.get('JVM_ARGS', '')} -Djdk.net.hosts.file={hosts_file(host, Path(tempfile.gettempdir()))}"
-        )
-    env.update(extra)
-    return env
+        mapped = hosts_file(host, Path(tempfile.gettempdir()))
+        return {variable: f"{env.get(variable, '')} -Djdk.net.hosts.file={mapped}".strip()}
+    return {}
 
 
 def entrypoint() -> str:

@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import read_nb
 from tests.flink_support import PYTHON as FLINK_PYTHON
-from tests.flink_support import flink_home
+from tests.flink_support import flink_home, hosts_file_for_jvm
 from tests.s3_server import S3Server
 from tests.test_s3 import s3  # noqa: F401 - the moto server fixture (bucket "reports")
 
@@ -73,6 +73,9 @@ def dag_runs(version: str, tmp_path_factory: pytest.TempPathFactory, s3: S3Serve
            "NBRUNNER_TEST_OUT": str(out), "SPARK_LOCAL_IP": "127.0.0.1",
            "PATH": f"{airflow.parent}:{os.environ['PATH']}", **s3.env()}  # fmt: skip
     env.pop("VIRTUAL_ENV", None)
+    # where this host's name does not resolve: the Spark provider's SparkSubmitOperator starts its own spark-submit,
+    # whose JVM looks the name up for the AWS keys; docs/spark.md's fix (nbrunner's operator needs none)
+    env.update(hosts_file_for_jvm(env, "SPARK_SUBMIT_OPTS"))
     dags = ["nbrunner_cases", "nbrunner_timeouts"]
     if version == "3":  # the README's recipes are written for Airflow 3's imports
         readme_dag(home / "dags" / "readme_recipes.py", notebooks, out)
@@ -83,6 +86,7 @@ def dag_runs(version: str, tmp_path_factory: pytest.TempPathFactory, s3: S3Serve
         if FLINK_PYTHON.exists():  # the operator under flink run (.venv-flink: Python 3.10-3.12)
             env["NBRUNNER_TEST_FLINK"] = str(flink_home() / "bin" / "flink")
             env["NBRUNNER_TEST_FLINK_PYTHON"] = str(FLINK_PYTHON)
+            env.update(hosts_file_for_jvm(env))  # where this host's name does not resolve: docs/flink.md's fix
     subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     log = ""
     for dag in dags:

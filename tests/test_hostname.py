@@ -66,6 +66,11 @@ def test_the_rule_leaves_alone_what_it_should() -> None:
     assert loopback_driver("yarn", {}, {}, host_name=HOST_NAME) is None  # the cluster must reach the driver
     assert loopback_driver("spark://10.0.0.1:7077", {}, {}, host_name=HOST_NAME) is None
     assert loopback_driver("local[2]", {}, {"SPARK_LOCAL_IP": "10.1.2.3"}, host_name=HOST_NAME) is None  # chosen
+    keys = {"SPARK_LOCAL_IP": "127.0.0.1", "AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s"}
+    chosen = loopback_driver("local[2]", {}, keys, host_name=HOST_NAME)  # the address chosen, the keys still a lookup
+    assert chosen is not None and (chosen.env, chosen.conf) == ({}, {}) and "AWS keys" in chosen.warning
+    assert chosen.handed == ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    assert loopback_driver("yarn", {}, keys, host_name=HOST_NAME) is None
     assert loopback_driver("local[2]", {}, {"SPARK_LOCAL_HOSTNAME": "box"}, host_name=HOST_NAME) is None
     assert loopback_driver("local[2]", {}, {}, host_name="localhost") is None  # it resolves
     given = loopback_driver("local[2]", {"spark.driver.host": "127.0.0.2"}, {}, host_name=HOST_NAME)
@@ -150,7 +155,10 @@ op.execute({"ti": TaskInstance()})
 
 @pytest.mark.spark
 @pytest.mark.airflow
-def test_the_airflow_operators_spark_submit_applies_the_rule(namespace: None, tmp_path: Path) -> None:
+@pytest.mark.parametrize("address", ["rule's", "chosen"])
+def test_the_airflow_operators_spark_submit_applies_the_rule(namespace: None, tmp_path: Path, address: str) -> None:
+    """The operator's spark-submit under an unresolvable name, AWS keys set: the rule picks the driver's address,
+    or (SPARK_LOCAL_IP chosen) leaves it, and hands the keys over either way (the JVM looks the name up for them)."""
     if not AIRFLOW.exists():
         pytest.skip("no .venv-airflow: bash dev/test.sh makes it")
     notebook = tiny_notebook(tmp_path)
@@ -159,11 +167,18 @@ def test_the_airflow_operators_spark_submit_applies_the_rule(namespace: None, tm
     env.update(AIRFLOW_HOME=str(tmp_path / "airflow"), PATH=f"{AIRFLOW.parent}:{os.environ.get('PATH', '')}")
     env.pop("PYSPARK_PYTHON", None)  # the operator's own interpreter, as in a real task
     env.update(AWS)
+    if address == "chosen":
+        env["SPARK_LOCAL_IP"] = "127.0.0.1"
     done = unresolvable([str(AIRFLOW), "-c", OPERATOR, str(notebook)], env=env, timeout=300)
     log = done.stdout + done.stderr  # the task's log: Airflow's logging, wherever it sends it
     assert done.returncode == 0, log[-3000:]
-    assert log.count(WARNING) == 1, log[-3000:]
-    assert "--conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1" in log
+    rules_conf = "--conf spark.driver.host=127.0.0.1 --conf spark.driver.bindAddress=127.0.0.1"
+    if address == "chosen":
+        assert WARNING not in log and "the AWS keys in the environment go to nbrunner" in log, log[-3000:]
+        assert rules_conf not in log
+    else:
+        assert log.count(WARNING) == 1, log[-3000:]
+        assert rules_conf in log
     assert "secret-handed-over" not in log
     pushed = [line for line in done.stdout.splitlines() if line.startswith("XCOM nbrunner_record ")]
     assert pushed and json.loads(pushed[-1].split(" ", 2)[2])["status"] == "succeeded", done.stdout[-3000:]

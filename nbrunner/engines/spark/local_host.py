@@ -109,13 +109,24 @@ def loopback_driver(
     master: str, conf: Mapping[str, str], environ: Mapping[str, str], *, host_name: str | None = None
 ) -> Loopback | None:
     """The rule: a :class:`Loopback` when ``master`` is local, neither SPARK_LOCAL_IP nor SPARK_LOCAL_HOSTNAME is
-    set and this machine's host name (``host_name``: for tests) does not resolve; else None (nothing to change)."""
-    if not is_local_master(master) or any(environ.get(name) for name in ENV_VARS):
+    set and this machine's host name (``host_name``: for tests) does not resolve (with one of them set, only the AWS
+    keys' hand-over, where both keys are set); else None (nothing to change)."""
+    if not is_local_master(master):
         return None
     name = socket.gethostname() if host_name is None else host_name
     if host_name_resolves(name):
         return None
     handed = tuple(key for key in AWS_KEYS if environ.get(key)) if all(environ.get(k) for k in AWS_KEYS[:2]) else ()
+    if any(environ.get(key) for key in ENV_VARS):  # the address is the user's choice; the AWS keys still make the
+        # JVM look the name up, whatever SPARK_LOCAL_IP says
+        if not handed:
+            return None
+        return Loopback(
+            warning=f"nbrunner: warning: this machine's host name {name!r} does not resolve: the AWS keys in the "
+            "environment go to nbrunner and the notebook but not to Spark's JVM, which would look the name up to use "
+            "them (Spark's own s3a:// reads need another credential source, or the name in /etc/hosts)",
+            handed=handed,
+        )
     extra = (
         "; the AWS keys in the environment go to nbrunner and the notebook but not to Spark's JVM, which would look "
         "the name up to use them (Spark's own s3a:// reads need another credential source, or the name in /etc/hosts)"
