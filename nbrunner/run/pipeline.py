@@ -7,7 +7,10 @@ the failure), its HTML rendering and the run record are written, then stored.
 from __future__ import annotations
 
 import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from nbrunner.config import RunConfig
@@ -39,9 +42,10 @@ def run(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> tupl
     clock = time.monotonic()
     if plan is None:
         plan = plan_runs([config], reporter)[0]
-    with StopGuard() as guard:
+    with StopGuard() as guard, ExitStack() as serial:
         engine = plan.engine if not config.prepare_only else None
         try:
+            serial.enter_context(one_at_a_time(engine, reporter))
             if engine is not None:
                 engine.check()  # before any kernel starts: the engine answers and fits the kernel (else exit 7)
         except StopSignal as stop:
@@ -53,6 +57,28 @@ def run(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> tupl
         finally:
             if engine is not None:
                 engine.end_run(in_chain=plan.chain is not None or plan.for_each is not None)
+
+
+#: a lock per engine (its key) that takes one run at a time (``Engine.concurrent`` false: a Flink JVM sends its
+#: callbacks to one Python process): runs the Python API starts in threads of one process wait for each other
+_SERIAL: dict[object, threading.Lock] = {}
+_SERIAL_LOCK = threading.Lock()
+
+
+@contextmanager
+def one_at_a_time(engine: Engine | None, reporter: Reporter) -> Iterator[None]:
+    if engine is None or engine.concurrent:
+        yield
+        return
+    with _SERIAL_LOCK:
+        lock = _SERIAL.setdefault(engine.key, threading.Lock())
+    if not lock.acquire(blocking=False):
+        reporter.warning(f"another run is going on on this {engine.kind} engine, which takes one at a time: waiting")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def run_or_raise(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> RunRecord:

@@ -198,3 +198,48 @@ def test_a_failed_jobs_cause_is_its_last_caused_by_or_the_python_udfs_own_error(
     assert root_cause(java) == "java.lang.IllegalStateException: no slots"
     assert root_cause("x\nCaused by: java.io.IOException: " + "y" * 500).startswith("java.io.IOException: yyy")
     assert len(root_cause("Caused by: e: " + "y" * 500)) == 300
+
+
+def test_runs_on_an_engine_that_takes_one_at_a_time_wait_for_each_other() -> None:
+    """Two runs of the Python API in threads under one flink run: the second waits, saying so, until the first is
+    over (a Flink JVM sends its callbacks to one Python process); a Spark engine lets them go on together."""
+    import threading
+
+    from nbrunner.run.pipeline import one_at_a_time
+
+    class Reporter:
+        def __init__(self) -> None:
+            self.said: list[str] = []
+            self.waiting = threading.Event()
+
+        def warning(self, message: str) -> None:
+            self.said.append(message)
+            self.waiting.set()
+
+    flink = FlinkEngine({"PYFLINK_GATEWAY_PORT": "40123"}, PYTHON)
+    reporter, first_over, order = Reporter(), threading.Event(), []
+
+    def first() -> None:
+        with one_at_a_time(flink, reporter):  # type: ignore[arg-type]
+            order.append("first in")
+            reporter.waiting.wait(60)  # the second is waiting now
+            order.append("first out")
+        first_over.set()
+
+    def second() -> None:
+        with one_at_a_time(FlinkEngine({"PYFLINK_GATEWAY_PORT": "40123"}, PYTHON), reporter):  # type: ignore[arg-type]
+            order.append("second in")
+
+    one = threading.Thread(target=first)
+    one.start()
+    while not order:  # the first holds the engine
+        threading.Event().wait(0.01)
+    two = threading.Thread(target=second)
+    two.start()
+    one.join(60)
+    two.join(60)
+    assert order == ["first in", "first out", "second in"]
+    assert reporter.said == ["another run is going on on this flink engine, which takes one at a time: waiting"]
+    spark = SimpleNamespace(concurrent=True, kind="spark-submit", key="s")
+    with one_at_a_time(spark, reporter), one_at_a_time(spark, reporter):  # type: ignore[arg-type]
+        assert len(reporter.said) == 1  # no wait, no word
