@@ -73,6 +73,7 @@ class Board:
         self.jobs = dict(jobs)  # id -> (cell, how many answers say RUNNING[, final state])
         self.asked: dict[str, int] = {}
         self.cancels: list[str] = []
+        self.on_cluster: dict[str, str] = {}  # job id -> name: what only the cluster's REST API lists
 
     def new_board(self) -> tuple[object, str]:
         return object(), "o1"
@@ -94,10 +95,19 @@ class Board:
     def failure_cause(self, client: object) -> str:
         return "java.io.IOException: the sink's bucket is gone"
 
+    def running_named(self, suffix: str) -> dict[str, str]:
+        """The session cluster's REST API: its unfinished jobs of this name (none unless a test puts some)."""
+        return {job: name for job, name in self.on_cluster.items() if name.endswith(suffix) and job not in self.cancels}
+
+    def cancel_by_id(self, job_id: str) -> bool:
+        self.cancels.append(job_id)
+        return True
+
 
 def flink_run_on(board: Board, *sources: str) -> FlinkRun:
     fake = SimpleNamespace(new_board=board.new_board, jobs=board.jobs_on, state=board.state, cancel=board.cancel,
-                           failure_cause=board.failure_cause, version="2.3.0", target="local", port=40123,
+                           failure_cause=board.failure_cause, running_named=board.running_named,
+                           cancel_by_id=board.cancel_by_id, version="2.3.0", target="local", port=40123,
                            cluster=dict)  # fmt: skip
     cells = [nbformat.v4.new_code_cell(source) for source in sources or ("t_env.execute_sql('...')",)]
     return FlinkRun(fake, run_id="r1", app_name="nb", nb=nbformat.v4.new_notebook(cells=cells))  # type: ignore[arg-type]
@@ -243,3 +253,14 @@ def test_runs_on_an_engine_that_takes_one_at_a_time_wait_for_each_other() -> Non
     spark = SimpleNamespace(concurrent=True, kind="spark-submit", key="s")
     with one_at_a_time(spark, reporter), one_at_a_time(spark, reporter):  # type: ignore[arg-type]
         assert len(reporter.said) == 1  # no wait, no word
+
+
+def test_a_job_the_board_never_showed_is_cancelled_through_the_cluster_by_the_runs_name() -> None:
+    """-t remote, SIGTERM to flink run: the client JVM is going and the board cannot say what the running cell had
+    just started; the session cluster lists it under the run's name, and only this run's."""
+    board = Board({"seen": (0, 10**9)})
+    board.on_cluster = {"late": "nbrunner nb cell 1 [r1]", "theirs": "nbrunner nb cell 1 [r2]", "own": "my job"}
+    run = flink_run_on(board, "x", "y")
+    run.cancel()
+    assert board.cancels == ["seen", "late"] and run.cancelled == ["seen", "late"]
+    assert run.known["late"].cell == 1 and run.known["late"].cancelled

@@ -6,6 +6,7 @@ The JVM side is :class:`~nbrunner.engines.flink.jvm.FlinkJvm`'s; this module dec
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -14,14 +15,14 @@ from typing import Any
 from nbrunner.core.node import Cell, Notebook
 from nbrunner.core.signals import StopGuard
 from nbrunner.engines.base import EngineRun
-from nbrunner.engines.flink.jvm import FlinkJvm, Job
+from nbrunner.engines.flink.jvm import FINAL, FlinkJvm, Job
 from nbrunner.engines.parent import watch_parent_jvm
 from nbrunner.errors import CellFailed, GatewayError, NbrunnerError
 from nbrunner.notebook.document import runs
 from nbrunner.status import Status
 
 #: a job in one of these states is over; any other is cancelled when the run stops or fails
-OVER = frozenset({"FINISHED", "FAILED", "CANCELED", "SUSPENDED"})
+OVER = FINAL
 
 #: seconds the jobs nbrunner cancelled get to be over, and those a successful run left running get to end, before
 #: the record takes their states
@@ -34,6 +35,12 @@ def job_name(run_id: str, app_name: str, index: int) -> str:
     return f"nbrunner {app_name} cell {index} [{run_id}]"
 
 
+def cell_of(name: str) -> int:
+    """The cell a job name of :func:`job_name` gives (-1 where it gives none)."""
+    found = re.search(r" cell (\d+) \[[^\]]*\]$", name)
+    return int(found.group(1)) if found else -1
+
+
 class FlinkRun(EngineRun):
     """One run's Flink: start-up code, per-cell job names and ids, cancellation, facts."""
 
@@ -44,6 +51,7 @@ class FlinkRun(EngineRun):
         self.jvm = jvm
         self.mode = mode
         self.names = {i: job_name(run_id, app_name, i) for i, cell in enumerate(nb.cells) if runs(cell)}
+        self.run_id = run_id
         try:
             self.board, self.board_id = jvm.new_board()
         except Exception as e:  # the JVM went between the check and the run (killed: no signal reached nbrunner)
@@ -105,6 +113,12 @@ class FlinkRun(EngineRun):
                 if not job.cancelled and job.state not in OVER and self.jvm.cancel(self.clients[job.id], job.id):
                     job.cancelled = True
                     self.cancelled.append(job.id)
+            # -t remote, the client JVM going: what the board could not say, the cluster can (by the run's name)
+            for job_id, name in self.jvm.running_named(f"[{self.run_id}]").items():
+                if job_id not in self.known and self.jvm.cancel_by_id(job_id):
+                    self.known[job_id] = Job(job_id, cell_of(name), name, cancelled=True)
+                    self.clients[job_id] = None
+                    self.cancelled.append(job_id)
 
     def settle(self, jobs: Collection[str], wait: float) -> None:
         """Until these jobs are over (at most ``wait`` seconds, asked every 0.1 s): their final states for the

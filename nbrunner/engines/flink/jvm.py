@@ -21,6 +21,9 @@ PORT_VAR = "PYFLINK_GATEWAY_PORT"
 #: the client configuration's keys the record may carry (never a credential: no ``*.secret*`` or ``*.password``)
 CLUSTER_KEYS = ("rest.address", "rest.port", "yarn.application.id", "kubernetes.cluster-id", "kubernetes.namespace")
 
+#: a job in one of these states is over (Flink's JobStatus.isGloballyTerminalState, and SUSPENDED)
+FINAL = frozenset({"FINISHED", "FAILED", "CANCELED", "SUSPENDED"})
+
 #: seconds for one answer of a job's JobClient (its state, a cancel)
 ANSWER_SECONDS = 10
 
@@ -166,6 +169,13 @@ class FlinkJvm:
         host = self.configuration["rest.address"].rpartition("@")[2]
         return f"http://{host}:{self.configuration.get('rest.port', '8081')}"
 
+    def cancel_by_id(self, job_id: str) -> bool:
+        """Cancel one job through the cluster's REST API alone (one nbrunner has no JobClient of)."""
+        try:
+            return self._rest("PATCH", f"/jobs/{job_id}?mode=cancel") is not None
+        except Exception:
+            return False
+
     def _rest(self, method: str, path: str) -> Any:
         import json
         import urllib.request
@@ -211,6 +221,17 @@ class FlinkJvm:
         except Exception as e:
             return root_cause(str(e)) or None
         return None
+
+    def running_named(self, suffix: str) -> dict[str, str]:
+        """The session cluster's unfinished jobs whose name ends with ``suffix`` (a run's ``[<run id>]``), id -> name,
+        from its REST API (``-t remote``); {} where there is none or it does not answer. When the client JVM is going,
+        the board cannot say what the running cell had just started; the cluster can."""
+        try:
+            found = self._rest("GET", "/jobs/overview") or {}
+        except Exception:
+            return {}
+        return {str(job["jid"]): str(job.get("name", "")) for job in found.get("jobs", [])
+                if str(job.get("name", "")).endswith(suffix) and job.get("state") not in FINAL}  # fmt: skip
 
     def cancel(self, client: Any, job_id: str) -> bool:
         """Cancel one job (through its JobClient, else the cluster's REST API); whether the cluster took it."""
