@@ -324,14 +324,22 @@ def test_remote_runs_on_the_session_cluster_and_stops_only_its_own_jobs(
     try:
         wait_until(lambda: any(j["state"] == "RUNNING" for j in cluster.jobs()), "the neighbour's job runs", 240)
         (theirs,) = [j["jid"] for j in cluster.jobs() if j["state"] == "RUNNING"]
-        ok = notebook(tmp_path / "ok.ipynb", EVERYTHING[0], parameters="limit = 3")
+        own = (  # an environment the notebook names itself keeps its name
+            "from pyflink.common import Configuration\nfrom pyflink.table import EnvironmentSettings\n"
+            "conf = Configuration()\nconf.set_string('pipeline.name', 'my own name')\n"
+            "mine = TableEnvironment.create(EnvironmentSettings.new_instance().in_batch_mode()"
+            ".with_configuration(conf).build())\nprint('own', [r[0] for r in mine.execute_sql('SELECT 5').collect()])"
+        )
+        ok = notebook(tmp_path / "ok.ipynb", EVERYTHING[0], "from pyflink.table import TableEnvironment\n" + own,
+                      parameters="limit = 3")  # fmt: skip
         done = flink_run(str(ok), "-o", str(tmp_path / "out") + "/", target=cluster.target)
         assert done.code == 0, done.stdout[-3000:]
         engine = done.record["engine"]
         assert engine["target"] == "remote" and engine["cluster"]["rest.address"] == "127.0.0.1"
-        (job,) = engine["jobs"]
+        job, own_job = sorted(engine["jobs"], key=lambda found: found["cell"])
         listed = {j["jid"]: j for j in cluster.jobs()}
         assert listed[job["id"]]["state"] == "FINISHED" and listed[job["id"]]["name"] == job["name"]
+        assert listed[own_job["id"]]["name"] == "my own name" and "name" not in own_job, own_job
 
         slow = notebook(tmp_path / "slow.ipynb", ENDLESS)
         timed = flink_run(str(slow), "-o", str(tmp_path / "out") + "/", "--cell-timeout", "25", target=cluster.target)

@@ -78,8 +78,8 @@ class Board:
     def new_board(self) -> tuple[object, str]:
         return object(), "o1"
 
-    def jobs_on(self, board: object, known: Any = ()) -> dict[str, tuple[int, object]]:
-        return {job: (spec[0], job) for job, spec in self.jobs.items() if job not in known}
+    def jobs_on(self, board: object, known: Any = ()) -> dict[str, tuple[int, object, bool]]:
+        return {job: (spec[0], job, job.startswith("own")) for job, spec in self.jobs.items() if job not in known}
 
     def state(self, client: object, job_id: str) -> str:
         if job_id in self.cancels:
@@ -264,3 +264,9 @@ def test_a_job_the_board_never_showed_is_cancelled_through_the_cluster_by_the_ru
     run.cancel()
     assert board.cancels == ["seen", "late"] and run.cancelled == ["seen", "late"]
     assert run.known["late"].cell == 1 and run.known["late"].cancelled
+
+
+def test_a_job_of_an_environment_the_notebook_named_keeps_its_name_in_the_record() -> None:
+    board = Board({"own-1": (0, 0), "j2": (0, 0)})  # the listener of a notebook-named environment marks its jobs
+    facts = flink_run_on(board).after_run(nbformat.v4.new_notebook(), failed=False)
+    assert {job["id"]: job.get("name") for job in facts["jobs"]} == {"own-1": None, "j2": "nbrunner nb cell 0 [r1]"}

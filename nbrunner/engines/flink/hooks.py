@@ -84,9 +84,9 @@ class FlinkRun(EngineRun):
         """The jobs the kernel's listener put on the board since the last look, and the states of those not over
         yet (a job's final state is asked once, whatever the number of cells)."""
         with self._lock:
-            for job_id, (cell, client) in self.jvm.jobs(self.board, known=self.clients).items():
+            for job_id, (cell, client, own_name) in self.jvm.jobs(self.board, known=self.clients).items():
                 self.clients[job_id] = client
-                self.known[job_id] = Job(job_id, cell, self.names.get(cell))
+                self.known[job_id] = Job(job_id, cell, None if own_name else self.names.get(cell))
             for job in self.known.values():
                 if job.state not in OVER:
                     job.state = self.jvm.state(self.clients[job.id], job.id) or job.state

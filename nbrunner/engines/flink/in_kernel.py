@@ -20,15 +20,17 @@ _KEPT: list[Any] = []
 
 class JobListener:
     """``org.apache.flink.core.execution.JobListener``, implemented in the kernel (pyflink's gateway routes the JVM's
-    callbacks here): each submitted job's ``JobClient`` goes on the board under ``"<cell>:<job id>"``."""
+    callbacks here): each submitted job's ``JobClient`` goes on the board under ``"<cell>:<job id>"``, with
+    ``":own"`` after it for an environment the notebook named itself."""
 
-    def __init__(self, board: Any, state: dict[str, int]):
+    def __init__(self, board: Any, state: dict[str, int], own_name: bool = False):
         self.board = board
         self.state = state
+        self.suffix = ":own" if own_name else ""
 
     def onJobSubmitted(self, client: Any, error: Any) -> None:  # noqa: N802 - Java's name
         if client is not None:
-            self.board.put(f"{self.state['cell']}:{client.getJobID().toString()}", client)
+            self.board.put(f"{self.state['cell']}:{client.getJobID().toString()}{self.suffix}", client)
 
     def onJobExecuted(self, result: Any, error: Any) -> None:  # noqa: N802 - Java's name
         """Only execute() calls it; the board's JobClient says the same."""
@@ -39,24 +41,29 @@ class JobListener:
 
 class Tracker:
     """Every execution environment of the kernel: the listener registered once on each, the cell's job name set on
-    each before the cell runs."""
+    each before the cell runs, except on one whose configuration named its jobs when it was made (the notebook's
+    ``pipeline.name``, or flink run's ``-Dpipeline.name``): that name stays."""
 
-    def __init__(self, gateway: Any, listener: JobListener):
+    def __init__(self, gateway: Any, board: Any, state: dict[str, int]):
         self.gateway = gateway
-        self.listener = listener
-        self.streams: dict[int, Any] = {}  # Java StreamExecutionEnvironment by identity
+        self.listeners = {own: JobListener(board, state, own) for own in (False, True)}
+        self.streams: dict[int, Any] = {}  # Java StreamExecutionEnvironment by identity (None: named by the notebook)
         self.tables: list[Any] = []  # pyflink TableConfig
         self.name: str | None = None
 
     def stream(self, j_env: Any) -> None:
         key = int(self.gateway.jvm.java.lang.System.identityHashCode(j_env))
         if key not in self.streams:
-            j_env.registerJobListener(self.listener)
-            self.streams[key] = j_env
-            self._name_stream(j_env)
+            own = j_env.getConfiguration().toMap().get("pipeline.name") is not None
+            j_env.registerJobListener(self.listeners[own])
+            self.streams[key] = None if own else j_env
+            if not own:
+                self._name_stream(j_env)
 
     def table(self, t_env: Any) -> None:
         self.stream(t_env._j_tenv.getPlanner().getExecEnv())
+        if t_env.get_config().get("pipeline.name", ""):
+            return  # named when it was made: its jobs keep that name
         self.tables.append(t_env.get_config())
         if self.name is not None:
             t_env.get_config().set("pipeline.name", self.name)
@@ -72,7 +79,8 @@ class Tracker:
         for config in self.tables:
             config.set("pipeline.name", name)
         for j_env in self.streams.values():
-            self._name_stream(j_env)
+            if j_env is not None:
+                self._name_stream(j_env)
 
 
 def track_new_environments(tracker: Tracker) -> None:
@@ -106,9 +114,8 @@ def start(board_id: str, names: Sequence[tuple[int, str]], mode: str) -> None:
     gateway = get_gateway()
     board = JavaObject(board_id, gateway._gateway_client)
     state = {"cell": -1}
-    listener = JobListener(board, state)
-    tracker = Tracker(gateway, listener)
-    _KEPT.extend((board, listener, tracker))
+    tracker = Tracker(gateway, board, state)
+    _KEPT.extend((board, tracker))
     track_new_environments(tracker)
 
     from pyflink.datastream import StreamExecutionEnvironment

@@ -146,15 +146,17 @@ class FlinkJvm:
         board = self._gateway.jvm.java.util.concurrent.ConcurrentHashMap()
         return board, str(board._target_id)
 
-    def jobs(self, board: Any, known: Mapping[str, Any] = {}) -> dict[str, tuple[int, Any]]:
-        """The board's jobs not in ``known``: id -> (cell, JobClient)."""
-        found: dict[str, tuple[int, Any]] = {}
+    def jobs(self, board: Any, known: Mapping[str, Any] = {}) -> dict[str, tuple[int, Any, bool]]:
+        """The board's jobs not in ``known``: id -> (cell, JobClient, whether the notebook named the job itself:
+        its environment had a ``pipeline.name`` of its own)."""
+        found: dict[str, tuple[int, Any, bool]] = {}
         with self._lock:
             try:
                 for key in list(board.keySet().toArray()):
-                    cell, _, job = str(key).partition(":")
+                    cell, _, rest = str(key).partition(":")
+                    job, _, flag = rest.partition(":")
                     if job not in known:
-                        found[job] = (int(cell) if cell.lstrip("-").isdigit() else -1, board.get(key))
+                        found[job] = (int(cell) if cell.lstrip("-").isdigit() else -1, board.get(key), flag == "own")
             except Exception:  # noqa: S110 - the JVM is gone or going (flink run was stopped): what was seen stays
                 pass
         return found
