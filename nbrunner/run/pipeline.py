@@ -45,7 +45,7 @@ def run(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> tupl
     with StopGuard() as guard, ExitStack() as serial:
         engine = plan.engine if not config.prepare_only else None
         try:
-            serial.enter_context(one_at_a_time(engine, reporter))
+            serial.enter_context(one_at_a_time(engine, reporter, guard))
             if engine is not None:
                 engine.check()  # before any kernel starts: the engine answers and fits the kernel (else exit 7)
         except StopSignal as stop:
@@ -66,19 +66,28 @@ _SERIAL_LOCK = threading.Lock()
 
 
 @contextmanager
-def one_at_a_time(engine: Engine | None, reporter: Reporter) -> Iterator[None]:
+def one_at_a_time(engine: Engine | None, reporter: Reporter, guard: StopGuard | None = None) -> Iterator[None]:
+    """Hold the engine's lock for the run, where it takes one run at a time; a stop that comes while the run waits
+    for it ends the wait (the run is stopped before anything ran)."""
     if engine is None or engine.concurrent:
         yield
         return
     with _SERIAL_LOCK:
         lock = _SERIAL.setdefault(engine.key, threading.Lock())
-    if not lock.acquire(blocking=False):
-        reporter.warning(f"another run is going on on this {engine.kind} engine, which takes one at a time: waiting")
-        lock.acquire()
+    held = lock.acquire(blocking=False)
     try:
+        if not held:
+            reporter.warning(
+                f"another run is going on on this {engine.kind} engine, which takes one at a time: waiting"
+            )
+        while not held:
+            if guard is not None and guard.reason is not None:
+                raise guard.reason
+            held = lock.acquire(timeout=0.25)
         yield
     finally:
-        lock.release()
+        if held:
+            lock.release()
 
 
 def run_or_raise(config: RunConfig, reporter: Reporter, plan: Plan | None = None) -> RunRecord:
@@ -234,9 +243,6 @@ class Run:
             execute(nb, kernel.manager, settings, self.progress, hooks, cwd=self.plan.cwd)
             failed = False
         finally:
-            # the cells are over: a signal from now on is a late one (recorded; the work left running on purpose,
-            # a streaming job, is not cancelled by it, nor is a finished run turned into a stopped one)
-            self.guard.finishing()
             if failed:
                 kernel.stop(now=True)
             else:

@@ -108,7 +108,7 @@ def flink_run_on(board: Board, *sources: str) -> FlinkRun:
     fake = SimpleNamespace(new_board=board.new_board, jobs=board.jobs_on, state=board.state, cancel=board.cancel,
                            failure_cause=board.failure_cause, running_named=board.running_named,
                            cancel_by_id=board.cancel_by_id, version="2.3.0", target="local", port=40123,
-                           cluster=dict)  # fmt: skip
+                           cluster=dict, answering=True)  # fmt: skip
     cells = [nbformat.v4.new_code_cell(source) for source in sources or ("t_env.execute_sql('...')",)]
     return FlinkRun(fake, run_id="r1", app_name="nb", nb=nbformat.v4.new_notebook(cells=cells))  # type: ignore[arg-type]
 
@@ -204,6 +204,11 @@ def test_a_failed_jobs_cause_is_its_last_caused_by_or_the_python_udfs_own_error(
         "java.lang.RuntimeException: Error received from SDK harness for instruction 1: ValueError: the sink refused "
         "row 1"
     )
+    suppressed = (
+        udf + "\tSuppressed: java.io.IOException: close failed\n\t\tat x.y(Z.java:1)\n"
+        "\tCaused by: java.io.IOException: Stream closed\n\t\tat x.y(Z.java:2)\n"
+    )
+    assert root_cause(suppressed).endswith("ValueError: the sink refused row 1")  # not the close that failed after
     java = "An error occurred while calling o9.get.\n: java.lang.IllegalStateException: no slots\n\tat a.b(C.java:1)"
     assert root_cause(java) == "java.lang.IllegalStateException: no slots"
     assert root_cause("x\nCaused by: java.io.IOException: " + "y" * 500).startswith("java.io.IOException: yyy")
@@ -261,6 +266,9 @@ def test_a_job_the_board_never_showed_is_cancelled_through_the_cluster_by_the_ru
     board = Board({"seen": (0, 10**9)})
     board.on_cluster = {"late": "nbrunner nb cell 1 [r1]", "theirs": "nbrunner nb cell 1 [r2]", "own": "my job"}
     run = flink_run_on(board, "x", "y")
+    run.cancel()  # the board answers: the cluster is not asked
+    assert board.cancels == ["seen"]
+    run.jvm.answering = False  # the client JVM is going: its board no longer answers
     run.cancel()
     assert board.cancels == ["seen", "late"] and run.cancelled == ["seen", "late"]
     assert run.known["late"].cell == 1 and run.known["late"].cancelled
@@ -270,3 +278,101 @@ def test_a_job_of_an_environment_the_notebook_named_keeps_its_name_in_the_record
     board = Board({"own-1": (0, 0), "j2": (0, 0)})  # the listener of a notebook-named environment marks its jobs
     facts = flink_run_on(board).after_run(nbformat.v4.new_notebook(), failed=False)
     assert {job["id"]: job.get("name") for job in facts["jobs"]} == {"own-1": None, "j2": "nbrunner nb cell 0 [r1]"}
+
+
+class FakeConfig:
+    def __init__(self, name: str | None = None):
+        self.values = {"pipeline.name": name} if name else {}
+
+    def get(self, key: str, default: str) -> str:
+        return self.values.get(key, default)
+
+    def set(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+    def toMap(self) -> dict[str, str]:  # noqa: N802 - Java's name
+        return self.values
+
+
+def test_an_environment_holding_a_name_nbrunner_gave_is_still_nbrunners_to_name() -> None:
+    """A table environment made in a cell over an environment nbrunner names already reads nbrunner's name through
+    its configuration: it is not the notebook's own, so nbrunner names it cell by cell (a name a cell sets on it holds
+    for that cell only); one made with a name of its own keeps it."""
+    from nbrunner.engines.flink.in_kernel import Tracker
+
+    class Env:
+        def __init__(self, name: str | None = None):
+            self.config = FakeConfig(name)
+            self.listeners: list[Any] = []
+
+        def getConfiguration(self) -> FakeConfig:  # noqa: N802 - Java's name
+            return self.config
+
+        def registerJobListener(self, listener: Any) -> None:  # noqa: N802 - Java's name
+            self.listeners.append(listener)
+
+        def configure(self, conf: Any) -> None:
+            self.config.values.update(conf.values)
+
+    class TEnv:
+        def __init__(self, env: Env, name: str | None = None):
+            self.config = FakeConfig(name)
+            self.env = env
+            self._j_tenv = SimpleNamespace(getPlanner=lambda: SimpleNamespace(getExecEnv=lambda: env))
+
+        def get_config(self) -> FakeConfig:
+            return self.config
+
+    class Conf(FakeConfig):
+        def setString(self, key: str, value: str) -> None:  # noqa: N802 - Java's name
+            self.values[key] = value
+
+    jvm = SimpleNamespace(java=SimpleNamespace(lang=SimpleNamespace(System=SimpleNamespace(identityHashCode=id))),
+                          org=SimpleNamespace(apache=SimpleNamespace(flink=SimpleNamespace(
+                              configuration=SimpleNamespace(Configuration=Conf)))))  # fmt: skip
+    tracker = Tracker(SimpleNamespace(jvm=jvm), board=None, state={"cell": 0})
+    env = Env()
+    tracker.stream(env)
+    tracker.name_jobs("nbrunner nb cell 1 [r1]")
+    assert env.config.values["pipeline.name"] == "nbrunner nb cell 1 [r1]"
+    over_env = TEnv(env)  # StreamTableEnvironment.create(env) in cell 1: reads nbrunner's name through env
+    over_env.config.get = lambda key, default: env.config.values.get(key, default)  # type: ignore[method-assign]
+    tracker.table(over_env)
+    assert tracker.tables == [over_env.config]  # nbrunner's to name
+    named = TEnv(Env(), "my own name")
+    tracker.table(named)
+    assert named.config not in tracker.tables and named.config.values["pipeline.name"] == "my own name"
+    assert named.env.listeners == [tracker.listeners[True]]  # its jobs are marked as named by the notebook
+    tracker.name_jobs("nbrunner nb cell 2 [r1]")
+    assert over_env.config.values["pipeline.name"] == "nbrunner nb cell 2 [r1]"
+    assert named.config.values["pipeline.name"] == "my own name"
+
+
+def test_a_stop_while_a_run_waits_for_the_engine_ends_the_wait() -> None:
+    import signal
+    import threading
+
+    from nbrunner.errors import Terminated
+    from nbrunner.run.pipeline import one_at_a_time
+
+    flink = FlinkEngine({"PYFLINK_GATEWAY_PORT": "40124"}, PYTHON)
+    warned, raised = threading.Event(), []
+    reporter = SimpleNamespace(warning=lambda message: warned.set())
+    guard = SimpleNamespace(reason=None)
+
+    def waits() -> None:
+        try:
+            with one_at_a_time(flink, reporter, guard):  # type: ignore[arg-type]
+                raised.append("ran")
+        except Terminated as e:
+            raised.append(e)
+
+    with one_at_a_time(flink, reporter):  # type: ignore[arg-type]
+        other = threading.Thread(target=waits)
+        other.start()
+        warned.wait(60)
+        guard.reason = Terminated(signal.SIGTERM)  # type: ignore[assignment]
+        other.join(60)
+    assert len(raised) == 1 and isinstance(raised[0], Terminated)  # it never ran
+    with one_at_a_time(flink, reporter):  # type: ignore[arg-type]
+        pass  # and the lock was left free

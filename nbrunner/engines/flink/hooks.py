@@ -113,6 +113,8 @@ class FlinkRun(EngineRun):
                 if not job.cancelled and job.state not in OVER and self.jvm.cancel(self.clients[job.id], job.id):
                     job.cancelled = True
                     self.cancelled.append(job.id)
+            if self.jvm.answering:
+                return
             # -t remote, the client JVM going: what the board could not say, the cluster can (by the run's name)
             for job_id, name in self.jvm.running_named(f"[{self.run_id}]").items():
                 if job_id not in self.known and self.jvm.cancel_by_id(job_id):

@@ -50,23 +50,31 @@ class Tracker:
         self.streams: dict[int, Any] = {}  # Java StreamExecutionEnvironment by identity (None: named by the notebook)
         self.tables: list[Any] = []  # pyflink TableConfig
         self.name: str | None = None
+        self.given: set[str] = set()  # every name nbrunner set: a configuration holding one was not named by the user
 
-    def stream(self, j_env: Any) -> None:
+    def own(self, name: Any) -> bool:
+        """Whether a configuration's ``pipeline.name`` (None: unset) is one the notebook or flink run gave."""
+        return name is not None and str(name) != "" and str(name) not in self.given
+
+    def stream(self, j_env: Any, own: bool | None = None) -> None:
         key = int(self.gateway.jvm.java.lang.System.identityHashCode(j_env))
         if key not in self.streams:
-            own = j_env.getConfiguration().toMap().get("pipeline.name") is not None
+            if own is None:
+                own = self.own(j_env.getConfiguration().toMap().get("pipeline.name"))
             j_env.registerJobListener(self.listeners[own])
             self.streams[key] = None if own else j_env
             if not own:
                 self._name_stream(j_env)
 
     def table(self, t_env: Any) -> None:
-        self.stream(t_env._j_tenv.getPlanner().getExecEnv())
-        if t_env.get_config().get("pipeline.name", ""):
+        config = t_env.get_config()
+        own = self.own(config.get("pipeline.name", ""))  # before stream() names the environment under it
+        self.stream(t_env._j_tenv.getPlanner().getExecEnv(), own=own)
+        if own:
             return  # named when it was made: its jobs keep that name
-        self.tables.append(t_env.get_config())
+        self.tables.append(config)
         if self.name is not None:
-            t_env.get_config().set("pipeline.name", self.name)
+            config.set("pipeline.name", self.name)
 
     def _name_stream(self, j_env: Any) -> None:
         if self.name is not None:
@@ -76,6 +84,7 @@ class Tracker:
 
     def name_jobs(self, name: str) -> None:
         self.name = name
+        self.given.add(name)
         for config in self.tables:
             config.set("pipeline.name", name)
         for j_env in self.streams.values():

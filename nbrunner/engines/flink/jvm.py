@@ -60,10 +60,11 @@ def root_cause(trace: str) -> str:
     """The line of a JVM exception's text (through Py4J) that says why: its last ``Caused by:``, and where that is a
     Python UDF worker's traceback, the Python exception that ends it (``ValueError: ...``); at most 300 characters."""
     lines = trace.splitlines()
-    at = max((i for i, line in enumerate(lines) if line.strip().startswith("Caused by:")), default=None)
+    # unindented only: an indented "Caused by:" belongs to a Suppressed: block (a close that failed afterwards)
+    at = max((i for i, line in enumerate(lines) if line.startswith("Caused by:")), default=None)
     if at is None:
         return error_line(trace)[:300]
-    cause = lines[at].strip()[len("Caused by:") :].strip()
+    cause = lines[at][len("Caused by:") :].strip()
     if cause.endswith(TRACEBACK):
         found = None
         for line in lines[at + 1 :]:
@@ -85,6 +86,7 @@ class FlinkJvm:
         self._lock = threading.Lock()
         self.version = ""
         self.configuration: dict[str, str] = {}
+        self.answering = True  # whether the last look at a board got an answer (else the JVM is going)
 
     def connect(self) -> None:
         """Connect (no secret: the gateway listens on 127.0.0.1 only) and read the version and client
@@ -151,12 +153,14 @@ class FlinkJvm:
         its environment had a ``pipeline.name`` of its own)."""
         found: dict[str, tuple[int, Any, bool]] = {}
         with self._lock:
+            self.answering = False
             try:
                 for key in list(board.keySet().toArray()):
                     cell, _, rest = str(key).partition(":")
                     job, _, flag = rest.partition(":")
                     if job not in known:
                         found[job] = (int(cell) if cell.lstrip("-").isdigit() else -1, board.get(key), flag == "own")
+                self.answering = True
             except Exception:  # noqa: S110 - the JVM is gone or going (flink run was stopped): what was seen stays
                 pass
         return found

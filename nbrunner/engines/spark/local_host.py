@@ -113,10 +113,13 @@ def loopback_driver(
     keys' hand-over, where both keys are set); else None (nothing to change)."""
     if not is_local_master(master):
         return None
+    keys = all(environ.get(key) for key in AWS_KEYS[:2])
+    if any(environ.get(key) for key in ENV_VARS) and not keys:
+        return None  # the address chosen, no keys to hand over: nothing to change, no name to look up
     name = socket.gethostname() if host_name is None else host_name
     if host_name_resolves(name):
         return None
-    handed = tuple(key for key in AWS_KEYS if environ.get(key)) if all(environ.get(k) for k in AWS_KEYS[:2]) else ()
+    handed = tuple(key for key in AWS_KEYS if environ.get(key)) if keys else ()
     if any(environ.get(key) for key in ENV_VARS):  # the address is the user's choice; the AWS keys still make the
         # JVM look the name up, whatever SPARK_LOCAL_IP says
         if not handed:
