@@ -18,6 +18,10 @@ from nbrunner.engines.connect.session import URL_NAME, Session, tag_of
 from nbrunner.notebook.document import runs
 from nbrunner.status import Status
 
+#: seconds a stopped or failed run waits for the server to end the operations it interrupted, so that the record
+#: says how they ended: usually well under a second; a loaded server (CI's shared cores) took over 5
+SETTLE_WAIT = 15.0
+
 
 class ConnectRun(EngineRun):
     """One run's Spark Connect session: start-up code, per-cell tags, interrupts on a stop or failure, facts."""
@@ -92,7 +96,7 @@ class ConnectRun(EngineRun):
             if found and op in found and meta is not None and op in meta.get("spark_operations", {}):
                 meta["spark_operations"][op] = found[op]
 
-    def settle(self, wait: float = 5.0) -> None:
+    def settle(self, wait: float = SETTLE_WAIT) -> None:
         """Until no operation of the session is running or terminating (at most ``wait`` seconds)."""
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
