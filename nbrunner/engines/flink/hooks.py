@@ -21,9 +21,6 @@ from nbrunner.errors import CellFailed, GatewayError, NbrunnerError
 from nbrunner.notebook.document import runs
 from nbrunner.status import Status
 
-#: a job in one of these states is over; any other is cancelled when the run stops or fails
-OVER = FINAL
-
 #: seconds the jobs nbrunner cancelled get to be over, and those a successful run left running get to end, before
 #: the record takes their states
 CANCEL_WAIT = 10.0
@@ -78,7 +75,7 @@ class FlinkRun(EngineRun):
         with self._lock:
             self.record_jobs(index, cell)
             self.left_running.update(job.id for job in self.known.values() if job.cell == index and
-                                     job.state not in OVER)  # fmt: skip
+                                     job.state not in FINAL)  # fmt: skip
 
     def refresh(self) -> None:
         """The jobs the kernel's listener put on the board since the last look, and the states of those not over
@@ -88,7 +85,7 @@ class FlinkRun(EngineRun):
                 self.clients[job_id] = client
                 self.known[job_id] = Job(job_id, cell, None if own_name else self.names.get(cell))
             for job in self.known.values():
-                if job.state not in OVER:
+                if job.state not in FINAL:
                     job.state = self.jvm.state(self.clients[job.id], job.id) or job.state
 
     def record_jobs(self, index: int, cell: Cell, *, refresh: bool = True) -> None:
@@ -110,7 +107,7 @@ class FlinkRun(EngineRun):
                 self.cancelled = []
             self.refresh()
             for job in self.known.values():
-                if not job.cancelled and job.state not in OVER and self.jvm.cancel(self.clients[job.id], job.id):
+                if not job.cancelled and job.state not in FINAL and self.jvm.cancel(self.clients[job.id], job.id):
                     job.cancelled = True
                     self.cancelled.append(job.id)
             if self.jvm.answering:
@@ -129,7 +126,7 @@ class FlinkRun(EngineRun):
         while jobs and time.monotonic() < deadline:
             self.refresh()
             with self._lock:
-                if all(self.known[job].state in OVER for job in jobs if job in self.known):
+                if all(self.known[job].state in FINAL for job in jobs if job in self.known):
                     return
             time.sleep(0.1)
 
@@ -139,13 +136,12 @@ class FlinkRun(EngineRun):
         :data:`END_WAIT` seconds to end; one that outlives it (a streaming job the notebook left running) is
         recorded as it is then."""
         if failed:
-            self.cancel()
-        self.refresh()
-        if failed:
+            self.cancel()  # the board and the states read afresh
             self.settle(list(self.cancelled or []), CANCEL_WAIT)
         else:
+            self.refresh()
             with self._lock:
-                running = [job.id for job in self.known.values() if job.state not in OVER]
+                running = [job.id for job in self.known.values() if job.state not in FINAL]
             self.settle(running, END_WAIT)
         with self._lock:
             for cell in {job.cell for job in self.known.values()}:

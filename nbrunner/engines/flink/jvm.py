@@ -247,10 +247,7 @@ class FlinkJvm:
             return True
         except Exception:  # noqa: S110 - the JVM is going: ask the cluster itself
             pass
-        try:
-            return self._rest("PATCH", f"/jobs/{job_id}?mode=cancel") is not None
-        except Exception:
-            return False
+        return self.cancel_by_id(job_id)
 
     def close(self) -> None:
         gateway, self._gateway = self._gateway, None

@@ -35,6 +35,10 @@ DEFAULT_MASTER = "local[*]"
 #: says; under the rule they reach nbrunner's Python under names of their own (:data:`HANDED_PREFIX`), never the JVM
 AWS_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 HANDED_PREFIX = "NBRUNNER_HANDED_"
+KEYS_HANDED_OVER = (
+    "the AWS keys in the environment go to nbrunner and the notebook but not to Spark's JVM, which would look the name "
+    "up to use them (Spark's own s3a:// reads need another credential source, or the name in /etc/hosts)"
+)
 
 
 @dataclass(frozen=True)
@@ -114,33 +118,21 @@ def loopback_driver(
     if not is_local_master(master):
         return None
     keys = all(environ.get(key) for key in AWS_KEYS[:2])
-    if any(environ.get(key) for key in ENV_VARS) and not keys:
-        return None  # the address chosen, no keys to hand over: nothing to change, no name to look up
+    chosen = any(environ.get(key) for key in ENV_VARS)  # the address is the user's choice
+    if chosen and not keys:
+        return None  # nothing to change, no name to look up
     name = socket.gethostname() if host_name is None else host_name
     if host_name_resolves(name):
         return None
     handed = tuple(key for key in AWS_KEYS if environ.get(key)) if keys else ()
-    if any(environ.get(key) for key in ENV_VARS):  # the address is the user's choice; the AWS keys still make the
-        # JVM look the name up, whatever SPARK_LOCAL_IP says
-        if not handed:
-            return None
-        return Loopback(
-            warning=f"nbrunner: warning: this machine's host name {name!r} does not resolve: the AWS keys in the "
-            "environment go to nbrunner and the notebook but not to Spark's JVM, which would look the name up to use "
-            "them (Spark's own s3a:// reads need another credential source, or the name in /etc/hosts)",
-            handed=handed,
-        )
-    extra = (
-        "; the AWS keys in the environment go to nbrunner and the notebook but not to Spark's JVM, which would look "
-        "the name up to use them (Spark's own s3a:// reads need another credential source, or the name in /etc/hosts)"
-        if handed
-        else ""
-    )
+    unresolved = f"nbrunner: warning: this machine's host name {name!r} does not resolve: "
+    if chosen:  # the AWS keys still make the JVM look the name up, whatever SPARK_LOCAL_IP says
+        return Loopback(warning=unresolved + KEYS_HANDED_OVER, handed=handed)
     return Loopback(
         env=dict.fromkeys(ENV_VARS, LOOPBACK),
         conf={key: LOOPBACK for key in CONF_KEYS if key not in conf},
-        warning=f"nbrunner: warning: this machine's host name {name!r} does not resolve: the local Spark driver "
-        f"runs on {LOOPBACK} (set SPARK_LOCAL_IP to choose the address){extra}",
+        warning=f"{unresolved}the local Spark driver runs on {LOOPBACK} (set SPARK_LOCAL_IP to choose the address)"
+        + (f"; {KEYS_HANDED_OVER}" if handed else ""),
         handed=handed,
     )
 
